@@ -1,0 +1,1986 @@
+/* config.c - the firegw configuration file (SPEC §9): read, checked and
+ * resolved into struct config.
+ *
+ * Owns the struct config it returns, the profiles it loaded for it and the
+ * device array. Called from the main thread only (start-up, SIGHUP reload,
+ * `firegw check` and the other commands); nothing here is thread-safe and
+ * nothing needs to be: a reload builds a new config and swaps on success.
+ *
+ * How it works: the file is read once (bounded by CONFIG_FILE_MAX), hashed
+ * (SHA-256 via OpenSSL's libcrypto, which paho already pulls in), parsed by
+ * ytree into nodes with line:col, then walked. Every problem becomes a
+ * diagnostic with a position; cross-references (a device's bus, duplicate
+ * units, profile point names) are checked in a second pass, and at the end
+ * the diagnostics are sorted by position and handed to the errlist, so the
+ * installer reads them top to bottom whatever pass found them. A profile
+ * that fails to load is reported at the device that names it, followed by
+ * the profile file's own errors. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "ytree.h"
+
+/* Diagnostics kept before sorting; errlist keeps ERRLIST_MAX anyway, and a
+ * hostile file with 100 000 nodes must not make us hold 100 000 messages. */
+#define DIAG_MAX (2 * ERRLIST_MAX)
+
+/* Share of an RTU line the planned polls may take before `check` warns
+ * (SPEC §8): the rest is headroom for retries, probes and slow slaves. */
+#define RTU_LOAD_LIMIT_PCT 70
+
+struct diag {
+	int line, col;
+	size_t seq;
+	bool warning;
+	char *msg;
+	char *profile_path; /* reload this profile after the line to list its errors */
+};
+
+/* The parts of a bus mapping the second pass needs. */
+struct bus_aux {
+	const struct ynode *node;
+	const struct ynode *id;
+};
+
+/* The parts of a device mapping the second pass needs. */
+struct dev_aux {
+	const struct ynode *node;
+	const struct ynode *bus, *unit, *profile, *rules, *points, *timeout, *retries;
+	char where[96]; /* "device 'smoke-a1'" or "device #3" */
+};
+
+enum {
+	R_ALARM,
+	R_PREALARM,
+	R_HYST,
+	R_CONFIRM,
+	R_ROR,
+	R_ROR_WINDOW,
+	R_VMIN,
+	R_VMAX,
+	R_LATCH,
+	R_CHATTER,
+	R_EN54,
+	R_MAX_
+};
+
+/* A rules mapping from the config: which fields it sets, to what, where. */
+struct rules_ovr {
+	bool set[R_MAX_];
+	const struct ynode *at[R_MAX_];
+	struct detect_rules r;
+	enum en54_class en54;
+};
+
+struct point_ovr {
+	const struct ynode *key;
+	const struct ynode *as_node;
+	enum flag_kind as; /* FLAG_INVALID = unused */
+	bool has_as;
+	const char *zone, *location; /* into the tree, NULL when unset */
+	int zone_no;                 /* 0 when unset */
+	bool enabled;
+	bool has_rules;
+	struct rules_ovr rules;
+};
+
+/* One entry of a device's `rules:` mapping. */
+struct dev_rules {
+	const struct ynode *key;
+	int value; /* profile value index, or -1 */
+	int point; /* profile point index when the key names a point, or -1 */
+	bool used;
+	struct rules_ovr o;
+};
+
+struct ctx {
+	const char *file;
+	struct config *c;
+	const char *builtin_dir;
+	char dir[PATH_MAX]; /* the config file's directory, for relative paths */
+	struct diag *diags;
+	size_t n_diags, cap_diags, seq;
+	size_t dropped_errors, dropped_warnings;
+	bool nomem;
+	struct bus_aux baux[CONFIG_MAX_BUSES];
+	struct dev_aux *daux;
+	struct point_ovr povr[PROFILE_MAX_POINTS];
+	/* profiles that failed to load: reported once, remembered by name */
+	char (*failed)[PROFILE_NAME_MAX];
+	size_t n_failed;
+};
+
+/* ---- diagnostics ------------------------------------------------------ */
+
+__attribute__((format(printf, 5, 0))) static void diag_v(struct ctx *x, bool warning,
+							  const struct ynode *at,
+							  const char *profile_path,
+							  const char *fmt, va_list ap)
+{
+	char msg[768];
+	struct diag *d;
+
+	if (x->n_diags >= DIAG_MAX) {
+		if (warning)
+			x->dropped_warnings++;
+		else
+			x->dropped_errors++;
+		return;
+	}
+	if (x->n_diags == x->cap_diags) {
+		size_t cap = x->cap_diags ? x->cap_diags * 2 : 16;
+		struct diag *n = realloc(x->diags, cap * sizeof(*n));
+
+		if (!n) {
+			x->nomem = true;
+			return;
+		}
+		x->diags = n;
+		x->cap_diags = cap;
+	}
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	d = &x->diags[x->n_diags];
+	memset(d, 0, sizeof(*d));
+	d->line = at ? at->line : 0;
+	d->col = at ? at->col : 0;
+	d->seq = x->seq++;
+	d->warning = warning;
+	d->msg = strdup(msg);
+	if (!d->msg) {
+		x->nomem = true;
+		return;
+	}
+	if (profile_path) {
+		d->profile_path = strdup(profile_path);
+		if (!d->profile_path) {
+			free(d->msg);
+			x->nomem = true;
+			return;
+		}
+	}
+	x->n_diags++;
+}
+
+__attribute__((format(printf, 3, 4))) static void err(struct ctx *x, const struct ynode *at,
+						      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_v(x, false, at, NULL, fmt, ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 3, 4))) static void warn(struct ctx *x, const struct ynode *at,
+						       const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_v(x, true, at, NULL, fmt, ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 4, 5))) static void err_profile(struct ctx *x, const struct ynode *at,
+							      const char *profile_path,
+							      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_v(x, false, at, profile_path, fmt, ap);
+	va_end(ap);
+}
+
+static size_t n_errors(const struct ctx *x)
+{
+	size_t i, n = x->dropped_errors;
+
+	for (i = 0; i < x->n_diags; i++)
+		if (!x->diags[i].warning)
+			n++;
+	return n;
+}
+
+static int diag_cmp(const void *a, const void *b)
+{
+	const struct diag *p = a, *q = b;
+
+	if (p->line != q->line)
+		return p->line < q->line ? -1 : 1;
+	if (p->col != q->col)
+		return p->col < q->col ? -1 : 1;
+	return p->seq < q->seq ? -1 : p->seq > q->seq;
+}
+
+/* Sorted by position, so the file reads top to bottom. A failed profile is
+ * loaded again here, straight into errs, so its own lines follow the line
+ * of the device that names it (the first load went to a scratch list). */
+static void diag_flush(struct ctx *x, struct errlist *errs)
+{
+	size_t i;
+
+	if (x->n_diags > 1)
+		qsort(x->diags, x->n_diags, sizeof(*x->diags), diag_cmp);
+	for (i = 0; i < x->n_diags; i++) {
+		struct diag *d = &x->diags[i];
+
+		if (d->warning)
+			errlist_warn(errs, x->file, d->line, d->col, "%s", d->msg);
+		else
+			errlist_add(errs, x->file, d->line, d->col, "%s", d->msg);
+		if (d->profile_path) {
+			struct profile *p = NULL;
+
+			if (profile_load(d->profile_path, errs, &p) == 0)
+				profile_free(p);
+		}
+	}
+	if (x->dropped_errors || x->dropped_warnings)
+		errlist_add(errs, x->file, 0, 0,
+			    "%zu more errors and %zu more warnings not shown; fix the ones above first",
+			    x->dropped_errors, x->dropped_warnings);
+	if (x->nomem)
+		errlist_add(errs, x->file, 0, 0, "out of memory while checking the configuration");
+}
+
+static void diag_free(struct ctx *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->n_diags; i++) {
+		free(x->diags[i].msg);
+		free(x->diags[i].profile_path);
+	}
+	free(x->diags);
+	x->diags = NULL;
+	x->n_diags = 0;
+}
+
+/* ---- typed scalars ---------------------------------------------------- */
+
+/* Scalars are quoted in messages clipped, so a 4 KB value cannot flood them. */
+#define CLIP "%.60s"
+
+static bool is_kind(struct ctx *x, const char *where, const char *name, const struct ynode *v,
+		    enum ynode_kind kind, const char *what)
+{
+	if (v->kind == kind)
+		return true;
+	if (v->kind == YNODE_SCALAR)
+		err(x, v, "%s: %s: expected %s, got '" CLIP "'", where, name, what, v->scalar);
+	else
+		err(x, v, "%s: %s: expected %s, got a %s", where, name, what,
+		    ynode_kind_name(v->kind));
+	return false;
+}
+
+static bool is_map(struct ctx *x, const char *where, const char *name, const struct ynode *v)
+{
+	return is_kind(x, where, name, v, YNODE_MAP, "a mapping (key: value lines)");
+}
+
+static bool is_seq(struct ctx *x, const char *where, const char *name, const struct ynode *v)
+{
+	return is_kind(x, where, name, v, YNODE_SEQ, "a list ('- item' lines or [a, b])");
+}
+
+static bool get_long(struct ctx *x, const char *where, const char *name, const struct ynode *v,
+		     long min, long max, long *ret)
+{
+	int r;
+
+	if (!is_kind(x, where, name, v, YNODE_SCALAR, "a number"))
+		return false;
+	if (v->quoted) {
+		err(x, v, "%s: %s: expected a number, got the string \"" CLIP
+			  "\"; write the number without quotes",
+		    where, name, v->scalar);
+		return false;
+	}
+	r = util_parse_long(v->scalar, min, max, ret);
+	if (r == -ERANGE) {
+		err(x, v, "%s: %s " CLIP " is out of range %ld..%ld; use a whole number in that range",
+		    where, name, v->scalar, min, max);
+		return false;
+	}
+	if (r < 0) {
+		err(x, v, "%s: %s: expected a whole number in %ld..%ld, got '" CLIP "'", where, name,
+		    min, max, v->scalar);
+		return false;
+	}
+	return true;
+}
+
+static bool get_int(struct ctx *x, const char *where, const char *name, const struct ynode *v,
+		    long min, long max, int *ret)
+{
+	long l;
+
+	if (!get_long(x, where, name, v, min, max, &l))
+		return false;
+	*ret = (int)l;
+	return true;
+}
+
+static bool get_str(struct ctx *x, const char *where, const char *name, const struct ynode *v,
+		    char *buf, size_t size)
+{
+	if (!is_kind(x, where, name, v, YNODE_SCALAR, "a string"))
+		return false;
+	if (strlen(v->scalar) >= size) {
+		err(x, v, "%s: %s is too long (%zu bytes, at most %zu); shorten it", where, name,
+		    strlen(v->scalar), size - 1);
+		return false;
+	}
+	memcpy(buf, v->scalar, strlen(v->scalar) + 1);
+	return true;
+}
+
+/* YAML 1.1 would read yes/no/on/off as booleans and YAML 1.2 would not;
+ * an installer cannot know which, so only true and false are accepted. */
+static bool get_bool(struct ctx *x, const char *where, const char *name, const struct ynode *v,
+		     bool *ret)
+{
+	if (!is_kind(x, where, name, v, YNODE_SCALAR, "true or false"))
+		return false;
+	if (!v->quoted && strcmp(v->scalar, "true") == 0) {
+		*ret = true;
+		return true;
+	}
+	if (!v->quoted && strcmp(v->scalar, "false") == 0) {
+		*ret = false;
+		return true;
+	}
+	err(x, v, "%s: %s: expected true or false, got '" CLIP "'", where, name, v->scalar);
+	return false;
+}
+
+static bool is_null(const struct ynode *v)
+{
+	return v->kind == YNODE_SCALAR && !v->quoted &&
+	       (v->scalar[0] == '\0' || strcmp(v->scalar, "~") == 0 ||
+		strcmp(v->scalar, "null") == 0);
+}
+
+/* A finite number; null (or ~) gives NAN, "not set", when nullable. */
+static bool get_double(struct ctx *x, const char *where, const char *name, const struct ynode *v,
+		       bool nullable, double *ret)
+{
+	if (!is_kind(x, where, name, v, YNODE_SCALAR, "a number"))
+		return false;
+	if (nullable && is_null(v)) {
+		*ret = NAN;
+		return true;
+	}
+	if (v->quoted || util_parse_double(v->scalar, ret) < 0) {
+		err(x, v, "%s: %s: expected a number%s, got '" CLIP "'", where, name,
+		    nullable ? " (or null to remove it)" : "", v->scalar);
+		return false;
+	}
+	return true;
+}
+
+static bool get_slug(struct ctx *x, const char *where, const char *name, const struct ynode *v,
+		     char *buf, size_t size)
+{
+	if (!is_kind(x, where, name, v, YNODE_SCALAR, "an id"))
+		return false;
+	if (!util_is_slug(v->scalar) || strlen(v->scalar) >= size) {
+		err(x, v, "%s: %s '" CLIP "' is not a valid id; use lowercase letters, digits and '-', "
+			  "starting with a letter or digit, at most 63 characters",
+		    where, name, v->scalar);
+		return false;
+	}
+	memcpy(buf, v->scalar, strlen(v->scalar) + 1);
+	return true;
+}
+
+/* ---- mappings --------------------------------------------------------- */
+
+enum ftype { FT_NODE, FT_INT, FT_STR, FT_SLUG, FT_BOOL };
+
+struct field {
+	const char *name;
+	enum ftype type;
+	size_t off;  /* into the target struct */
+	size_t size; /* FT_STR, FT_SLUG: the buffer */
+	long min, max;
+};
+
+#define FIELD_MAX 24
+
+#define F_NODE(n) { n, FT_NODE, 0, 0, 0, 0 }
+#define F_INT(s, m, lo, hi) { #m, FT_INT, offsetof(s, m), 0, lo, hi }
+#define F_STR(s, m) { #m, FT_STR, offsetof(s, m), sizeof(((s *)0)->m), 0, 0 }
+#define F_SLUG(s, m) { #m, FT_SLUG, offsetof(s, m), sizeof(((s *)0)->m), 0, 0 }
+#define F_BOOL(s, m) { #m, FT_BOOL, offsetof(s, m), 0, 0, 0 }
+
+static void unknown_key(struct ctx *x, const char *where, const struct ynode *key,
+			const struct field *fields, size_t n)
+{
+	char allowed[512];
+	size_t i, len = 0;
+
+	allowed[0] = '\0';
+	for (i = 0; i < n && len < sizeof(allowed); i++)
+		len += (size_t)snprintf(allowed + len, sizeof(allowed) - len, "%s%s",
+					i ? ", " : "", fields[i].name);
+	err(x, key, "unknown key '" CLIP "' in %s; allowed: %s", key->scalar, where, allowed);
+}
+
+/* Walks map in document order: each known key is parsed into obj (or just
+ * recorded in found[] for FT_NODE), each unknown key is an error. found[i]
+ * is the value node of fields[i] (also when its value was wrong: the key
+ * is present). */
+static void walk_map(struct ctx *x, const char *where, const struct ynode *map,
+		     const struct field *fields, size_t n, void *obj, const struct ynode **found)
+{
+	size_t i, j;
+
+	for (j = 0; j < n; j++)
+		found[j] = NULL;
+	for (i = 0; i < map->n; i++) {
+		const struct ynode *k = map->keys[i], *v = map->values[i];
+		const struct field *f = NULL;
+		char *p;
+
+		for (j = 0; j < n; j++)
+			if (strcmp(fields[j].name, k->scalar) == 0) {
+				f = &fields[j];
+				break;
+			}
+		if (!f) {
+			unknown_key(x, where, k, fields, n);
+			continue;
+		}
+		found[j] = v;
+		p = (char *)obj + f->off;
+		switch (f->type) {
+		case FT_NODE:
+			break;
+		case FT_INT:
+			get_int(x, where, f->name, v, f->min, f->max, (int *)(void *)p);
+			break;
+		case FT_STR:
+			get_str(x, where, f->name, v, p, f->size);
+			break;
+		case FT_SLUG:
+			get_slug(x, where, f->name, v, p, f->size);
+			break;
+		case FT_BOOL:
+			get_bool(x, where, f->name, v, (bool *)(void *)p);
+			break;
+		}
+	}
+}
+
+static int field_index(const struct field *fields, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(fields[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* ---- site, profile_dirs, mqtt, storage, compliance, remote ------------ */
+
+static const struct field site_fields[] = {
+	F_SLUG(struct cfg_site, id),
+	F_STR(struct cfg_site, facility_id),
+	F_STR(struct cfg_site, name),
+	F_STR(struct cfg_site, address),
+};
+
+static void parse_site(struct ctx *x, const struct ynode *v)
+{
+	const struct ynode *found[FIELD_MAX];
+
+	if (!is_map(x, "the top level", "site", v))
+		return;
+	walk_map(x, "site", v, site_fields, ARRAY_SIZE(site_fields), &x->c->site, found);
+	if (!found[0])
+		err(x, v, "site: 'id' is required; give the premises a short id such as "
+			  "'cho-my-tho-a' (lowercase letters, digits, '-')");
+}
+
+static int add_profile_dir(struct ctx *x, const char *dir)
+{
+	char *s;
+
+	if (dir[0] == '/' || x->dir[0] == '\0') {
+		s = strdup(dir);
+	} else if (asprintf(&s, "%s/%s", x->dir, dir) < 0) {
+		s = NULL;
+	}
+	if (!s) {
+		x->nomem = true;
+		return -ENOMEM;
+	}
+	x->c->profile_dirs[x->c->n_profile_dirs++] = s;
+	return 0;
+}
+
+/* Relative directories are taken from the config file's directory, so a
+ * config and its profiles can be moved together. */
+static void parse_profile_dirs(struct ctx *x, const struct ynode *v)
+{
+	size_t i, max = ARRAY_SIZE(x->c->profile_dirs);
+
+	if (!is_seq(x, "the top level", "profile_dirs", v))
+		return;
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *e = v->values[i];
+
+		if (!is_kind(x, "profile_dirs", "entry", e, YNODE_SCALAR, "a directory path"))
+			continue;
+		if (e->scalar[0] == '\0') {
+			err(x, e, "profile_dirs: empty directory name; remove the entry");
+			continue;
+		}
+		if (strlen(e->scalar) >= PATH_MAX - 2 * PROFILE_NAME_MAX) {
+			err(x, e, "profile_dirs: path too long");
+			continue;
+		}
+		if (x->c->n_profile_dirs >= max) {
+			err(x, e, "profile_dirs: more than %zu directories; keep the list short", max);
+			return;
+		}
+		if (add_profile_dir(x, e->scalar) < 0)
+			return;
+	}
+}
+
+static const struct field mqtt_fields[] = {
+	F_STR(struct cfg_mqtt, uri),
+	F_NODE("version"),
+	F_STR(struct cfg_mqtt, client_id),
+	F_STR(struct cfg_mqtt, topic_prefix),
+	F_INT(struct cfg_mqtt, keepalive_s, 2, 3600),
+	F_INT(struct cfg_mqtt, heartbeat_s, 5, 3600),
+	F_INT(struct cfg_mqtt, telemetry_s, 0, 86400),
+	F_INT(struct cfg_mqtt, telemetry_qos, 0, 1),
+	F_INT(struct cfg_mqtt, inflight, 1, 1024),
+	F_INT(struct cfg_mqtt, ack_stall_s, 1, 600),
+	F_INT(struct cfg_mqtt, reconnect_max_s, 1, 3600),
+	F_INT(struct cfg_mqtt, ack_timeout_s, 0, 86400),
+	F_NODE("tls"),
+	F_STR(struct cfg_mqtt, username),
+	F_STR(struct cfg_mqtt, password_file),
+};
+
+static const struct field tls_fields[] = {
+	F_STR(struct cfg_mqtt, ca_file),
+	F_STR(struct cfg_mqtt, cert_file),
+	F_STR(struct cfg_mqtt, key_file),
+};
+
+static const char *const uri_schemes[] = { "tcp://", "ssl://", "mqtt://", "mqtts://", "ws://",
+					   "wss://" };
+
+static void check_uri(struct ctx *x, const struct ynode *v, const char *uri)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(uri_schemes); i++) {
+		size_t n = strlen(uri_schemes[i]);
+
+		if (strncmp(uri, uri_schemes[i], n) == 0) {
+			if (uri[n] == '\0' || uri[n] == ':' || uri[n] == '/')
+				err(x, v, "mqtt: uri '" CLIP "' has no host; write e.g. tcp://127.0.0.1:1883",
+				    uri);
+			return;
+		}
+	}
+	err(x, v, "mqtt: uri '" CLIP "' must start with tcp://, ssl://, mqtt://, mqtts://, ws:// or "
+		  "wss://; e.g. tcp://127.0.0.1:1883 or ssl://host:8883",
+	    uri);
+}
+
+/* The prefix is the first levels of every topic, so it must be a valid
+ * topic name itself and never match more than it names. */
+static void check_topic_prefix(struct ctx *x, const struct ynode *v, const char *p)
+{
+	const char *s;
+
+	if (p[0] == '\0') {
+		err(x, v, "mqtt: topic_prefix is empty; use e.g. firegw or pccc/tien-giang");
+		return;
+	}
+	if (strpbrk(p, "+#")) {
+		err(x, v, "mqtt: topic_prefix '" CLIP "' contains a wildcard ('+' or '#'); use plain "
+			  "topic levels such as pccc/tien-giang",
+		    p);
+		return;
+	}
+	if (p[0] == '$') {
+		err(x, v, "mqtt: topic_prefix '" CLIP "' starts with '$', which brokers reserve; "
+			  "choose another name",
+		    p);
+		return;
+	}
+	if (p[0] == '/' || p[strlen(p) - 1] == '/' || strstr(p, "//")) {
+		err(x, v, "mqtt: topic_prefix '" CLIP "' has an empty topic level (a leading, "
+			  "trailing or double '/'); write levels like pccc/tien-giang",
+		    p);
+		return;
+	}
+	for (s = p; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+			err(x, v, "mqtt: topic_prefix contains a control character; remove it");
+			return;
+		}
+}
+
+static void parse_mqtt(struct ctx *x, const struct ynode *v)
+{
+	struct cfg_mqtt *m = &x->c->mqtt;
+	const struct ynode *found[FIELD_MAX], *tfound[FIELD_MAX], *n;
+
+	if (!is_map(x, "the top level", "mqtt", v))
+		return;
+	walk_map(x, "mqtt", v, mqtt_fields, ARRAY_SIZE(mqtt_fields), m, found);
+	n = found[field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "uri")];
+	if (n && n->kind == YNODE_SCALAR)
+		check_uri(x, n, m->uri);
+	n = found[field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "version")];
+	if (n && is_kind(x, "mqtt", "version", n, YNODE_SCALAR, "3.1.1 or 5")) {
+		if (strcmp(n->scalar, "3.1.1") == 0 || strcmp(n->scalar, "3") == 0)
+			m->version = 3;
+		else if (strcmp(n->scalar, "5") == 0)
+			m->version = 5;
+		else
+			err(x, n, "mqtt: version: expected 3.1.1 or 5, got '" CLIP "'", n->scalar);
+	}
+	n = found[field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "client_id")];
+	if (n && n->kind == YNODE_SCALAR && m->client_id[0] == '\0')
+		err(x, n, "mqtt: client_id is empty; remove the key to use firegw-<site.id>");
+	n = found[field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "topic_prefix")];
+	if (n && n->kind == YNODE_SCALAR)
+		check_topic_prefix(x, n, m->topic_prefix);
+	n = found[field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "tls")];
+	if (n && is_map(x, "mqtt", "tls", n)) {
+		walk_map(x, "mqtt.tls", n, tls_fields, ARRAY_SIZE(tls_fields), m, tfound);
+		if ((m->cert_file[0] != '\0') != (m->key_file[0] != '\0'))
+			err(x, n, "mqtt.tls: cert_file and key_file go together; give both or neither");
+		if ((m->ca_file[0] || m->cert_file[0]) &&
+		    (strncmp(m->uri, "tcp://", 6) == 0 || strncmp(m->uri, "mqtt://", 7) == 0 ||
+		     strncmp(m->uri, "ws://", 5) == 0))
+			warn(x, n, "mqtt.tls is set but uri '" CLIP "' is not encrypted; use ssl://, "
+				   "mqtts:// or wss:// for TLS",
+			     m->uri);
+	}
+}
+
+static const struct field storage_fields[] = {
+	F_STR(struct cfg_storage, path),
+	F_INT(struct cfg_storage, readings_days, 1, 3650),
+	F_INT(struct cfg_storage, records_days, 365, 36500),
+	F_INT(struct cfg_storage, max_mb, 8, 1048576),
+};
+
+static void parse_storage(struct ctx *x, const struct ynode *v)
+{
+	const struct ynode *found[FIELD_MAX];
+
+	if (!is_map(x, "the top level", "storage", v))
+		return;
+	walk_map(x, "storage", v, storage_fields, ARRAY_SIZE(storage_fields), &x->c->storage,
+		 found);
+	if (found[0] && found[0]->kind == YNODE_SCALAR && x->c->storage.path[0] == '\0')
+		err(x, found[0], "storage: path is empty; remove the key to use "
+				 "/var/lib/firegw/firegw.db");
+}
+
+static const struct field compliance_fields[] = {
+	F_INT(struct cfg_compliance, system_test_days, 1, 3650),
+	F_INT(struct cfg_compliance, maintenance_days, 1, 3650),
+	F_INT(struct cfg_compliance, self_inspection_days, 1, 3650),
+	F_INT(struct cfg_compliance, police_inspection_days, 1, 3650),
+	F_INT(struct cfg_compliance, device_test_days, 1, 3650),
+	F_INT(struct cfg_compliance, max_fault_days, 1, 3650),
+	F_INT(struct cfg_compliance, due_soon_days, 1, 3650),
+};
+
+static const struct field remote_fields[] = {
+	F_BOOL(struct cfg_remote, allow_reset),
+	F_BOOL(struct cfg_remote, allow_test),
+};
+
+/* ---- buses ------------------------------------------------------------ */
+
+static const struct field bus_fields[] = {
+	F_SLUG(struct cfg_bus, id),
+	F_NODE("rtu"),
+	F_NODE("tcp"),
+	F_INT(struct cfg_bus, timeout_ms, 10, 60000),
+	F_INT(struct cfg_bus, byte_timeout_ms, 0, 10000),
+	F_INT(struct cfg_bus, retries, 0, 10),
+	F_INT(struct cfg_bus, inter_frame_ms, 0, 1000),
+};
+
+static const struct field rtu_fields[] = {
+	F_STR(struct cfg_bus, device),
+	F_INT(struct cfg_bus, baud, 1200, 921600),
+	F_NODE("parity"),
+	F_NODE("data_bits"),
+	F_NODE("stop_bits"),
+};
+
+static const struct field tcp_fields[] = {
+	F_STR(struct cfg_bus, host),
+	F_INT(struct cfg_bus, port, 1, 65535),
+};
+
+static void parse_rtu(struct ctx *x, const char *where, struct cfg_bus *b, const struct ynode *v)
+{
+	const struct ynode *found[FIELD_MAX], *n;
+	char w[128];
+
+	snprintf(w, sizeof(w), "%s rtu", where);
+	walk_map(x, w, v, rtu_fields, ARRAY_SIZE(rtu_fields), b, found);
+	if (!found[0])
+		err(x, v, "%s: 'device' is required (the serial port, e.g. /dev/ttyUSB0)", w);
+	else if (found[0]->kind == YNODE_SCALAR && b->device[0] == '\0')
+		err(x, found[0], "%s: device is empty; give the serial port, e.g. /dev/ttyUSB0", w);
+	n = found[2];
+	if (n && is_kind(x, w, "parity", n, YNODE_SCALAR, "N, E or O")) {
+		if (strcmp(n->scalar, "N") == 0 || strcmp(n->scalar, "E") == 0 ||
+		    strcmp(n->scalar, "O") == 0)
+			b->parity = n->scalar[0];
+		else
+			err(x, n, "%s: parity: expected N (none), E (even) or O (odd), got '" CLIP "'",
+			    w, n->scalar);
+	}
+	n = found[3];
+	if (n && get_int(x, w, "data_bits", n, 7, 8, &b->data_bits) == false)
+		b->data_bits = 8;
+	n = found[4];
+	if (n && get_int(x, w, "stop_bits", n, 1, 2, &b->stop_bits) == false)
+		b->stop_bits = 1;
+}
+
+static void parse_bus(struct ctx *x, size_t idx, const struct ynode *v)
+{
+	struct cfg_bus *b = &x->c->buses[idx];
+	const struct ynode *found[FIELD_MAX], *id;
+	char where[96];
+
+	b->kind = BUS_INVALID;
+	b->baud = 9600;
+	b->parity = 'N';
+	b->data_bits = 8;
+	b->stop_bits = 1;
+	b->port = 502;
+	b->timeout_ms = 500;
+	b->byte_timeout_ms = 50;
+	b->retries = 1;
+	b->inter_frame_ms = -1; /* kind decides the default */
+	b->line = v->line;
+	b->col = v->col;
+	x->baux[idx].node = v;
+	snprintf(where, sizeof(where), "bus #%zu", idx + 1);
+	if (!is_map(x, "buses", where, v))
+		return;
+	id = ynode_get(v, "id");
+	if (id && id->kind == YNODE_SCALAR && util_is_slug(id->scalar))
+		snprintf(where, sizeof(where), "bus '%s'", id->scalar);
+	walk_map(x, where, v, bus_fields, ARRAY_SIZE(bus_fields), b, found);
+	x->baux[idx].id = found[0];
+	if (!found[0])
+		err(x, v, "%s: 'id' is required (a short name such as rs485-1)", where);
+	if (found[1] && found[2]) {
+		err(x, found[2], "%s: has both rtu and tcp; a bus is one serial line or one TCP "
+				 "endpoint, split it into two buses",
+		    where);
+	} else if (found[1]) {
+		if (is_map(x, where, "rtu", found[1])) {
+			b->kind = BUS_RTU;
+			parse_rtu(x, where, b, found[1]);
+		}
+	} else if (found[2]) {
+		if (is_map(x, where, "tcp", found[2])) {
+			const struct ynode *tf[FIELD_MAX];
+			char w[128];
+
+			b->kind = BUS_TCP;
+			snprintf(w, sizeof(w), "%s tcp", where);
+			walk_map(x, w, found[2], tcp_fields, ARRAY_SIZE(tcp_fields), b, tf);
+			if (!tf[0])
+				err(x, found[2], "%s: 'host' is required (address of the Modbus TCP device "
+						 "or gateway)",
+				    w);
+			else if (tf[0]->kind == YNODE_SCALAR && b->host[0] == '\0')
+				err(x, tf[0], "%s: host is empty; give an address", w);
+		}
+	} else {
+		err(x, v, "%s: needs either rtu: {device: ..., baud: ...} or tcp: {host: ..., port: ...}",
+		    where);
+	}
+	/* RTU needs a gap between a reply and the next request for slow
+	 * slaves to turn their line driver around; TCP does not. */
+	if (b->inter_frame_ms < 0)
+		b->inter_frame_ms = b->kind == BUS_RTU ? 5 : 0;
+}
+
+static void parse_buses(struct ctx *x, const struct ynode *v)
+{
+	size_t i, j;
+
+	if (!is_seq(x, "the top level", "buses", v))
+		return;
+	for (i = 0; i < v->n; i++) {
+		if (i >= CONFIG_MAX_BUSES) {
+			err(x, v->values[i], "buses: more than %d buses; one gateway serves at most %d",
+			    CONFIG_MAX_BUSES, CONFIG_MAX_BUSES);
+			break;
+		}
+		parse_bus(x, i, v->values[i]);
+		x->c->n_buses = i + 1;
+	}
+	for (i = 0; i < x->c->n_buses; i++) {
+		if (!x->baux[i].id || x->c->buses[i].id[0] == '\0')
+			continue;
+		for (j = 0; j < i; j++)
+			if (strcmp(x->c->buses[i].id, x->c->buses[j].id) == 0) {
+				err(x, x->baux[i].id, "bus id '%s' is already used at line %d; give each "
+						      "bus its own id",
+				    x->c->buses[i].id, x->baux[j].id->line);
+				break;
+			}
+	}
+}
+
+/* ---- devices ---------------------------------------------------------- */
+
+static const struct field device_fields[] = {
+	F_SLUG(struct cfg_device, id),
+	F_NODE("bus"),
+	F_INT(struct cfg_device, unit, 1, 247),
+	F_NODE("profile"),
+	F_STR(struct cfg_device, zone),
+	F_INT(struct cfg_device, zone_no, 1, 999),
+	F_STR(struct cfg_device, location),
+	F_INT(struct cfg_device, poll_ms, 100, 3600000),
+	F_INT(struct cfg_device, fault_after, 1, 100),
+	F_INT(struct cfg_device, dead_retry_s, 1, 3600),
+	F_INT(struct cfg_device, timeout_ms, 10, 60000),
+	F_INT(struct cfg_device, retries, 0, 10),
+	F_NODE("rules"),
+	F_NODE("points"),
+};
+
+enum {
+	DF_ID,
+	DF_BUS,
+	DF_UNIT,
+	DF_PROFILE,
+	DF_ZONE,
+	DF_ZONE_NO,
+	DF_LOCATION,
+	DF_POLL,
+	DF_FAULT_AFTER,
+	DF_DEAD_RETRY,
+	DF_TIMEOUT,
+	DF_RETRIES,
+	DF_RULES,
+	DF_POINTS,
+};
+
+static void parse_device(struct ctx *x, size_t idx, const struct ynode *v)
+{
+	struct cfg_device *d = &x->c->devices[idx];
+	struct dev_aux *a = &x->daux[idx];
+	const struct ynode *found[FIELD_MAX], *id;
+
+	d->bus = -1;
+	d->poll_ms = 1000;
+	d->fault_after = 3;
+	d->dead_retry_s = 10;
+	d->line = v->line;
+	d->col = v->col;
+	a->node = v;
+	snprintf(a->where, sizeof(a->where), "device #%zu", idx + 1);
+	if (!is_map(x, "devices", a->where, v))
+		return;
+	id = ynode_get(v, "id");
+	if (id && id->kind == YNODE_SCALAR && util_is_slug(id->scalar))
+		snprintf(a->where, sizeof(a->where), "device '%s'", id->scalar);
+	walk_map(x, a->where, v, device_fields, ARRAY_SIZE(device_fields), d, found);
+	if (!found[DF_ID])
+		err(x, v, "%s: 'id' is required (a short name such as smoke-a1)", a->where);
+	else if (strcmp(d->id, "gateway") == 0)
+		err(x, found[DF_ID], "%s: the id 'gateway' is reserved (fault/gateway carries the "
+				     "gateway's own faults); choose another id",
+		    a->where);
+	if (!found[DF_BUS])
+		err(x, v, "%s: 'bus' is required (the id of one of the buses)", a->where);
+	if (!found[DF_UNIT])
+		err(x, v, "%s: 'unit' is required (its Modbus unit id, 1..247)", a->where);
+	if (!found[DF_PROFILE])
+		err(x, v, "%s: 'profile' is required (the device model, e.g. smoke-point)", a->where);
+	if (found[DF_ZONE] && found[DF_ZONE]->kind == YNODE_SCALAR && d->zone[0] == '\0')
+		err(x, found[DF_ZONE], "%s: zone is empty; remove the key or name the zone", a->where);
+	a->bus = found[DF_BUS];
+	a->unit = found[DF_UNIT];
+	a->profile = found[DF_PROFILE];
+	a->rules = found[DF_RULES];
+	a->points = found[DF_POINTS];
+	a->timeout = found[DF_TIMEOUT];
+	a->retries = found[DF_RETRIES];
+	if (a->bus && is_kind(x, a->where, "bus", a->bus, YNODE_SCALAR, "a bus id"))
+		d->bus = config_bus_index(x->c, a->bus->scalar);
+	if (a->profile && is_kind(x, a->where, "profile", a->profile, YNODE_SCALAR, "a profile name")) {
+		if (!util_is_plain_id(a->profile->scalar) ||
+		    strlen(a->profile->scalar) >= sizeof(d->profile_name)) {
+			err(x, a->profile, "%s: profile '" CLIP "' is not a plain name; give the "
+					   "profile's name (its file name without .yaml), e.g. smoke-point",
+			    a->where, a->profile->scalar);
+			a->profile = NULL;
+		} else {
+			memcpy(d->profile_name, a->profile->scalar, strlen(a->profile->scalar) + 1);
+		}
+	} else {
+		a->profile = NULL;
+	}
+	if (a->rules && !is_map(x, a->where, "rules", a->rules))
+		a->rules = NULL;
+	if (a->points && !is_map(x, a->where, "points", a->points))
+		a->points = NULL;
+}
+
+/* Checks that need every bus and device: references, uniqueness, the
+ * per-bus defaults of timeout_ms and retries. */
+static void check_devices(struct ctx *x)
+{
+	struct config *c = x->c;
+	size_t i, j;
+
+	for (i = 0; i < c->n_devices; i++) {
+		struct cfg_device *d = &c->devices[i];
+		struct dev_aux *a = &x->daux[i];
+
+		if (a->bus && a->bus->kind == YNODE_SCALAR && d->bus < 0)
+			err(x, a->bus, "%s: bus '" CLIP "' is not defined; define it under buses: or "
+				       "use one of the bus ids",
+			    a->where, a->bus->scalar);
+		if (d->bus >= 0) {
+			const struct cfg_bus *b = &c->buses[d->bus];
+
+			if (!a->timeout)
+				d->timeout_ms = b->timeout_ms;
+			if (!a->retries)
+				d->retries = b->retries;
+		} else {
+			if (!a->timeout)
+				d->timeout_ms = 500;
+			if (!a->retries)
+				d->retries = 1;
+		}
+		for (j = 0; j < i && d->id[0]; j++)
+			if (strcmp(d->id, c->devices[j].id) == 0) {
+				err(x, ynode_get(a->node, "id"), "%s: id already used by the device at "
+								 "line %d; give each device its own id",
+				    a->where, c->devices[j].line);
+				break;
+			}
+		for (j = 0; j < i && d->bus >= 0 && d->unit > 0; j++)
+			if (c->devices[j].bus == d->bus && c->devices[j].unit == d->unit) {
+				err(x, a->unit, "%s: unit %d on bus '%s' is already used by device '%s' "
+						"(line %d); give each device on a bus its own unit id",
+				    a->where, d->unit, c->buses[d->bus].id, c->devices[j].id,
+				    c->devices[j].line);
+				break;
+			}
+		if (d->bus >= 0 && (long)d->timeout_ms * (1 + d->retries) > d->poll_ms)
+			warn(x, a->node, "%s: timeout_ms %d x (1 + retries %d) = %ld ms exceeds poll_ms "
+					 "%d; a silent device will hold the bus longer than its poll "
+					 "period, raise poll_ms or lower timeout_ms",
+			     a->where, d->timeout_ms, d->retries, (long)d->timeout_ms * (1 + d->retries),
+			     d->poll_ms);
+	}
+}
+
+/* ---- profiles --------------------------------------------------------- */
+
+static void dirs_list(const struct ctx *x, char *buf, size_t size)
+{
+	size_t i, len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < x->c->n_profile_dirs && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? ", " : "",
+					x->c->profile_dirs[i]);
+	if (len < size)
+		snprintf(buf + len, size - len, "%s%s", len ? ", " : "", x->builtin_dir);
+}
+
+/* Finds and loads each device's profile once per name. Errors are reported
+ * at the device's profile: key; a profile file with errors has them listed
+ * after that line (diag_flush). */
+static void load_profiles(struct ctx *x)
+{
+	struct config *c = x->c;
+	const char *dirs[ARRAY_SIZE(c->profile_dirs) + 1];
+	size_t i, j, n_dirs = 0;
+
+	for (i = 0; i < c->n_profile_dirs; i++)
+		dirs[n_dirs++] = c->profile_dirs[i];
+	dirs[n_dirs++] = x->builtin_dir;
+	for (i = 0; i < c->n_devices; i++) {
+		struct cfg_device *d = &c->devices[i];
+		const struct ynode *at = x->daux[i].profile;
+		char path[PATH_MAX], list[1024];
+		struct errlist scratch = { 0 };
+		struct profile *p = NULL;
+		bool failed = false;
+		int r;
+
+		if (!at)
+			continue;
+		for (j = 0; j < c->n_profiles; j++)
+			if (strcmp(c->profiles[j]->name, d->profile_name) == 0) {
+				d->profile = c->profiles[j];
+				break;
+			}
+		if (d->profile)
+			continue;
+		for (j = 0; j < x->n_failed; j++)
+			if (strcmp(x->failed[j], d->profile_name) == 0)
+				failed = true;
+		if (failed) {
+			err(x, at, "%s: profile '%s' cannot be used (see above)", x->daux[i].where,
+			    d->profile_name);
+			continue;
+		}
+		r = profile_find(d->profile_name, dirs, n_dirs, path, sizeof(path));
+		if (r < 0) {
+			dirs_list(x, list, sizeof(list));
+			err(x, at, "%s: profile '%s' not found in %s; check the name or add %s.yaml to "
+				   "one of these directories",
+			    x->daux[i].where, d->profile_name, list, d->profile_name);
+		} else {
+			r = profile_load(path, &scratch, &p);
+			errlist_clear(&scratch);
+			if (r == -ENOMEM) {
+				x->nomem = true;
+				return;
+			}
+			if (r < 0)
+				err_profile(x, at, path, "%s: profile '%s' (%s) has errors, listed "
+							 "next; fix the profile",
+					    x->daux[i].where, d->profile_name, path);
+		}
+		if (r < 0) {
+			util_strlcpy(x->failed[x->n_failed++], d->profile_name, PROFILE_NAME_MAX);
+			continue;
+		}
+		c->profiles[c->n_profiles++] = p;
+		d->profile = p;
+	}
+}
+
+/* ---- rules and points ------------------------------------------------- */
+
+static const char *const rule_names[R_MAX_] = {
+	[R_ALARM] = "alarm_above",   [R_PREALARM] = "prealarm_above",
+	[R_HYST] = "hysteresis",     [R_CONFIRM] = "confirm",
+	[R_ROR] = "rate_of_rise",    [R_ROR_WINDOW] = "ror_window_s",
+	[R_VMIN] = "valid_min",      [R_VMAX] = "valid_max",
+	[R_LATCH] = "latch",         [R_CHATTER] = "chatter_max",
+	[R_EN54] = "en54_class",
+};
+
+/* Rules that act on an analog value; meaningless on a point without one. */
+static bool rule_needs_value(int r)
+{
+	return r != R_LATCH && r != R_CHATTER;
+}
+
+static bool parse_en54(const char *s, enum en54_class *ret)
+{
+	int k;
+
+	if (strcmp(s, "none") == 0) {
+		*ret = EN54_NONE;
+		return true;
+	}
+	for (k = EN54_A1; k < EN54_MAX; k++)
+		if (strcmp(s, en54_class_name((enum en54_class)k)) == 0) {
+			*ret = (enum en54_class)k;
+			return true;
+		}
+	return false;
+}
+
+static void parse_rules(struct ctx *x, const char *where, const struct ynode *v,
+			struct rules_ovr *o)
+{
+	size_t i;
+	int k;
+
+	memset(o, 0, sizeof(*o));
+	if (!is_map(x, where, "rules", v))
+		return;
+	for (i = 0; i < v->n; i++) {
+		const struct ynode *key = v->keys[i], *n = v->values[i];
+		const char *name = key->scalar;
+		bool ok = false;
+		double dv;
+
+		for (k = 0; k < R_MAX_; k++)
+			if (strcmp(rule_names[k], name) == 0)
+				break;
+		switch (k) {
+		case R_ALARM:
+		case R_PREALARM:
+		case R_VMIN:
+		case R_VMAX:
+			ok = get_double(x, where, name, n, true, &dv);
+			if (ok && k == R_ALARM)
+				o->r.alarm_above = dv;
+			else if (ok && k == R_PREALARM)
+				o->r.prealarm_above = dv;
+			else if (ok && k == R_VMIN)
+				o->r.valid_min = dv;
+			else if (ok)
+				o->r.valid_max = dv;
+			break;
+		case R_ROR:
+			ok = get_double(x, where, name, n, true, &dv);
+			if (ok && !isnan(dv) && dv <= 0) {
+				err(x, n, "%s: rate_of_rise must be above 0 (per minute), or null to "
+					  "remove it",
+				    where);
+				ok = false;
+			}
+			o->r.rate_of_rise = dv;
+			break;
+		case R_HYST:
+			ok = get_double(x, where, name, n, false, &dv);
+			if (ok && dv < 0) {
+				err(x, n, "%s: hysteresis must be 0 or more", where);
+				ok = false;
+			}
+			o->r.hysteresis = dv;
+			break;
+		case R_CONFIRM:
+			ok = get_int(x, where, name, n, 1, 100, &o->r.confirm);
+			break;
+		case R_ROR_WINDOW:
+			ok = get_int(x, where, name, n, 1, 3600, &o->r.ror_window_s);
+			break;
+		case R_CHATTER:
+			ok = get_int(x, where, name, n, 1, DETECT_CHATTER_MAX, &o->r.chatter_max);
+			break;
+		case R_LATCH:
+			ok = get_bool(x, where, name, n, &o->r.latch);
+			break;
+		case R_EN54:
+			ok = is_kind(x, where, name, n, YNODE_SCALAR, "an EN 54-5 class");
+			if (ok && !parse_en54(n->scalar, &o->en54)) {
+				err(x, n, "%s: en54_class: expected an EN 54-5 class A1, A2, B, C, D, E, "
+					  "F, G or none, got '" CLIP "'",
+				    where, n->scalar);
+				ok = false;
+			}
+			break;
+		default:
+			err(x, key, "unknown key '" CLIP "' in %s; allowed: alarm_above, "
+				    "prealarm_above, hysteresis, confirm, rate_of_rise, ror_window_s, "
+				    "valid_min, valid_max, latch, chatter_max, en54_class",
+			    name, where);
+			continue;
+		}
+		if (ok) {
+			o->set[k] = true;
+			o->at[k] = key;
+		}
+	}
+}
+
+/* Where the effective alarm threshold and class of a point were last set,
+ * so an EN 54-5 error points at the line that made it. */
+struct rule_pos {
+	const struct ynode *at[R_MAX_];
+};
+
+static void apply_rules(const struct rules_ovr *o, struct cfg_point *pt, struct rule_pos *pos)
+{
+	struct detect_rules *r = &pt->rules;
+	int k;
+
+	for (k = 0; k < R_MAX_; k++) {
+		if (!o->set[k])
+			continue;
+		pos->at[k] = o->at[k];
+		switch (k) {
+		case R_ALARM:
+			r->alarm_above = o->r.alarm_above;
+			break;
+		case R_PREALARM:
+			r->prealarm_above = o->r.prealarm_above;
+			break;
+		case R_HYST:
+			r->hysteresis = o->r.hysteresis;
+			break;
+		case R_CONFIRM:
+			r->confirm = o->r.confirm;
+			break;
+		case R_ROR:
+			r->rate_of_rise = o->r.rate_of_rise;
+			break;
+		case R_ROR_WINDOW:
+			r->ror_window_s = o->r.ror_window_s;
+			break;
+		case R_VMIN:
+			r->valid_min = o->r.valid_min;
+			break;
+		case R_VMAX:
+			r->valid_max = o->r.valid_max;
+			break;
+		case R_LATCH:
+			r->latch = o->r.latch;
+			break;
+		case R_CHATTER:
+			r->chatter_max = o->r.chatter_max;
+			break;
+		case R_EN54:
+			pt->en54 = o->en54;
+			break;
+		}
+	}
+}
+
+/* A rules override on a point without an analog value: every threshold
+ * in it would silently do nothing, so it is an error. */
+static void check_rules_fit(struct ctx *x, const char *where, const struct rules_ovr *o,
+			    const struct profile_point *pp)
+{
+	int k;
+
+	if (pp->value >= 0)
+		return;
+	for (k = 0; k < R_MAX_; k++)
+		if (o->set[k] && rule_needs_value(k))
+			err(x, o->at[k], "%s: %s does not apply: point '%s' has no analog value "
+					 "(only latch and chatter_max do); remove it",
+			    where, rule_names[k], pp->name);
+}
+
+static const struct {
+	const char *name;
+	enum flag_kind as;
+} as_names[] = {
+	{ "unused", FLAG_INVALID }, { "fire", FLAG_FIRE },   { "prealarm", FLAG_PREALARM },
+	{ "fault", FLAG_FAULT },    { "power", FLAG_POWER }, { "tamper", FLAG_TAMPER },
+};
+
+/* All handled by parse_point: the values go into a point_ovr that keeps
+ * pointers into the tree rather than copies. */
+static const struct field point_fields[] = {
+	F_NODE("as"),
+	F_NODE("zone"),
+	F_NODE("zone_no"),
+	F_NODE("location"),
+	F_NODE("rules"),
+	F_NODE("enabled"),
+};
+
+static void parse_point(struct ctx *x, const char *dwhere, const struct ynode *key,
+			const struct ynode *v, const struct profile *p, int pi)
+{
+	struct point_ovr *o;
+	struct point_ovr scratch = { 0 };
+	const struct ynode *found[FIELD_MAX], *n;
+	char where[192];
+	size_t i;
+
+	o = pi >= 0 ? &x->povr[pi] : &scratch;
+	memset(o, 0, sizeof(*o));
+	o->key = key;
+	o->enabled = true;
+	snprintf(where, sizeof(where), "%s point '" CLIP "'", dwhere, key->scalar);
+	if (!is_map(x, dwhere, "points entry", v))
+		return;
+	walk_map(x, where, v, point_fields, ARRAY_SIZE(point_fields), o, found);
+	n = found[0];
+	if (n && is_kind(x, where, "as", n, YNODE_SCALAR, "a channel meaning")) {
+		bool known = false;
+
+		for (i = 0; i < ARRAY_SIZE(as_names); i++)
+			if (strcmp(n->scalar, as_names[i].name) == 0) {
+				o->as = as_names[i].as;
+				known = true;
+			}
+		if (!known)
+			err(x, n, "%s: as: expected unused, fire, prealarm, fault, power or tamper, got '" CLIP
+				  "'",
+			    where, n->scalar);
+		else if (p && pi >= 0 && p->points[pi].kind != PKIND_INPUT)
+			err(x, n, "%s: 'as' applies only to input channels, and this is a %s point of "
+				  "profile '%s'; remove it",
+			    where, point_kind_name(p->points[pi].kind), p->name);
+		else {
+			o->has_as = true;
+			o->as_node = n;
+		}
+	}
+	n = found[1];
+	if (n && is_kind(x, where, "zone", n, YNODE_SCALAR, "a string")) {
+		if (n->scalar[0] == '\0' || strlen(n->scalar) >= CONFIG_ID_MAX)
+			err(x, n, "%s: zone must be 1..%d bytes", where, CONFIG_ID_MAX - 1);
+		else
+			o->zone = n->scalar;
+	}
+	if (found[2])
+		get_int(x, where, "zone_no", found[2], 1, 999, &o->zone_no);
+	n = found[3];
+	if (n && is_kind(x, where, "location", n, YNODE_SCALAR, "a string")) {
+		if (strlen(n->scalar) >= sizeof(((struct cfg_point *)0)->location))
+			err(x, n, "%s: location is too long (at most %zu bytes)", where,
+			    sizeof(((struct cfg_point *)0)->location) - 1);
+		else
+			o->location = n->scalar;
+	}
+	if (found[4]) {
+		char rw[sizeof(where) + 8];
+
+		snprintf(rw, sizeof(rw), "%s rules", where);
+		parse_rules(x, rw, found[4], &o->rules);
+		o->has_rules = true;
+		if (p && pi >= 0)
+			check_rules_fit(x, rw, &o->rules, &p->points[pi]);
+	}
+	if (found[5])
+		get_bool(x, where, "enabled", found[5], &o->enabled);
+}
+
+static void names_list(const struct profile *p, bool values, char *buf, size_t size)
+{
+	size_t i, n = values ? p->n_values : p->n_points, len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? ", " : "",
+					values ? p->values[i].name : p->points[i].name);
+}
+
+static void check_point(struct ctx *x, const char *where, const struct cfg_point *pt,
+			const struct rule_pos *pos, const struct ynode *dev)
+{
+	const struct detect_rules *r = &pt->rules;
+	const struct ynode *at;
+	double lo, hi;
+
+	if (!isnan(r->alarm_above) && !isnan(r->prealarm_above) &&
+	    r->prealarm_above >= r->alarm_above) {
+		at = pos->at[R_PREALARM] ? pos->at[R_PREALARM] : pos->at[R_ALARM];
+		err(x, at ? at : dev, "%s point '%s': prealarm_above %g must be below alarm_above %g",
+		    where, pt->name, r->prealarm_above, r->alarm_above);
+	}
+	if (!isnan(r->valid_min) && !isnan(r->valid_max) && r->valid_min >= r->valid_max) {
+		at = pos->at[R_VMIN] ? pos->at[R_VMIN] : pos->at[R_VMAX];
+		err(x, at ? at : dev, "%s point '%s': valid_min %g must be below valid_max %g", where,
+		    pt->name, r->valid_min, r->valid_max);
+	}
+	if (!isnan(r->alarm_above) && !isnan(r->valid_max) && r->alarm_above > r->valid_max) {
+		at = pos->at[R_ALARM] ? pos->at[R_ALARM] : pos->at[R_VMAX];
+		err(x, at ? at : dev, "%s point '%s': alarm_above %g is above valid_max %g and could "
+				      "never be reached; lower the threshold",
+		    where, pt->name, r->alarm_above, r->valid_max);
+	}
+	if (pt->en54 > EN54_NONE && pos->at[R_EN54] && pt->kind != PKIND_HEAT)
+		err(x, pos->at[R_EN54], "%s point '%s': en54_class is only for heat points, and "
+					"this is a %s point; remove it",
+		    where, pt->name, point_kind_name(pt->kind));
+	if (pt->kind == PKIND_HEAT && pt->en54 > EN54_NONE && !isnan(r->alarm_above) &&
+	    en54_class_range(pt->en54, &lo, &hi) == 0 && (r->alarm_above < lo || r->alarm_above > hi)) {
+		at = pos->at[R_ALARM] ? pos->at[R_ALARM] : pos->at[R_EN54];
+		err(x, at ? at : dev, "%s point '%s': alarm_above %g is outside EN 54-5 class %s "
+				      "(%g..%g); use a threshold within the class or change the class",
+		    where, pt->name, r->alarm_above, en54_class_name(pt->en54), lo, hi);
+	}
+}
+
+static void resolve_device(struct ctx *x, size_t idx)
+{
+	struct cfg_device *d = &x->c->devices[idx];
+	struct dev_aux *a = &x->daux[idx];
+	const struct profile *p = d->profile;
+	struct dev_rules *dr = NULL;
+	size_t i, j, n_dr = 0;
+	char list[512];
+
+	memset(x->povr, 0, sizeof(x->povr));
+	for (i = 0; i < ARRAY_SIZE(x->povr); i++)
+		x->povr[i].enabled = true;
+	if (a->rules && a->rules->n) {
+		dr = calloc(a->rules->n, sizeof(*dr));
+		if (!dr) {
+			x->nomem = true;
+			return;
+		}
+		for (i = 0; i < a->rules->n; i++) {
+			const struct ynode *key = a->rules->keys[i];
+			struct dev_rules *e = &dr[n_dr++];
+			char where[200];
+
+			e->key = key;
+			e->value = e->point = -1;
+			snprintf(where, sizeof(where), "%s rules '" CLIP "'", a->where, key->scalar);
+			parse_rules(x, where, a->rules->values[i], &e->o);
+			if (!p)
+				continue;
+			e->value = profile_value_index(p, key->scalar);
+			if (e->value < 0)
+				e->point = profile_point_index(p, key->scalar);
+			if (e->value < 0 && e->point < 0) {
+				char vl[256], pl[256];
+
+				names_list(p, true, vl, sizeof(vl));
+				names_list(p, false, pl, sizeof(pl));
+				err(x, key, "%s: rules: '" CLIP "' is neither a value nor a point of "
+					    "profile '%s' (values: %s; points: %s)",
+				    a->where, key->scalar, p->name, vl, pl);
+			} else if (e->point >= 0) {
+				check_rules_fit(x, where, &e->o, &p->points[e->point]);
+			}
+		}
+	}
+	if (a->points) {
+		for (i = 0; i < a->points->n; i++) {
+			const struct ynode *key = a->points->keys[i];
+			int pi = p ? profile_point_index(p, key->scalar) : -1;
+
+			if (p && pi < 0) {
+				names_list(p, false, list, sizeof(list));
+				err(x, key, "%s: points: profile '%s' has no point '" CLIP "' (its "
+					    "points: %s)",
+				    a->where, p->name, key->scalar, list);
+			}
+			parse_point(x, a->where, key, a->points->values[i], p, pi);
+		}
+	}
+	if (!p)
+		goto out;
+	for (i = 0; i < p->n_points; i++) {
+		const struct profile_point *pp = &p->points[i];
+		const struct point_ovr *po = &x->povr[i];
+		struct cfg_point *pt = &d->points[d->n_points];
+		struct rule_pos pos = { { NULL } };
+		enum flag_kind as;
+		int f;
+
+		memset(pt, 0, sizeof(*pt));
+		util_strlcpy(pt->name, pp->name, sizeof(pt->name));
+		pt->profile_point = (int)i;
+		pt->kind = pp->kind;
+		pt->as = FLAG_INVALID;
+		pt->enabled = true;
+		memcpy(pt->flags, pp->flags, sizeof(pt->flags));
+		pt->value = pp->value;
+		pt->rules = pp->rules;
+		pt->en54 = pp->en54;
+		memcpy(pt->zone, d->zone, sizeof(pt->zone));
+		pt->zone_no = d->zone_no;
+		memcpy(pt->location, d->location, sizeof(pt->location));
+		pt->line = po->key ? po->key->line : d->line;
+		pt->col = po->key ? po->key->col : d->col;
+		/* device rules by value, then by point name, then the point's own */
+		for (j = 0; j < n_dr; j++)
+			if (dr[j].value >= 0 && dr[j].value == pp->value) {
+				apply_rules(&dr[j].o, pt, &pos);
+				dr[j].used = true;
+			}
+		for (j = 0; j < n_dr; j++)
+			if (dr[j].point == (int)i) {
+				apply_rules(&dr[j].o, pt, &pos);
+				dr[j].used = true;
+			}
+		if (po->has_rules)
+			apply_rules(&po->rules, pt, &pos);
+		if (po->zone)
+			util_strlcpy(pt->zone, po->zone, sizeof(pt->zone));
+		if (po->zone_no)
+			pt->zone_no = po->zone_no;
+		if (po->location)
+			util_strlcpy(pt->location, po->location, sizeof(pt->location));
+		pt->rules.fault_after = d->fault_after;
+		if (!po->enabled)
+			continue;
+		if (pp->kind == PKIND_INPUT) {
+			as = po->has_as ? po->as : pp->as;
+			if (as <= FLAG_INVALID || as >= FLAG_MAX)
+				continue; /* unused channel: not an alarm point */
+			pt->as = as;
+			pt->rules.is_input = true;
+			for (f = 0; f < FLAG_MAX; f++) {
+				pt->flags[f].value = -1;
+				pt->flags[f].mask = 0;
+				pt->flags[f].invert = false;
+			}
+			pt->flags[as] = pp->input;
+			pt->kind = as == FLAG_FIRE || as == FLAG_PREALARM ? PKIND_FIRE : PKIND_INPUT;
+		}
+		check_point(x, a->where, pt, &pos, a->node);
+		d->n_points++;
+	}
+	for (j = 0; j < n_dr; j++)
+		if (!dr[j].used && dr[j].value >= 0)
+			warn(x, dr[j].key, "%s: rules for value '%s' apply to no alarm point (no point "
+					   "of profile '%s' uses it)",
+			     a->where, dr[j].key->scalar, p->name);
+	if (d->n_points == 0)
+		warn(x, a->node, "%s: has no alarm point (every channel unused or disabled); it will "
+				 "be polled for nothing",
+		     a->where);
+out:
+	free(dr);
+}
+
+static void parse_devices(struct ctx *x, const struct ynode *v)
+{
+	size_t i, n;
+
+	if (!is_seq(x, "the top level", "devices", v))
+		return;
+	n = v->n;
+	if (n > CONFIG_MAX_DEVICES) {
+		err(x, v->values[CONFIG_MAX_DEVICES], "devices: more than %d devices; split the "
+						      "premises across several gateways",
+		    CONFIG_MAX_DEVICES);
+		n = CONFIG_MAX_DEVICES;
+	}
+	if (n == 0)
+		return;
+	x->c->devices = calloc(n, sizeof(*x->c->devices));
+	x->daux = calloc(n, sizeof(*x->daux));
+	x->failed = calloc(n, sizeof(*x->failed));
+	if (!x->c->devices || !x->daux || !x->failed) {
+		x->nomem = true;
+		return;
+	}
+	for (i = 0; i < n; i++)
+		parse_device(x, i, v->values[i]);
+	x->c->n_devices = n;
+}
+
+/* ---- RTU line load ---------------------------------------------------- */
+
+/* Seconds of line time one poll of d takes: per block one request (8 bytes:
+ * unit, function, address, count, CRC) and one reply (5 bytes + data), each
+ * followed by 3.5 characters of silence (Modbus over serial line V1.02
+ * §2.5.1.1), plus the inter-frame gap we add per transaction. */
+static double poll_seconds(const struct cfg_bus *b, const struct profile *p)
+{
+	double bits = (b->parity != 'N' || b->stop_bits == 2) ? 11.0 : 10.0;
+	double chars = 0, gaps = 0;
+	size_t i;
+
+	for (i = 0; i < p->n_blocks; i++) {
+		const struct profile_block *bl = &p->blocks[i];
+		double data = (bl->table == TABLE_COIL || bl->table == TABLE_DISCRETE)
+				      ? (double)((bl->count + 7) / 8)
+				      : 2.0 * bl->count;
+
+		chars += 8 + 3.5 + 5 + data + 3.5;
+		gaps += b->inter_frame_ms / 1000.0;
+	}
+	return chars * bits / b->baud + gaps;
+}
+
+static void check_rtu_load(struct ctx *x)
+{
+	const struct config *c = x->c;
+	size_t i, j;
+
+	for (i = 0; i < c->n_buses; i++) {
+		const struct cfg_bus *b = &c->buses[i];
+		double load = 0;
+		int pct;
+
+		if (b->kind != BUS_RTU || b->baud <= 0)
+			continue;
+		for (j = 0; j < c->n_devices; j++) {
+			const struct cfg_device *d = &c->devices[j];
+
+			if (d->bus == (int)i && d->profile && d->poll_ms > 0)
+				load += poll_seconds(b, d->profile) * 1000.0 / d->poll_ms;
+		}
+		pct = (int)lround(load * 100.0);
+		if (pct > RTU_LOAD_LIMIT_PCT)
+			warn(x, x->baux[i].node, "bus '%s': planned transactions use %d %% of the line at "
+						 "%d baud (limit %d %%); raise poll_ms, lower the number "
+						 "of devices or raise the baud",
+			     b->id, pct, b->baud, RTU_LOAD_LIMIT_PCT);
+	}
+}
+
+/* ---- the file --------------------------------------------------------- */
+
+static const struct field top_fields[] = {
+	F_NODE("site"),	   F_NODE("profile_dirs"), F_NODE("mqtt"),	 F_NODE("storage"),
+	F_NODE("buses"),   F_NODE("devices"),	   F_NODE("compliance"), F_NODE("remote"),
+};
+
+static void set_defaults(struct config *c)
+{
+	util_strlcpy(c->mqtt.uri, "tcp://127.0.0.1:1883", sizeof(c->mqtt.uri));
+	c->mqtt.version = 3;
+	util_strlcpy(c->mqtt.topic_prefix, "firegw", sizeof(c->mqtt.topic_prefix));
+	c->mqtt.keepalive_s = 20;
+	c->mqtt.heartbeat_s = 30;
+	c->mqtt.telemetry_s = 60;
+	c->mqtt.telemetry_qos = 0;
+	c->mqtt.inflight = 16;
+	c->mqtt.ack_stall_s = 15;
+	c->mqtt.reconnect_max_s = 10;
+	c->mqtt.ack_timeout_s = 0;
+	util_strlcpy(c->storage.path, "/var/lib/firegw/firegw.db", sizeof(c->storage.path));
+	c->storage.readings_days = 30;
+	c->storage.records_days = 1096;
+	c->storage.max_mb = 512;
+	c->compliance.system_test_days = 182;
+	c->compliance.maintenance_days = 730;
+	c->compliance.self_inspection_days = 31;
+	c->compliance.police_inspection_days = 365;
+	c->compliance.device_test_days = 365;
+	c->compliance.max_fault_days = 7;
+	c->compliance.due_soon_days = 14;
+	c->remote.allow_reset = false;
+	c->remote.allow_test = false;
+}
+
+static void set_runtime_dir(struct config *c)
+{
+	const char *s = getenv("RUNTIME_DIRECTORY");
+	size_t n;
+
+	/* systemd lists every RuntimeDirectory= colon-separated; ours is first */
+	if (s && *s) {
+		n = strcspn(s, ":");
+		if (n < sizeof(c->runtime_dir)) {
+			memcpy(c->runtime_dir, s, n);
+			c->runtime_dir[n] = '\0';
+			return;
+		}
+	}
+	s = getenv("FIREGW_RUNTIME_DIR");
+	if (s && *s && strlen(s) < sizeof(c->runtime_dir)) {
+		util_strlcpy(c->runtime_dir, s, sizeof(c->runtime_dir));
+		return;
+	}
+	util_strlcpy(c->runtime_dir, "/run/firegw", sizeof(c->runtime_dir));
+}
+
+static void walk_top(struct ctx *x, const struct ynode *root)
+{
+	const struct ynode *found[FIELD_MAX], *sub[FIELD_MAX];
+	struct config *c = x->c;
+
+	if (root->kind != YNODE_MAP) {
+		err(x, root, "the top level must be a mapping of sections (site:, mqtt:, buses:, "
+			     "devices:, ...), not a %s",
+		    ynode_kind_name(root->kind));
+		return;
+	}
+	walk_map(x, "the top level", root, top_fields, ARRAY_SIZE(top_fields), c, found);
+	if (found[0])
+		parse_site(x, found[0]);
+	else
+		err(x, root, "'site' is required: site: {id: cho-my-tho-a}");
+	if (found[1])
+		parse_profile_dirs(x, found[1]);
+	else
+		add_profile_dir(x, "/etc/firegw/sensors");
+	if (found[2])
+		parse_mqtt(x, found[2]);
+	if (found[3])
+		parse_storage(x, found[3]);
+	if (found[4])
+		parse_buses(x, found[4]);
+	if (found[5])
+		parse_devices(x, found[5]);
+	if (found[6] && is_map(x, "the top level", "compliance", found[6]))
+		walk_map(x, "compliance", found[6], compliance_fields, ARRAY_SIZE(compliance_fields),
+			 &c->compliance, sub);
+	if (found[7] && is_map(x, "the top level", "remote", found[7]))
+		walk_map(x, "remote", found[7], remote_fields, ARRAY_SIZE(remote_fields), &c->remote,
+			 sub);
+}
+
+/* Reads the whole file (the hash and the parse see the same bytes). */
+static int read_file(const char *path, struct errlist *errs, char **ret_buf, size_t *ret_len)
+{
+	struct stat st;
+	size_t len = 0;
+	char *buf;
+	FILE *f;
+	int r;
+
+	f = fopen(path, "rb");
+	if (!f) {
+		r = -errno;
+		errlist_add(errs, path, 0, 0, "cannot open: %s", strerror(-r));
+		return r;
+	}
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		errlist_add(errs, path, 0, 0, "not a regular file; give the path of the YAML file");
+		r = -EINVAL;
+		goto out_close;
+	}
+	if (st.st_size > CONFIG_FILE_MAX) {
+		errlist_add(errs, path, 0, 0, "file larger than %d bytes; is this the right file?",
+			    CONFIG_FILE_MAX);
+		r = -EFBIG;
+		goto out_close;
+	}
+	/* one byte more than allowed, to notice a file that grew meanwhile */
+	buf = malloc((size_t)CONFIG_FILE_MAX + 1);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out_close;
+	}
+	len = fread(buf, 1, (size_t)CONFIG_FILE_MAX + 1, f);
+	if (ferror(f)) {
+		errlist_add(errs, path, 0, 0, "read error: %s", strerror(EIO));
+		free(buf);
+		r = -EIO;
+		goto out_close;
+	}
+	if (len > CONFIG_FILE_MAX) {
+		errlist_add(errs, path, 0, 0, "file larger than %d bytes; is this the right file?",
+			    CONFIG_FILE_MAX);
+		free(buf);
+		r = -EFBIG;
+		goto out_close;
+	}
+	*ret_buf = buf;
+	*ret_len = len;
+	r = 0;
+out_close:
+	fclose(f);
+	return r;
+}
+
+static int sha256_hex(const void *buf, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+
+	if (!EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL) || n != 32)
+		return -EIO;
+	for (i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+int config_load(const char *path, const char *builtin_profile_dir, struct errlist *errs,
+		struct config **ret)
+{
+	struct ctx x = { .file = path };
+	size_t errors_before = errs->n_errors, i;
+	struct ytree *t = NULL;
+	struct config *c;
+	char *buf = NULL, *slash;
+	size_t len = 0;
+	int r;
+
+	x.builtin_dir = builtin_profile_dir ? builtin_profile_dir : config_builtin_profile_dir();
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	x.c = c;
+	set_defaults(c);
+	set_runtime_dir(c);
+	if (util_strlcpy(c->path, path, sizeof(c->path)) < 0) {
+		errlist_add(errs, path, 0, 0, "path longer than %zu bytes", sizeof(c->path) - 1);
+		r = -EINVAL;
+		goto out_free;
+	}
+	util_strlcpy(x.dir, path, sizeof(x.dir));
+	slash = strrchr(x.dir, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		x.dir[0] = '\0';
+	r = read_file(path, errs, &buf, &len);
+	if (r == -EFBIG || r == -EIO)
+		r = -EINVAL; /* the contract's "errors in errs" */
+	if (r < 0)
+		goto out_free;
+	r = sha256_hex(buf, len, c->sha256);
+	if (r < 0) {
+		errlist_add(errs, path, 0, 0, "cannot compute the file's SHA-256");
+		goto out_free;
+	}
+	r = ytree_load_buffer(path, buf, len, errs, &t);
+	free(buf);
+	buf = NULL;
+	/* ytree returns -ENOMEM for its node bound too, with an error in errs:
+	 * that file was refused, not our memory exhausted. */
+	if (r == -ENOMEM && errs->n_errors > errors_before)
+		r = -EINVAL;
+	if (r < 0)
+		goto out_free;
+	if (!t->root) {
+		errlist_add(errs, path, 1, 1, "the file is empty; a configuration needs at least "
+					      "site: {id: ...}");
+		r = -EINVAL;
+		goto out_free;
+	}
+	walk_top(&x, t->root);
+	if (!x.nomem) {
+		check_devices(&x);
+		load_profiles(&x);
+	}
+	for (i = 0; i < c->n_devices && !x.nomem; i++)
+		resolve_device(&x, i);
+	if (!x.nomem)
+		check_rtu_load(&x);
+	if (c->mqtt.client_id[0] == '\0' && c->site.id[0])
+		snprintf(c->mqtt.client_id, sizeof(c->mqtt.client_id), "firegw-%s", c->site.id);
+	diag_flush(&x, errs);
+	if (x.nomem)
+		r = -ENOMEM;
+	else if (n_errors(&x) > 0 || errs->n_errors > errors_before)
+		r = -EINVAL;
+	else
+		r = 0;
+out_free:
+	free(buf);
+	diag_free(&x);
+	free(x.daux);
+	free(x.failed);
+	ytree_free(t);
+	if (r < 0) {
+		config_free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+void config_free(struct config *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->n_profile_dirs; i++)
+		free(c->profile_dirs[i]);
+	for (i = 0; i < c->n_profiles; i++)
+		profile_free(c->profiles[i]);
+	free(c->devices);
+	free(c);
+}
+
+int config_bus_index(const struct config *c, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_buses; i++)
+		if (strcmp(c->buses[i].id, id) == 0)
+			return (int)i;
+	return -1;
+}
+
+int config_device_index(const struct config *c, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_devices; i++)
+		if (strcmp(c->devices[i].id, id) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Not thread-safe (one static buffer): called at start-up and by commands.
+ * The source-tree guesses make `build/firegw check` and the unit tests in
+ * build/tests/ find sensors/ without installing anything. */
+const char *config_builtin_profile_dir(void)
+{
+	static char dir[PATH_MAX];
+	char exe[PATH_MAX], try[PATH_MAX + 32], *slash;
+	const char *env = getenv("FIREGW_SENSORS_DIR");
+	ssize_t n;
+
+	if (env && *env && strlen(env) < sizeof(dir)) {
+		util_strlcpy(dir, env, sizeof(dir));
+		return dir;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			/* a sensors/ that holds profiles: build/sensors/ holds only
+			 * the simulator's objects */
+			snprintf(try, sizeof(try), "%s/../sensors/smoke-point.yaml", exe);
+			if (access(try, R_OK) != 0)
+				snprintf(try, sizeof(try), "%s/../../sensors/smoke-point.yaml", exe);
+			if (access(try, R_OK) == 0) {
+				*strrchr(try, '/') = '\0';
+				if (realpath(try, dir))
+					return dir;
+			}
+		}
+	}
+	util_strlcpy(dir, "/usr/share/firegw/sensors", sizeof(dir));
+	return dir;
+}
+
+void config_print_summary(const struct config *c, FILE *f)
+{
+	size_t i, j, total = 0, n_dev;
+
+	fprintf(f, "site %s", c->site.id);
+	if (c->site.facility_id[0])
+		fprintf(f, " (facility %s)", c->site.facility_id);
+	if (c->site.name[0])
+		fprintf(f, " \"%s\"", c->site.name);
+	fprintf(f, "\n");
+	fprintf(f, "broker %s, MQTT %s, client id %s, topics %s/%s/...\n", c->mqtt.uri,
+		c->mqtt.version == 5 ? "5" : "3.1.1", c->mqtt.client_id, c->mqtt.topic_prefix,
+		c->site.id);
+	for (i = 0; i < c->n_buses; i++) {
+		const struct cfg_bus *b = &c->buses[i];
+
+		if (b->kind == BUS_RTU)
+			fprintf(f, "bus %s: RTU %s %d %d%c%d\n", b->id, b->device, b->baud,
+				b->data_bits, b->parity, b->stop_bits);
+		else
+			fprintf(f, "bus %s: TCP %s:%d\n", b->id, b->host, b->port);
+		n_dev = 0;
+		for (j = 0; j < c->n_devices; j++) {
+			const struct cfg_device *d = &c->devices[j];
+
+			if (d->bus != (int)i)
+				continue;
+			fprintf(f, "  unit %3d  %-20s %-24s %zu alarm point%s, every %d ms\n", d->unit,
+				d->id, d->profile_name, d->n_points, d->n_points == 1 ? "" : "s",
+				d->poll_ms);
+			total += d->n_points;
+			n_dev++;
+		}
+		if (n_dev == 0)
+			fprintf(f, "  (no devices)\n");
+	}
+	fprintf(f, "%zu device%s, %zu alarm point%s\n", c->n_devices, c->n_devices == 1 ? "" : "s",
+		total, total == 1 ? "" : "s");
+}

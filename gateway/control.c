@@ -1,0 +1,346 @@
+/* control.c - the daemon's control socket and its CLI client. Line-framed
+ * JSON over a Unix stream socket. The server side is driven by the main
+ * loop's poll(); it never blocks: replies that do not fit the socket buffer
+ * drop the client (the CLI then reports the daemon went away). */
+#include "control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+struct client {
+	int fd;
+	char *buf;
+	size_t len;
+};
+
+struct control {
+	int listen_fd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct client clients[CONTROL_MAX_CLIENTS];
+};
+
+static int socket_path(const char *dir, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if ((size_t)snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/%s", dir,
+			     CONTROL_SOCKET_NAME) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int control_open(const char *dir, control **ret)
+{
+	struct sockaddr_un sa;
+	control *c;
+	int r, i;
+
+	r = socket_path(dir, &sa);
+	if (r < 0)
+		return r;
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		c->clients[i].fd = -1;
+	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (c->listen_fd < 0) {
+		r = -errno;
+		goto out_free;
+	}
+	/* a stale socket of a killed daemon: only one daemon per runtime dir
+	 * runs (the database and bus locks make sure of it) */
+	unlink(sa.sun_path);
+	if (bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(sa.sun_path, 0660) < 0 || listen(c->listen_fd, 8) < 0) {
+		r = -errno;
+		goto out_close;
+	}
+	util_strlcpy(c->path, sa.sun_path, sizeof(c->path));
+	*ret = c;
+	return 0;
+
+out_close:
+	close(c->listen_fd);
+out_free:
+	free(c);
+	return r;
+}
+
+static void client_drop(struct client *cl)
+{
+	if (cl->fd >= 0)
+		close(cl->fd);
+	free(cl->buf);
+	cl->fd = -1;
+	cl->buf = NULL;
+	cl->len = 0;
+}
+
+void control_free(control *c)
+{
+	int i;
+
+	if (!c)
+		return;
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		client_drop(&c->clients[i]);
+	close(c->listen_fd);
+	unlink(c->path);
+	free(c);
+}
+
+size_t control_pollfds(control *c, struct pollfd *fds)
+{
+	size_t n = 0;
+	int i;
+
+	fds[n++] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (c->clients[i].fd >= 0)
+			fds[n++] = (struct pollfd){ .fd = c->clients[i].fd, .events = POLLIN };
+	return n;
+}
+
+static struct client *client_by_fd(control *c, int fd, int *ret_id)
+{
+	int i;
+
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (c->clients[i].fd == fd) {
+			*ret_id = i;
+			return &c->clients[i];
+		}
+	return NULL;
+}
+
+static void control_accept(control *c)
+{
+	int fd, i;
+
+	fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (c->clients[i].fd < 0) {
+			c->clients[i].fd = fd;
+			return;
+		}
+	log_warning("control socket: more than %d clients, refusing one", CONTROL_MAX_CLIENTS);
+	close(fd);
+}
+
+static void client_read(control *c, int id, void (*cb)(void *ud, int client, json_t *req),
+			void *ud)
+{
+	struct client *cl = &c->clients[id];
+	char chunk[4096], *nl;
+	ssize_t got;
+
+	got = read(cl->fd, chunk, sizeof(chunk));
+	if (got <= 0) {
+		if (got < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		client_drop(cl);
+		return;
+	}
+	if (cl->len + (size_t)got > CONTROL_MAX_LINE) {
+		control_error(c, id, "bad_request", "request longer than %d bytes", CONTROL_MAX_LINE);
+		client_drop(cl);
+		return;
+	}
+	{
+		char *b = realloc(cl->buf, cl->len + (size_t)got + 1);
+
+		if (!b) {
+			client_drop(cl);
+			return;
+		}
+		cl->buf = b;
+	}
+	memcpy(cl->buf + cl->len, chunk, (size_t)got);
+	cl->len += (size_t)got;
+	cl->buf[cl->len] = '\0';
+	while (cl->fd >= 0 && (nl = memchr(cl->buf, '\n', cl->len))) {
+		size_t line_len = (size_t)(nl - cl->buf);
+		json_error_t jerr;
+		json_t *req;
+
+		*nl = '\0';
+		req = json_loadb(cl->buf, line_len, 0, &jerr);
+		if (!req || !json_is_object(req))
+			control_error(c, id, "bad_request", "not a JSON object: %s",
+				      req ? "wrong type" : jerr.text);
+		else
+			cb(ud, id, req);
+		json_decref(req);
+		if (cl->fd < 0)
+			return;
+		memmove(cl->buf, nl + 1, cl->len - line_len - 1);
+		cl->len -= line_len + 1;
+	}
+}
+
+void control_dispatch(control *c, const struct pollfd *fds, size_t n,
+		      void (*cb)(void *ud, int client, json_t *req), void *ud)
+{
+	size_t i;
+	int id;
+
+	for (i = 0; i < n; i++) {
+		if (!fds[i].revents)
+			continue;
+		if (fds[i].fd == c->listen_fd) {
+			control_accept(c);
+			continue;
+		}
+		if (client_by_fd(c, fds[i].fd, &id))
+			client_read(c, id, cb, ud);
+	}
+}
+
+int control_reply(control *c, int client, json_t *resp, bool done)
+{
+	struct client *cl;
+	char *s;
+	size_t len, off = 0;
+
+	if (client < 0 || client >= CONTROL_MAX_CLIENTS || c->clients[client].fd < 0) {
+		json_decref(resp);
+		return -ENOTCONN;
+	}
+	cl = &c->clients[client];
+	if (done)
+		json_object_set_new(resp, "done", json_true());
+	s = json_dumps(resp, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(resp);
+	if (!s)
+		return -ENOMEM;
+	len = strlen(s);
+	s[len] = '\n'; /* json_dumps' terminator becomes the line end */
+	while (off < len + 1) {
+		ssize_t w = send(cl->fd, s + off, len + 1 - off, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			free(s);
+			client_drop(cl);
+			return -ENOTCONN;
+		}
+		off += (size_t)w;
+	}
+	free(s);
+	return 0;
+}
+
+int control_error(control *c, int client, const char *code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	json_t *o;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	o = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", code, "message", msg);
+	return control_reply(c, client, o, true);
+}
+
+int control_call(const char *dir, json_t *req, int timeout_ms,
+		 void (*cb)(void *ud, json_t *reply), void *ud)
+{
+	uint64_t deadline = util_mono_ms() + (uint64_t)timeout_ms;
+	struct sockaddr_un sa;
+	char *line, *buf = NULL;
+	size_t len = 0;
+	int fd, r;
+
+	r = socket_path(dir, &sa);
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	line = json_dumps(req, JSON_COMPACT);
+	if (!line) {
+		close(fd);
+		return -ENOMEM;
+	}
+	len = strlen(line);
+	line[len] = '\n';
+	if (send(fd, line, len + 1, MSG_NOSIGNAL) != (ssize_t)(len + 1)) {
+		free(line);
+		close(fd);
+		return -EPIPE;
+	}
+	free(line);
+	len = 0;
+	r = -ETIMEDOUT;
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		uint64_t now = util_mono_ms();
+		char chunk[4096], *nl;
+		ssize_t got;
+
+		if (now >= deadline)
+			break;
+		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			continue;
+		got = read(fd, chunk, sizeof(chunk));
+		if (got <= 0) {
+			r = -EPROTO; /* daemon closed before "done" */
+			break;
+		}
+		{
+			char *b = realloc(buf, len + (size_t)got + 1);
+
+			if (!b) {
+				r = -ENOMEM;
+				break;
+			}
+			buf = b;
+		}
+		memcpy(buf + len, chunk, (size_t)got);
+		len += (size_t)got;
+		while ((nl = memchr(buf, '\n', len))) {
+			size_t l = (size_t)(nl - buf);
+			json_t *reply = json_loadb(buf, l, 0, NULL);
+			bool done = false;
+
+			if (reply) {
+				done = json_is_true(json_object_get(reply, "done"));
+				cb(ud, reply);
+				json_decref(reply);
+			}
+			memmove(buf, nl + 1, len - l - 1);
+			len -= l + 1;
+			if (done) {
+				r = 0;
+				goto out;
+			}
+		}
+	}
+out:
+	free(buf);
+	close(fd);
+	return r;
+}

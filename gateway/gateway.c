@@ -1,0 +1,1627 @@
+/* gateway.c - the daemon's main loop (`firegw run`).
+ *
+ * One thread, this one, owns the SQLite store, the delivery scheduler, the
+ * per-point detection state and the MQTT client handle. Bus threads
+ * (poller.c) hand poll results over a bounded queue; paho's callbacks hand
+ * notes over another (publish.c); the control socket and signals (via
+ * signalfd) are polled here too. Every timer is a CLOCK_MONOTONIC deadline.
+ *
+ * The life of a reading: a poll result is decoded with the device's
+ * profile, each alarm point's sample goes through detect_step(), and every
+ * event it yields is numbered (seq), serialised once, and committed to
+ * SQLite together with its outbox row and the point's new state before any
+ * publish is attempted (SPEC §5). The scheduler (outbox.c) then sends
+ * waiting events alarm-first within the in-flight window; a row leaves the
+ * outbox only on PUBACK.
+ */
+#include "gateway.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timex.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "control.h"
+#include "detect.h"
+#include "event.h"
+#include "log.h"
+#include "outbox.h"
+#include "poller.h"
+#include "profile.h"
+#include "publish.h"
+#include "queue.h"
+#include "store.h"
+#include "util.h"
+
+#define RESULTS_QUEUE_LEN 256
+#define DELETE_BATCH_MAX 256
+#define DELETE_BATCH_MS 100
+#define TELEMETRY_BACKFILL_PER_S 200 /* batches per second while catching up */
+#define TAG_TELEMETRY (1ull << 62)
+#define TAG_RETAINED (1ull << 63)
+#define INFLIGHT_MAX 1024
+
+enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_UP };
+
+struct point_rt {
+	struct detect_state det;
+	enum point_state state; /* as last computed */
+	int64_t since_ms;
+	int key;                /* outbox order key */
+	uint64_t last_seq;
+};
+
+struct value_rt {
+	struct value_reading r;
+	int64_t ts_ms;          /* wall time of the last good read */
+	uint64_t good_mono;     /* mono time of the last good read, 0 never */
+	bool last_ok;
+};
+
+struct device_rt {
+	struct point_rt points[PROFILE_MAX_POINTS];
+	struct value_rt values[PROFILE_MAX_VALUES];
+	uint32_t polls;
+	int last_rc;
+	enum point_state state;
+	bool state_dirty;
+};
+
+struct inflight {
+	uint64_t tag;
+	uint64_t sent_mono;
+	int64_t row_id;         /* telemetry rows: deleted on delivery */
+};
+
+struct job_client {
+	uint64_t tag;
+	int client;
+	int bus;
+	bool active;
+};
+
+struct gw {
+	struct config *cfg;
+	char topic_root[300];
+	store *st;
+	outbox *ob;
+	publisher *pub;
+	queue *results;
+	poller *pollers[CONFIG_MAX_BUSES];
+	control *ctl;
+	int sfd;
+	struct device_rt *devs;
+	int gateway_key;
+
+	/* uplink */
+	enum link_state link;
+	uint64_t next_connect_mono;
+	int backoff_ms;
+	bool resync;             /* after a connect: status and states first */
+	bool status_dirty;
+	size_t resync_next;      /* next device whose state goes out */
+	struct inflight inflight[INFLIGHT_MAX];
+	size_t n_inflight;
+	uint64_t retained_tag;
+	bool uplink_fault;       /* 1350 raised and not yet restored */
+	int64_t uplink_lost_ms;
+
+	/* telemetry backfill */
+	int64_t tel_cursor;
+	uint64_t tel_tokens_mono;
+	double tel_tokens;
+
+	/* batched outbox deletions */
+	int64_t del_ids[DELETE_BATCH_MAX];
+	size_t n_del;
+	uint64_t del_due;
+
+	/* timers */
+	uint64_t next_heartbeat, next_telemetry, next_store_tick;
+	int64_t started_ms;
+	bool time_synced;
+
+	/* control socket jobs (probe/scan through the bus owner) */
+	struct job_client jobs[8];
+	uint64_t next_job_tag;
+
+	bool stop;
+};
+
+static bool clock_is_synced(void)
+{
+	struct timex tx = { 0 };
+
+	return adjtimex(&tx) != TIME_ERROR;
+}
+
+/* ---------------------------------------------------------------- topics */
+
+static void topic_of(const struct gw *g, char *buf, size_t len, const char *kind, const char *dev)
+{
+	if (dev)
+		snprintf(buf, len, "%s/%s/%s", g->topic_root, kind, dev);
+	else
+		snprintf(buf, len, "%s/%s", g->topic_root, kind);
+}
+
+/* --------------------------------------------------------------- events */
+
+struct emit {
+	enum event_class cls;
+	const char *type;
+	bool active;
+	const char *cid;
+	int dev, pt;             /* -1: a gateway event */
+	uint32_t causes;
+	bool has_value;
+	double value;
+	const char *unit;
+	double threshold;
+	const char *by, *note;
+	int prio;
+	bool suppressed;         /* stored, not published */
+	const char *topic_kind;  /* "alarm", "fault", "test"; NULL: stored only */
+	int64_t ts_ms;           /* 0: now */
+};
+
+static void point_key(const struct gw *g, int dev, int pt, char *buf, size_t len)
+{
+	if (dev < 0)
+		snprintf(buf, len, "gateway");
+	else
+		snprintf(buf, len, "%s.%s", g->cfg->devices[dev].id,
+			 g->cfg->devices[dev].points[pt].name);
+}
+
+static void pstate_fill(const struct gw *g, int dev, int pt, struct store_point_state *ps)
+{
+	const struct point_rt *p = &g->devs[dev].points[pt];
+
+	memset(ps, 0, sizeof(*ps));
+	point_key(g, dev, pt, ps->key, sizeof(ps->key));
+	ps->conditions = p->det.conditions;
+	ps->latched = p->det.latched;
+	ps->alarm_causes = p->det.alarm_causes;
+	ps->prealarm_causes = p->det.prealarm_causes;
+	memcpy(ps->fault_causes, p->det.fault_causes, sizeof(ps->fault_causes));
+	ps->since_ms = p->since_ms;
+	ps->last_seq = p->last_seq;
+}
+
+static void link_kick(struct gw *g);
+
+static int gw_emit(struct gw *g, const struct emit *e)
+{
+	const struct cfg_device *d = e->dev >= 0 ? &g->cfg->devices[e->dev] : NULL;
+	const struct cfg_point *cp = d ? &d->points[e->pt] : NULL;
+	struct store_point_state ps;
+	struct event_info info = { 0 };
+	struct store_event sev = { 0 };
+	struct outbox_item it = { 0 };
+	char id[160], topic[400], key[STORE_KEY_MAX];
+	int64_t row_id = 0;
+	char *payload;
+	size_t len;
+	int r;
+
+	info.site = g->cfg->site.id;
+	info.epoch = store_epoch(g->st);
+	info.seq = store_last_seq(g->st) + 1;
+	info.cls = e->cls;
+	info.type = e->type;
+	info.active = e->active;
+	info.cid = e->cid;
+	info.device = d ? d->id : NULL;
+	info.point = cp ? cp->name : NULL;
+	info.zone = cp ? cp->zone : NULL;
+	info.zone_no = cp ? cp->zone_no : 0;
+	info.location = cp ? cp->location : NULL;
+	info.causes = e->causes;
+	info.has_value = e->has_value;
+	info.value = e->value;
+	info.unit = e->unit;
+	info.threshold = e->threshold;
+	info.ts_ms = e->ts_ms ? e->ts_ms : util_wall_ms();
+	info.time_synced = g->time_synced;
+	info.by = e->by;
+	info.note = e->note;
+	payload = event_payload(&info, &len);
+	if (!payload)
+		return -ENOMEM;
+
+	point_key(g, e->dev, e->pt, key, sizeof(key));
+	if (e->topic_kind)
+		topic_of(g, topic, sizeof(topic), e->topic_kind, d ? d->id : "gateway");
+	event_id(info.site, info.epoch, info.seq, id, sizeof(id));
+	if (cp) {
+		g->devs[e->dev].points[e->pt].last_seq = info.seq;
+		pstate_fill(g, e->dev, e->pt, &ps);
+	}
+	sev.seq = info.seq;
+	sev.event_id = id;
+	sev.ts_ms = info.ts_ms;
+	sev.cls = event_class_name(e->cls);
+	sev.type = e->type;
+	sev.state = e->active ? "active" : "cleared";
+	sev.cid = e->cid;
+	sev.device = d ? d->id : "gateway";
+	sev.point = cp ? cp->name : NULL;
+	sev.dest = STORE_DEST_MQTT;
+	sev.topic = (e->topic_kind && !e->suppressed) ? topic : NULL;
+	sev.payload = payload;
+	sev.payload_len = len;
+	sev.qos = 1;
+	sev.retain = false;
+	sev.prio = e->prio;
+	sev.order_key = key;
+	sev.pstate = cp ? &ps : NULL;
+	r = store_commit_event(g->st, &sev, &row_id);
+	if (r < 0) {
+		/* SPEC §5: a full disk does not stop alarm publishing. The
+		 * degraded path (issue: storage faults) keeps the event in
+		 * memory; until then, say loudly what was not stored. */
+		log_error("failed to store event %s (%s %s on '%s'): %s", id, sev.cls, sev.state,
+			  sev.device, strerror(-r));
+		free(payload);
+		return r;
+	}
+	log_info("event %s: %s %s %s%s%s%s", id, sev.cls, e->type ? e->type : "",
+		 sev.state, d ? " on '" : "", d ? d->id : "", d ? "'" : "");
+	if (!sev.topic) {
+		free(payload);
+		return 0;
+	}
+	free(payload);
+	it.seq = info.seq;
+	it.prio = e->prio;
+	it.key = outbox_key(g->ob, key);
+	it.row_id = row_id;
+	if (it.key < 0 || outbox_add(g->ob, &it) < 0) {
+		/* still in SQLite: it goes out after the next restart */
+		log_error("out of memory queueing event %s; it stays in the database", id);
+		return -ENOMEM;
+	}
+	if (e->prio == STORE_PRIO_ALARM && g->link == LINK_DOWN)
+		link_kick(g);
+	return 0;
+}
+
+static int prio_of(enum event_class cls, bool active)
+{
+	if (!active)
+		return STORE_PRIO_OTHER;
+	switch (cls) {
+	case EVCLASS_ALARM:
+		return STORE_PRIO_ALARM;
+	case EVCLASS_PREALARM:
+		return STORE_PRIO_PREALARM;
+	case EVCLASS_FAULT:
+		return STORE_PRIO_FAULT;
+	default:
+		return STORE_PRIO_OTHER;
+	}
+}
+
+static void emit_point_event(struct gw *g, int dev, int pt, const struct detect_event *de,
+			     const char *by)
+{
+	const struct cfg_device *d = &g->cfg->devices[dev];
+	const struct cfg_point *cp = &d->points[pt];
+	struct emit e = { 0 };
+	char cid[5];
+
+	e.cls = de->cls;
+	e.type = event_type_point(de->cls, de->cond, cp->kind);
+	e.active = de->active;
+	e.cid = event_cid_point(de->cls, de->cond, cp->kind, de->active, cid);
+	e.dev = dev;
+	e.pt = pt;
+	e.causes = de->causes;
+	e.has_value = de->has_value;
+	e.value = de->value;
+	e.unit = (cp->value >= 0) ? d->profile->values[cp->value].unit : NULL;
+	e.threshold = de->threshold;
+	e.by = by;
+	e.prio = prio_of(de->cls, de->active);
+	e.suppressed = de->suppressed;
+	e.topic_kind = de->cls == EVCLASS_FAULT ? "fault" : "alarm";
+	gw_emit(g, &e);
+}
+
+static void emit_gateway_event(struct gw *g, enum gw_event ge, bool active, int64_t ts_ms,
+			       const char *note)
+{
+	struct emit e = { 0 };
+	char cid[5];
+
+	e.cls = EVCLASS_FAULT;
+	e.type = gw_event_type(ge);
+	e.active = active;
+	e.cid = event_cid_gateway(ge, active, cid);
+	e.dev = -1;
+	e.pt = -1;
+	e.threshold = NAN;
+	e.note = note;
+	e.prio = active ? STORE_PRIO_FAULT : STORE_PRIO_OTHER;
+	e.topic_kind = "fault";
+	e.ts_ms = ts_ms;
+	gw_emit(g, &e);
+}
+
+/* ---------------------------------------------------------- point state */
+
+static enum point_state point_state_now(const struct point_rt *p)
+{
+	return detect_point_state(&p->det);
+}
+
+static void device_update_state(struct gw *g, int dev)
+{
+	const struct cfg_device *d = &g->cfg->devices[dev];
+	struct device_rt *rt = &g->devs[dev];
+	enum point_state worst = PSTATE_NORMAL;
+	size_t i;
+
+	for (i = 0; i < d->n_points; i++) {
+		struct point_rt *p = &rt->points[i];
+		enum point_state s = point_state_now(p);
+
+		if (s != p->state) {
+			p->state = s;
+			p->since_ms = util_wall_ms();
+			rt->state_dirty = true;
+		}
+		if (s > worst)
+			worst = s;
+	}
+	if (worst != rt->state) {
+		rt->state = worst;
+		rt->state_dirty = true;
+	}
+}
+
+static const char *quality_of(const struct gw *g, int dev, int vi, uint64_t now)
+{
+	const struct value_rt *v = &g->devs[dev].values[vi];
+	uint64_t stale_after = (uint64_t)g->cfg->devices[dev].poll_ms * 2u;
+
+	if (!v->good_mono || now - v->good_mono > stale_after)
+		return v->good_mono && !v->last_ok ? "bad" : "stale";
+	return v->last_ok ? "good" : "bad";
+}
+
+static json_t *conditions_json(uint32_t conds)
+{
+	json_t *a = json_array();
+	uint32_t bit;
+
+	for (bit = 1; bit && bit <= COND_CHATTERING; bit <<= 1)
+		if (conds & bit)
+			json_array_append_new(a, json_string(cond_name(bit)));
+	return a;
+}
+
+static json_t *value_json(const struct gw *g, int dev, int vi, uint64_t now)
+{
+	const struct profile_value *pv = &g->cfg->devices[dev].profile->values[vi];
+	const struct value_rt *v = &g->devs[dev].values[vi];
+	char ts[UTIL_TS_LEN];
+	json_t *o = json_object();
+
+	if (v->good_mono)
+		json_object_set_new(o, "value", json_real(round(v->r.value * 1e6) / 1e6));
+	else
+		json_object_set_new(o, "value", json_null());
+	json_object_set_new(o, "unit", json_string(pv->unit));
+	json_object_set_new(o, "quality", json_string(quality_of(g, dev, vi, now)));
+	if (v->good_mono)
+		json_object_set_new(o, "ts", json_string(util_rfc3339(v->ts_ms, ts)));
+	return o;
+}
+
+static char *device_state_payload(const struct gw *g, int dev, size_t *ret_len)
+{
+	const struct cfg_device *d = &g->cfg->devices[dev];
+	const struct device_rt *rt = &g->devs[dev];
+	uint64_t now = util_mono_ms();
+	char ts[UTIL_TS_LEN];
+	json_t *o = json_object(), *pts = json_object(), *vals = json_object();
+	size_t i;
+
+	json_object_set_new(o, "schema", json_string(STATE_SCHEMA));
+	json_object_set_new(o, "site", json_string(g->cfg->site.id));
+	json_object_set_new(o, "device", json_string(d->id));
+	json_object_set_new(o, "state", json_string(point_state_name(rt->state)));
+	json_object_set_new(o, "profile", json_string(d->profile_name));
+	json_object_set_new(o, "bus", json_string(g->cfg->buses[d->bus].id));
+	json_object_set_new(o, "unit", json_integer(d->unit));
+	if (d->zone[0])
+		json_object_set_new(o, "zone", json_string(d->zone));
+	if (d->location[0])
+		json_object_set_new(o, "location", json_string(d->location));
+	for (i = 0; i < d->n_points; i++) {
+		const struct cfg_point *cp = &d->points[i];
+		const struct point_rt *p = &rt->points[i];
+		json_t *po = json_object();
+
+		json_object_set_new(po, "state", json_string(point_state_name(p->state)));
+		/* "conditions" lists what holds now: a latched alarm whose fire
+		 * condition went away shows as latched, not as a condition */
+		json_object_set_new(po, "conditions",
+				    conditions_json(p->det.conditions &
+						    ~(p->det.latched ? (uint32_t)COND_ALARM : 0u)));
+		json_object_set_new(po, "latched", json_boolean(p->det.latched));
+		json_object_set_new(po, "since", json_string(util_rfc3339(p->since_ms, ts)));
+		if (cp->zone[0])
+			json_object_set_new(po, "zone", json_string(cp->zone));
+		if (cp->zone_no)
+			json_object_set_new(po, "zone_no", json_integer(cp->zone_no));
+		if (cp->location[0])
+			json_object_set_new(po, "location", json_string(cp->location));
+		if (cp->value >= 0)
+			json_object_set_new(po, "value", value_json(g, dev, cp->value, now));
+		json_object_set_new(pts, cp->name, po);
+	}
+	json_object_set_new(o, "points", pts);
+	for (i = 0; i < d->profile->n_values; i++)
+		json_object_set_new(vals, d->profile->values[i].name, value_json(g, dev, (int)i, now));
+	json_object_set_new(o, "values", vals);
+	json_object_set_new(o, "ts", json_string(util_rfc3339(util_wall_ms(), ts)));
+	json_object_set_new(o, "time_synced", json_boolean(g->time_synced));
+	return event_dump(o, ret_len);
+}
+
+static char *status_payload(struct gw *g, const char *state, const char *reason, size_t *ret_len)
+{
+	int64_t ev = 0, tel = 0, oldest = 0, now = util_wall_ms();
+	int counts[PSTATE_MAX] = { 0 };
+	char ts[UTIL_TS_LEN];
+	json_t *o = json_object(), *pts, *backlog;
+	size_t i, j, total = 0;
+
+	json_object_set_new(o, "schema", json_string(STATUS_SCHEMA));
+	json_object_set_new(o, "site", json_string(g->cfg->site.id));
+	json_object_set_new(o, "facility_id", json_string(g->cfg->site.facility_id));
+	json_object_set_new(o, "state", json_string(state));
+	if (reason)
+		json_object_set_new(o, "reason", json_string(reason));
+	json_object_set_new(o, "version", json_string(FIREGW_VERSION));
+	json_object_set_new(o, "epoch", json_string(store_epoch(g->st)));
+	json_object_set_new(o, "started", json_string(util_rfc3339(g->started_ms, ts)));
+	json_object_set_new(o, "ts", json_string(util_rfc3339(now, ts)));
+	json_object_set_new(o, "next_heartbeat_s", json_integer(g->cfg->mqtt.heartbeat_s));
+	json_object_set_new(o, "last_seq", json_integer((json_int_t)store_last_seq(g->st)));
+	store_outbox_stats(g->st, &ev, &tel, &oldest);
+	backlog = json_object();
+	json_object_set_new(backlog, "events", json_integer(ev));
+	json_object_set_new(backlog, "telemetry", json_integer(tel));
+	json_object_set_new(o, "backlog", backlog);
+	json_object_set_new(o, "oldest_unsent_s",
+			    json_integer(oldest && now > oldest ? (now - oldest) / 1000 : 0));
+	for (i = 0; i < g->cfg->n_devices; i++)
+		for (j = 0; j < g->cfg->devices[i].n_points; j++) {
+			counts[g->devs[i].points[j].state]++;
+			total++;
+		}
+	pts = json_object();
+	json_object_set_new(pts, "total", json_integer((json_int_t)total));
+	for (i = 0; i < PSTATE_MAX; i++)
+		json_object_set_new(pts, point_state_name((enum point_state)i),
+				    json_integer(counts[i]));
+	json_object_set_new(o, "points", pts);
+	json_object_set_new(o, "time_synced", json_boolean(g->time_synced));
+	json_object_set_new(o, "config_sha256", json_string(g->cfg->sha256));
+	return event_dump(o, ret_len);
+}
+
+/* ------------------------------------------------------------ uplink */
+
+static void link_kick(struct gw *g)
+{
+	g->next_connect_mono = util_mono_ms();
+}
+
+static void link_schedule_retry(struct gw *g)
+{
+	int max_ms = g->cfg->mqtt.reconnect_max_s * 1000;
+	uint32_t rnd = 0;
+	int delay;
+
+	g->backoff_ms = g->backoff_ms ? g->backoff_ms * 2 : 500;
+	if (g->backoff_ms > max_ms)
+		g->backoff_ms = max_ms;
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+		rnd = (uint32_t)util_mono_ms();
+	/* full jitter over the upper half: many gateways restarting after a
+	 * broker outage must not reconnect in lock-step */
+	delay = g->backoff_ms / 2 + (int)(rnd % (uint32_t)(g->backoff_ms / 2 + 1));
+	g->next_connect_mono = util_mono_ms() + (uint64_t)delay;
+}
+
+static void link_lost(struct gw *g, const char *why)
+{
+	bool was_up = g->link == LINK_UP;
+
+	g->link = LINK_DOWN;
+	g->n_inflight = 0;
+	outbox_requeue_all(g->ob);
+	g->tel_cursor = 0;
+	g->resync = false;
+	if (was_up) {
+		log_warning("uplink to '%s' lost: %s", g->cfg->mqtt.uri, why);
+		g->backoff_ms = 0;
+	}
+	if (!g->uplink_fault) {
+		g->uplink_fault = true;
+		g->uplink_lost_ms = util_wall_ms();
+		emit_gateway_event(g, GWEV_UPLINK_LOST, true, g->uplink_lost_ms, why);
+	}
+	link_schedule_retry(g);
+}
+
+static int inflight_add(struct gw *g, uint64_t tag, int64_t row_id)
+{
+	if (g->n_inflight >= INFLIGHT_MAX)
+		return -EAGAIN;
+	g->inflight[g->n_inflight++] =
+		(struct inflight){ .tag = tag, .sent_mono = util_mono_ms(), .row_id = row_id };
+	return 0;
+}
+
+static bool inflight_take(struct gw *g, uint64_t tag, struct inflight *ret)
+{
+	size_t i;
+
+	for (i = 0; i < g->n_inflight; i++)
+		if (g->inflight[i].tag == tag) {
+			*ret = g->inflight[i];
+			g->inflight[i] = g->inflight[--g->n_inflight];
+			return true;
+		}
+	return false;
+}
+
+static void delete_row(struct gw *g, int64_t row_id)
+{
+	if (row_id <= 0)
+		return;
+	if (g->n_del == 0)
+		g->del_due = util_mono_ms() + DELETE_BATCH_MS;
+	g->del_ids[g->n_del++] = row_id;
+	if (g->n_del == DELETE_BATCH_MAX) {
+		store_outbox_delete(g->st, g->del_ids, g->n_del);
+		g->n_del = 0;
+	}
+}
+
+static void delete_flush(struct gw *g)
+{
+	if (g->n_del) {
+		store_outbox_delete(g->st, g->del_ids, g->n_del);
+		g->n_del = 0;
+	}
+}
+
+static int send_retained(struct gw *g, const char *topic, char *payload, size_t len)
+{
+	uint64_t tag = TAG_RETAINED | ++g->retained_tag;
+	int r;
+
+	if (!payload)
+		return -ENOMEM;
+	r = publish_send(g->pub, topic, payload, len, 1, true, tag, NULL, 0);
+	free(payload);
+	if (r == 0)
+		inflight_add(g, tag, 0);
+	return r;
+}
+
+static int send_status(struct gw *g)
+{
+	char topic[400];
+	size_t len;
+
+	char *payload;
+
+	topic_of(g, topic, sizeof(topic), "status", NULL);
+	payload = status_payload(g, "online", NULL, &len);
+	return send_retained(g, topic, payload, len);
+}
+
+static int send_device_state(struct gw *g, int dev)
+{
+	char topic[400];
+	size_t len;
+	int r;
+
+	char *payload;
+
+	topic_of(g, topic, sizeof(topic), "state", g->cfg->devices[dev].id);
+	payload = device_state_payload(g, dev, &len);
+	r = send_retained(g, topic, payload, len);
+	if (r == 0)
+		g->devs[dev].state_dirty = false;
+	return r;
+}
+
+static int send_event(struct gw *g)
+{
+	const struct outbox_item *it = outbox_next(g->ob);
+	char *topic = NULL;
+	void *payload = NULL;
+	size_t len = 0;
+	uint64_t seq;
+	int r;
+
+	if (!it)
+		return -ENOENT;
+	seq = it->seq;
+	if (it->row_id) {
+		r = store_outbox_get(g->st, it->row_id, &topic, &payload, &len);
+		if (r < 0) {
+			log_error("cannot read outbox row %" PRId64 " (event seq %" PRIu64 "): %s",
+				  it->row_id, seq, strerror(-r));
+			outbox_unsend(g->ob, seq);
+			return r;
+		}
+		r = publish_send(g->pub, topic, payload, len, 1, false, seq, NULL, 0);
+		free(topic);
+		free(payload);
+	} else {
+		r = publish_send(g->pub, it->topic, it->payload, it->len, 1, false, seq, NULL, 0);
+	}
+	if (r < 0) {
+		outbox_unsend(g->ob, seq);
+		return r;
+	}
+	inflight_add(g, seq, 0);
+	return 0;
+}
+
+struct tel_pick {
+	int64_t id;
+	int qos;
+};
+
+static int tel_pick_cb(void *ud, const struct store_outbox_row *row)
+{
+	struct tel_pick *p = ud;
+
+	p->id = row->id;
+	p->qos = row->qos;
+	return 1;
+}
+
+static int send_telemetry(struct gw *g)
+{
+	struct tel_pick pick = { 0 };
+	uint64_t now = util_mono_ms();
+	char *topic = NULL;
+	void *payload = NULL;
+	size_t len;
+	int r;
+
+	/* token bucket: backfill never floods the window */
+	g->tel_tokens += (double)(now - g->tel_tokens_mono) * TELEMETRY_BACKFILL_PER_S / 1000.0;
+	g->tel_tokens_mono = now;
+	if (g->tel_tokens > TELEMETRY_BACKFILL_PER_S)
+		g->tel_tokens = TELEMETRY_BACKFILL_PER_S;
+	if (g->tel_tokens < 1.0)
+		return -EAGAIN;
+	store_outbox_foreach(g->st, STORE_PRIO_TELEMETRY, STORE_PRIO_TELEMETRY, g->tel_cursor, 1,
+			     tel_pick_cb, &pick);
+	if (!pick.id)
+		return -ENOENT;
+	r = store_outbox_get(g->st, pick.id, &topic, &payload, &len);
+	if (r < 0)
+		return r;
+	r = publish_send(g->pub, topic, payload, len, pick.qos, false, TAG_TELEMETRY | (uint64_t)pick.id,
+			 NULL, 0);
+	free(topic);
+	free(payload);
+	if (r < 0)
+		return r;
+	g->tel_cursor = pick.id;
+	g->tel_tokens -= 1.0;
+	inflight_add(g, TAG_TELEMETRY | (uint64_t)pick.id, pick.id);
+	return 0;
+}
+
+/* Sends what may go now, in SPEC §5 order, within the in-flight window. */
+static void pump(struct gw *g)
+{
+	size_t window = (size_t)g->cfg->mqtt.inflight;
+
+	while (g->link == LINK_UP && g->n_inflight < window) {
+		int r = -ENOENT;
+
+		if (g->status_dirty) {
+			r = send_status(g);
+			if (r == 0)
+				g->status_dirty = false;
+		} else if (g->resync) {
+			while (g->resync_next < g->cfg->n_devices && r == -ENOENT) {
+				r = send_device_state(g, (int)g->resync_next);
+				if (r == 0)
+					g->resync_next++;
+			}
+			if (g->resync_next >= g->cfg->n_devices) {
+				g->resync = false;
+				if (r == -ENOENT)
+					continue;
+			}
+		} else {
+			size_t i;
+
+			r = send_event(g);
+			for (i = 0; r == -ENOENT && i < g->cfg->n_devices; i++)
+				if (g->devs[i].state_dirty)
+					r = send_device_state(g, (int)i);
+			if (r == -ENOENT)
+				r = send_telemetry(g);
+		}
+		if (r < 0)
+			break;
+	}
+}
+
+static void handle_delivered(struct gw *g, uint64_t tag)
+{
+	struct inflight f;
+	int64_t row_id = 0;
+
+	if (!inflight_take(g, tag, &f))
+		return; /* a delivery for a connection that is gone */
+	if (tag & TAG_RETAINED)
+		return;
+	if (tag & TAG_TELEMETRY) {
+		delete_row(g, f.row_id);
+		return;
+	}
+	if (outbox_acked(g->ob, tag, &row_id) == 0)
+		delete_row(g, row_id);
+}
+
+static void device_request_json(struct gw *g, const struct publish_note *n);
+
+static void handle_note(struct gw *g, struct publish_note *n)
+{
+	switch (n->kind) {
+	case PNOTE_CONNECTED:
+		log_notice("uplink to '%s' up", g->cfg->mqtt.uri);
+		g->link = LINK_UP;
+		g->backoff_ms = 0;
+		g->n_inflight = 0;
+		g->status_dirty = true;
+		g->resync = true;
+		g->resync_next = 0;
+		g->tel_cursor = 0;
+		if (g->uplink_fault) {
+			g->uplink_fault = false;
+			emit_gateway_event(g, GWEV_UPLINK_LOST, false, 0, NULL);
+		}
+		break;
+	case PNOTE_CONNECT_FAILED:
+		if (g->link == LINK_CONNECTING)
+			log_warning("failed to connect to '%s': %s", g->cfg->mqtt.uri, n->text);
+		link_lost(g, n->text[0] ? n->text : "connect failed");
+		break;
+	case PNOTE_CONNECTION_LOST:
+		link_lost(g, n->text[0] ? n->text : "connection lost");
+		break;
+	case PNOTE_DELIVERED:
+		handle_delivered(g, n->tag);
+		break;
+	case PNOTE_SEND_FAILED:
+		/* only happens when the connection is going down: resend all
+		 * in order after the reconnect rather than one out of order */
+		if (g->link == LINK_UP) {
+			log_warning("a publish to '%s' failed (%s); reconnecting", g->cfg->mqtt.uri,
+				    n->text);
+			publish_abort(g->pub);
+		}
+		break;
+	case PNOTE_MESSAGE:
+		device_request_json(g, n);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Incoming messages on ack/ and request/: the request protocol is in
+ * docs/mqtt.md; acknowledgements are recorded. */
+static void device_request_json(struct gw *g, const struct publish_note *n)
+{
+	log_debug("message on '%s' (%zu bytes) ignored", n->topic, n->len);
+	(void)g;
+}
+
+static void link_tick(struct gw *g, uint64_t now)
+{
+	if (g->link == LINK_DOWN && now >= g->next_connect_mono) {
+		int r = publish_connect(g->pub);
+
+		if (r == 0 || r == -EALREADY)
+			g->link = LINK_CONNECTING;
+		else
+			link_schedule_retry(g);
+	}
+	if (g->link == LINK_UP && g->n_inflight > 0) {
+		uint64_t oldest = UINT64_MAX;
+		size_t i;
+
+		for (i = 0; i < g->n_inflight; i++)
+			if (g->inflight[i].sent_mono < oldest)
+				oldest = g->inflight[i].sent_mono;
+		if (now - oldest > (uint64_t)g->cfg->mqtt.ack_stall_s * 1000u) {
+			log_warning("broker '%s' has not acknowledged a message for %d s; reconnecting",
+				    g->cfg->mqtt.uri, g->cfg->mqtt.ack_stall_s);
+			publish_abort(g->pub);
+			link_lost(g, "acknowledgement stalled");
+		}
+	}
+}
+
+/* ------------------------------------------------------------ polling */
+
+/* A change of what is persisted (a latch taking hold, a second cause) that
+ * made no event is saved on its own, so a restart restores it (SPEC §4). */
+static void persist_if_changed(struct gw *g, int dev, int pt, const struct detect_state *before)
+{
+	const struct detect_state *now = &g->devs[dev].points[pt].det;
+	struct store_point_state ps;
+
+	if (before->conditions == now->conditions && before->latched == now->latched &&
+	    before->alarm_causes == now->alarm_causes &&
+	    before->prealarm_causes == now->prealarm_causes &&
+	    memcmp(before->fault_causes, now->fault_causes, sizeof(now->fault_causes)) == 0 &&
+	    before->known == now->known)
+		return;
+	pstate_fill(g, dev, pt, &ps);
+	store_point_state_save(g->st, &ps);
+}
+
+static void handle_read(struct gw *g, const struct poll_result *res)
+{
+	const struct cfg_device *d = &g->cfg->devices[res->device];
+	struct device_rt *rt = &g->devs[res->device];
+	struct value_reading vals[PROFILE_MAX_VALUES];
+	bool ok = res->rc == 0;
+	size_t i;
+
+	rt->polls = res->polls;
+	rt->last_rc = res->rc;
+	if (ok) {
+		profile_decode(d->profile, &res->raw, vals);
+		for (i = 0; i < d->profile->n_values; i++) {
+			struct value_rt *v = &rt->values[i];
+
+			v->last_ok = vals[i].ok;
+			if (vals[i].ok) {
+				v->r = vals[i];
+				v->ts_ms = res->wall_ms;
+				v->good_mono = res->mono_ms;
+			}
+		}
+	} else {
+		for (i = 0; i < d->profile->n_values; i++)
+			rt->values[i].last_ok = false;
+	}
+	for (i = 0; i < d->n_points; i++) {
+		const struct cfg_point *cp = &d->points[i];
+		struct detect_event evs[DETECT_EVENTS_MAX];
+		struct detect_sample s = { .mono_ms = res->mono_ms, .ok = ok };
+		struct detect_state before;
+		int n, k, f;
+
+		if (ok) {
+			for (f = 0; f < FLAG_MAX; f++)
+				if (cp->flags[f].value >= 0 &&
+				    profile_flag_active(&cp->flags[f], vals))
+					s.flags |= 1u << f;
+			if (cp->value >= 0 && vals[cp->value].ok) {
+				s.has_value = true;
+				s.value = vals[cp->value].value;
+			}
+		}
+		before = rt->points[i].det;
+		n = detect_step(&cp->rules, &rt->points[i].det, &s, evs, DETECT_EVENTS_MAX);
+		for (k = 0; k < n; k++)
+			emit_point_event(g, res->device, (int)i, &evs[k], NULL);
+		if (n == 0)
+			persist_if_changed(g, res->device, (int)i, &before);
+	}
+	device_update_state(g, res->device);
+}
+
+static void handle_job_result(struct gw *g, const struct poll_result *res);
+
+static void drain_results(struct gw *g)
+{
+	struct poll_result res;
+	int budget = RESULTS_QUEUE_LEN;
+
+	while (budget-- > 0 && queue_pop(g->results, &res)) {
+		if (res.kind == POLL_RESULT_READ)
+			handle_read(g, &res);
+		else
+			handle_job_result(g, &res);
+	}
+}
+
+/* ----------------------------------------------------------- telemetry */
+
+static void telemetry_tick(struct gw *g)
+{
+	int64_t now_ms = util_wall_ms();
+	uint64_t now = util_mono_ms();
+	char ts[UTIL_TS_LEN], topic[400];
+	json_t *o, *arr;
+	size_t i, j, len;
+	char *payload;
+
+	o = json_object();
+	arr = json_array();
+	json_object_set_new(o, "schema", json_string(TELEMETRY_SCHEMA));
+	json_object_set_new(o, "site", json_string(g->cfg->site.id));
+	json_object_set_new(o, "ts", json_string(util_rfc3339(now_ms, ts)));
+	for (i = 0; i < g->cfg->n_devices; i++) {
+		const struct cfg_device *d = &g->cfg->devices[i];
+
+		for (j = 0; j < d->profile->n_values; j++) {
+			const struct value_rt *v = &g->devs[i].values[j];
+			const char *q = quality_of(g, (int)i, (int)j, now);
+			struct store_reading sr = {
+				.ts_ms = v->good_mono ? v->ts_ms : now_ms,
+				.device = d->id,
+				.name = d->profile->values[j].name,
+				.value = v->good_mono ? v->r.value : NAN,
+				.quality = q[0] == 'g' ? 0 : q[0] == 'b' ? 1 : 2,
+			};
+			json_t *r;
+
+			if (!v->good_mono)
+				continue;
+			store_readings_add(g->st, &sr);
+			r = json_pack("{s:s, s:s, s:f, s:s, s:s}", "device", d->id, "name",
+				      d->profile->values[j].name, round(v->r.value * 1e6) / 1e6,
+				      "unit", d->profile->values[j].unit, "quality", q);
+			json_object_set_new(r, "ts", json_string(util_rfc3339(v->ts_ms, ts)));
+			json_array_append_new(arr, r);
+		}
+		g->devs[i].state_dirty = true; /* values go out with the state at most this often */
+	}
+	json_object_set_new(o, "readings", arr);
+	payload = event_dump(o, &len);
+	if (!payload)
+		return;
+	topic_of(g, topic, sizeof(topic), "telemetry", NULL);
+	store_outbox_add(g->st, STORE_DEST_MQTT, topic, payload, len, g->cfg->mqtt.telemetry_qos,
+			 false, STORE_PRIO_TELEMETRY, "telemetry", NULL);
+	free(payload);
+}
+
+/* -------------------------------------------------------------- control */
+
+static int find_point(const struct cfg_device *d, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_points; i++)
+		if (strcmp(d->points[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void do_reset(struct gw *g, int client, json_t *req)
+{
+	const char *target = json_string_value(json_object_get(req, "target"));
+	const char *by = json_string_value(json_object_get(req, "by"));
+	char devname[CONFIG_ID_MAX + 1] = "", *dot;
+	const struct cfg_device *d;
+	json_t *done;
+	int dev, pt = -1, n_cleared = 0, n_held = 0;
+	size_t i;
+
+	if (!target || !by || !by[0]) {
+		control_error(g->ctl, client, "bad_request",
+			      "reset needs \"target\" (DEVICE or DEVICE.POINT) and \"by\" (who resets)");
+		return;
+	}
+	util_strlcpy(devname, target, sizeof(devname));
+	dot = strchr(devname, '.');
+	if (dot)
+		*dot = '\0';
+	dev = config_device_index(g->cfg, devname);
+	if (dev < 0) {
+		control_error(g->ctl, client, "not_found", "no device '%s' in the configuration",
+			      devname);
+		return;
+	}
+	d = &g->cfg->devices[dev];
+	if (dot) {
+		pt = find_point(d, dot + 1);
+		if (pt < 0) {
+			control_error(g->ctl, client, "not_found", "device '%s' has no point '%s'",
+				      devname, dot + 1);
+			return;
+		}
+	}
+	for (i = 0; i < d->n_points; i++) {
+		struct detect_event evs[DETECT_EVENTS_MAX];
+		struct point_rt *p = &g->devs[dev].points[i];
+		struct emit rec = { 0 };
+		bool was_latched = p->det.latched || (p->det.conditions & COND_ALARM);
+		int n, k;
+
+		if (pt >= 0 && (int)i != pt)
+			continue;
+		if (!was_latched)
+			continue;
+		n = detect_reset(&d->points[i].rules, &p->det, evs, DETECT_EVENTS_MAX);
+		/* the reset itself is an event (a record, stored with the history) */
+		rec.cls = EVCLASS_RECORD;
+		rec.type = "reset";
+		rec.active = true;
+		rec.dev = dev;
+		rec.pt = (int)i;
+		rec.causes = CAUSE_MANUAL;
+		rec.threshold = NAN;
+		rec.by = by;
+		rec.prio = STORE_PRIO_OTHER;
+		gw_emit(g, &rec);
+		for (k = 0; k < n; k++)
+			emit_point_event(g, dev, (int)i, &evs[k], by);
+		if (n > 0)
+			n_cleared++;
+		else
+			n_held++;
+	}
+	device_update_state(g, dev);
+	done = json_pack("{s:b, s:s, s:i, s:i}", "ok", 1, "target", target, "cleared", n_cleared,
+			 "still_alarm", n_held);
+	control_reply(g->ctl, client, done, true);
+}
+
+static json_t *probe_json(struct gw *g, const struct poll_result *res)
+{
+	const struct cfg_device *d = &g->cfg->devices[res->device];
+	struct value_reading vals[PROFILE_MAX_VALUES];
+	json_t *o = json_object(), *vo = json_object();
+	size_t i;
+
+	json_object_set_new(o, "device", json_string(d->id));
+	json_object_set_new(o, "unit", json_integer(d->unit));
+	json_object_set_new(o, "rc", json_integer(res->rc));
+	if (res->rc == 0) {
+		profile_decode(d->profile, &res->raw, vals);
+		for (i = 0; i < d->profile->n_values; i++) {
+			json_t *v = json_object();
+
+			json_object_set_new(v, "value", vals[i].ok ? json_real(vals[i].value)
+								     : json_null());
+			json_object_set_new(v, "raw", json_integer(vals[i].raw));
+			json_object_set_new(v, "unit", json_string(d->profile->values[i].unit));
+			json_object_set_new(vo, d->profile->values[i].name, v);
+		}
+	} else {
+		json_object_set_new(o, "error", json_string(strerror(-res->rc)));
+		if (res->rc == -EPROTO)
+			json_object_set_new(o, "exception", json_integer(res->exception));
+	}
+	json_object_set_new(o, "values", vo);
+	return o;
+}
+
+static struct job_client *job_find(struct gw *g, uint64_t tag)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(g->jobs); i++)
+		if (g->jobs[i].active && g->jobs[i].tag == tag)
+			return &g->jobs[i];
+	return NULL;
+}
+
+static void handle_job_result(struct gw *g, const struct poll_result *res)
+{
+	struct job_client *j = job_find(g, res->tag);
+
+	if (!j)
+		return;
+	switch (res->kind) {
+	case POLL_RESULT_PROBE:
+		control_reply(g->ctl, j->client, probe_json(g, res), false);
+		break;
+	case POLL_RESULT_SCAN:
+		control_reply(g->ctl, j->client,
+			      json_pack("{s:i, s:i}", "unit", res->unit, "rc", res->rc), false);
+		break;
+	case POLL_RESULT_JOB_DONE:
+		control_reply(g->ctl, j->client, json_pack("{s:b, s:i}", "ok", 1, "rc", res->rc),
+			      true);
+		j->active = false;
+		break;
+	default:
+		break;
+	}
+}
+
+static void do_job(struct gw *g, int client, json_t *req, enum poller_job_kind kind)
+{
+	struct poller_job job = { .kind = kind };
+	struct job_client *slot = NULL;
+	int bus = -1, r;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(g->jobs); i++)
+		if (!g->jobs[i].active) {
+			slot = &g->jobs[i];
+			break;
+		}
+	if (!slot) {
+		control_error(g->ctl, client, "busy", "too many probe/scan jobs running; retry later");
+		return;
+	}
+	if (kind == POLLER_JOB_PROBE) {
+		const char *dev = json_string_value(json_object_get(req, "device"));
+
+		job.device = dev ? config_device_index(g->cfg, dev) : -1;
+		if (job.device < 0) {
+			control_error(g->ctl, client, "not_found", "no device '%s'", dev ? dev : "");
+			return;
+		}
+		bus = g->cfg->devices[job.device].bus;
+	} else {
+		const char *b = json_string_value(json_object_get(req, "bus"));
+
+		bus = b ? config_bus_index(g->cfg, b) : -1;
+		if (bus < 0) {
+			control_error(g->ctl, client, "not_found", "no bus '%s'", b ? b : "");
+			return;
+		}
+		job.unit_from = (int)json_integer_value(json_object_get(req, "from"));
+		job.unit_to = (int)json_integer_value(json_object_get(req, "to"));
+		job.timeout_ms = (int)json_integer_value(json_object_get(req, "timeout_ms"));
+		if (job.unit_from < 1 || job.unit_to > 247 || job.unit_from > job.unit_to) {
+			control_error(g->ctl, client, "bad_request", "units must be within 1..247");
+			return;
+		}
+	}
+	job.tag = ++g->next_job_tag;
+	r = poller_submit(g->pollers[bus], &job);
+	if (r < 0) {
+		control_error(g->ctl, client, "busy", "bus '%s' is busy: %s", g->cfg->buses[bus].id,
+			      strerror(-r));
+		return;
+	}
+	*slot = (struct job_client){ .tag = job.tag, .client = client, .bus = bus, .active = true };
+}
+
+static void control_cb(void *ud, int client, json_t *req)
+{
+	struct gw *g = ud;
+	const char *op = json_string_value(json_object_get(req, "op"));
+
+	if (!op)
+		control_error(g->ctl, client, "bad_request", "missing \"op\"");
+	else if (strcmp(op, "reset") == 0)
+		do_reset(g, client, req);
+	else if (strcmp(op, "probe") == 0)
+		do_job(g, client, req, POLLER_JOB_PROBE);
+	else if (strcmp(op, "scan") == 0)
+		do_job(g, client, req, POLLER_JOB_SCAN);
+	else if (strcmp(op, "ping") == 0)
+		control_reply(g->ctl, client,
+			      json_pack("{s:b, s:s, s:I}", "ok", 1, "epoch", store_epoch(g->st),
+					"last_seq", (json_int_t)store_last_seq(g->st)),
+			      true);
+	else
+		control_error(g->ctl, client, "bad_request",
+			      "unknown op '%s' (reset, probe, scan, ping)", op);
+}
+
+/* ------------------------------------------------------------ start-up */
+
+static int restore_cb(void *ud, const struct store_point_state *ps)
+{
+	struct gw *g = ud;
+	char dev[CONFIG_ID_MAX + 1];
+	const char *dot = strchr(ps->key, '.');
+	int d, p;
+
+	if (!dot || (size_t)(dot - ps->key) >= sizeof(dev))
+		return 0;
+	memcpy(dev, ps->key, (size_t)(dot - ps->key));
+	dev[dot - ps->key] = '\0';
+	d = config_device_index(g->cfg, dev);
+	if (d < 0)
+		return 0;
+	p = find_point(&g->cfg->devices[d], dot + 1);
+	if (p < 0)
+		return 0;
+	detect_restore(&g->devs[d].points[p].det, ps->conditions, ps->latched, ps->alarm_causes,
+		       ps->prealarm_causes, ps->fault_causes);
+	g->devs[d].points[p].since_ms = ps->since_ms;
+	g->devs[d].points[p].last_seq = ps->last_seq;
+	return 0;
+}
+
+struct load_ctx {
+	struct gw *g;
+	int r;
+};
+
+static int load_outbox_cb(void *ud, const struct store_outbox_row *row)
+{
+	struct load_ctx *lc = ud;
+	struct outbox_item it = { .seq = row->seq, .prio = row->prio, .row_id = row->id };
+
+	it.key = outbox_key(lc->g->ob, row->order_key[0] ? row->order_key : "gateway");
+	if (it.key < 0 || outbox_add(lc->g->ob, &it) < 0) {
+		lc->r = -ENOMEM;
+		return 1;
+	}
+	return 0;
+}
+
+static int open_store(struct gw *g)
+{
+	struct store_opts so = {
+		.path = g->cfg->storage.path,
+		.max_mb = g->cfg->storage.max_mb,
+		.create = true,
+	};
+	int r;
+
+	r = store_open(&so, &g->st);
+	if (r == -EBADMSG) {
+		char aside[512];
+
+		snprintf(aside, sizeof(aside), "%s.corrupt-%" PRId64, so.path, util_wall_ms());
+		log_error("database '%s' is corrupt; moving it aside to '%s' and starting a new one",
+			  so.path, aside);
+		if (rename(so.path, aside) < 0) {
+			log_error("cannot move '%s' aside: %s", so.path, strerror(errno));
+			return -errno;
+		}
+		r = store_open(&so, &g->st);
+		if (r == 0)
+			emit_gateway_event(g, GWEV_STORAGE_FAULT, true, 0,
+					   "corrupt database moved aside; new epoch");
+	}
+	if (r < 0)
+		log_error("cannot open database '%s': %s; check storage.path and its directory",
+			  so.path, strerror(-r));
+	return r;
+}
+
+static int gw_start(struct gw *g)
+{
+	static const char *subs_kinds[] = { "ack", "request" };
+	char will_topic[400], sub_topics[2][400];
+	const char *subs[2];
+	struct publish_opts po = { 0 };
+	struct load_ctx lc = { .g = g };
+	char *will;
+	size_t will_len, i, j;
+	int r;
+
+	snprintf(g->topic_root, sizeof(g->topic_root), "%s/%s", g->cfg->mqtt.topic_prefix,
+		 g->cfg->site.id);
+	g->started_ms = util_wall_ms();
+	g->time_synced = clock_is_synced();
+	r = outbox_new(&g->ob);
+	if (r < 0)
+		return r;
+	g->gateway_key = outbox_key(g->ob, "gateway");
+	g->devs = calloc(g->cfg->n_devices ? g->cfg->n_devices : 1, sizeof(*g->devs));
+	if (!g->devs)
+		return -ENOMEM;
+	for (i = 0; i < g->cfg->n_devices; i++) {
+		char key[STORE_KEY_MAX];
+
+		g->devs[i].state = PSTATE_UNKNOWN;
+		g->devs[i].state_dirty = true;
+		for (j = 0; j < g->cfg->devices[i].n_points; j++) {
+			detect_state_init(&g->devs[i].points[j].det);
+			g->devs[i].points[j].state = PSTATE_UNKNOWN;
+			g->devs[i].points[j].since_ms = g->started_ms;
+			point_key(g, (int)i, (int)j, key, sizeof(key));
+			g->devs[i].points[j].key = outbox_key(g->ob, key);
+		}
+	}
+	r = open_store(g);
+	if (r < 0)
+		return r;
+	store_point_state_foreach(g->st, restore_cb, g);
+	for (i = 0; i < g->cfg->n_devices; i++)
+		device_update_state(g, (int)i);
+	r = store_outbox_foreach(g->st, 0, STORE_PRIO_TELEMETRY - 1, 0, 0, load_outbox_cb, &lc);
+	if (r < 0 || lc.r < 0) {
+		log_error("cannot load the outbox of '%s'", g->cfg->storage.path);
+		return r < 0 ? r : lc.r;
+	}
+	if (outbox_count(g->ob))
+		log_notice("%zu events waiting in the outbox from before the start",
+			   outbox_count(g->ob));
+
+	r = queue_new(RESULTS_QUEUE_LEN, sizeof(struct poll_result), &g->results);
+	if (r < 0)
+		return r;
+
+	topic_of(g, will_topic, sizeof(will_topic), "status", NULL);
+	{
+		json_t *w = json_pack("{s:s, s:s, s:s, s:s}", "schema", STATUS_SCHEMA, "site",
+				      g->cfg->site.id, "state", "offline", "reason",
+				      "connection lost");
+
+		will = event_dump(w, &will_len);
+	}
+	if (!will)
+		return -ENOMEM;
+	for (i = 0; i < ARRAY_SIZE(subs_kinds); i++) {
+		topic_of(g, sub_topics[i], sizeof(sub_topics[i]), subs_kinds[i], NULL);
+		subs[i] = sub_topics[i];
+	}
+	po.uri = g->cfg->mqtt.uri;
+	po.client_id = g->cfg->mqtt.client_id;
+	po.version = g->cfg->mqtt.version;
+	po.keepalive_s = g->cfg->mqtt.keepalive_s;
+	po.username = g->cfg->mqtt.username[0] ? g->cfg->mqtt.username : NULL;
+	po.ca_file = g->cfg->mqtt.ca_file[0] ? g->cfg->mqtt.ca_file : NULL;
+	po.cert_file = g->cfg->mqtt.cert_file[0] ? g->cfg->mqtt.cert_file : NULL;
+	po.key_file = g->cfg->mqtt.key_file[0] ? g->cfg->mqtt.key_file : NULL;
+	po.will_topic = will_topic;
+	po.will_payload = will;
+	po.will_len = will_len;
+	po.inflight = g->cfg->mqtt.inflight + 8;
+	po.subscriptions = subs;
+	po.n_subscriptions = ARRAY_SIZE(subs);
+	{
+		char pass[256] = "";
+
+		if (g->cfg->mqtt.password_file[0]) {
+			FILE *f = fopen(g->cfg->mqtt.password_file, "r");
+
+			if (!f || !fgets(pass, sizeof(pass), f)) {
+				log_error("cannot read mqtt.password_file '%s': %s",
+					  g->cfg->mqtt.password_file, strerror(errno));
+				if (f)
+					fclose(f);
+				free(will);
+				return -EACCES;
+			}
+			fclose(f);
+			pass[strcspn(pass, "\r\n")] = '\0';
+			po.password = pass;
+		}
+		r = publish_new(&po, &g->pub);
+	}
+	free(will);
+	if (r < 0) {
+		log_error("cannot create the MQTT client for '%s': %s", g->cfg->mqtt.uri,
+			  strerror(-r));
+		return r;
+	}
+
+	for (i = 0; i < g->cfg->n_buses; i++) {
+		r = poller_start(g->cfg, (int)i, g->results, &g->pollers[i]);
+		if (r < 0) {
+			log_error("cannot start bus '%s': %s", g->cfg->buses[i].id, strerror(-r));
+			return r;
+		}
+	}
+	r = control_open(g->cfg->runtime_dir, &g->ctl);
+	if (r < 0)
+		log_warning("no control socket in '%s' (%s): reset, probe and scan through the "
+			    "daemon are unavailable",
+			    g->cfg->runtime_dir, strerror(-r));
+	g->link = LINK_DOWN;
+	link_kick(g);
+	return 0;
+}
+
+static void gw_stop(struct gw *g)
+{
+	size_t i;
+
+	for (i = 0; i < CONFIG_MAX_BUSES; i++)
+		poller_stop(g->pollers[i]);
+	if (g->results)
+		drain_results(g);
+	if (g->pub && g->link == LINK_UP) {
+		char topic[400];
+		size_t len;
+		char *off = status_payload(g, "offline", "shutdown", &len);
+
+		topic_of(g, topic, sizeof(topic), "status", NULL);
+		if (off)
+			publish_disconnect(g->pub, topic, off, len, 2000);
+		free(off);
+	}
+	publish_free(g->pub);
+	if (g->st)
+		delete_flush(g);
+	store_free(g->st);
+	control_free(g->ctl);
+	queue_free(g->results);
+	outbox_free(g->ob);
+	free(g->devs);
+}
+
+/* ----------------------------------------------------------- main loop */
+
+static int timeout_until(uint64_t now, uint64_t due, int cur)
+{
+	int t;
+
+	if (due <= now)
+		return 0;
+	t = due - now > INT_MAX ? INT_MAX : (int)(due - now);
+	return t < cur ? t : cur;
+}
+
+static void handle_signal(struct gw *g)
+{
+	struct signalfd_siginfo si;
+
+	while (read(g->sfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_notice("stopping on signal %u", si.ssi_signo);
+			g->stop = true;
+			break;
+		case SIGHUP:
+			log_notice("SIGHUP: configuration reload needs a restart "
+				   "(systemctl restart firegw); the running configuration is kept");
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void gw_loop(struct gw *g)
+{
+	struct pollfd fds[4 + 1 + CONTROL_MAX_CLIENTS];
+	uint64_t now = util_mono_ms();
+
+	g->next_heartbeat = now + (uint64_t)g->cfg->mqtt.heartbeat_s * 1000u;
+	g->next_telemetry = now + (uint64_t)(g->cfg->mqtt.telemetry_s ? g->cfg->mqtt.telemetry_s : 60) * 1000u;
+	g->next_store_tick = now + 1000;
+	g->tel_tokens_mono = now;
+	while (!g->stop) {
+		size_t n = 0, nctl = 0;
+		int timeout = 1000;
+
+		now = util_mono_ms();
+		link_tick(g, now);
+		pump(g);
+
+		fds[n++] = (struct pollfd){ .fd = g->sfd, .events = POLLIN };
+		fds[n++] = (struct pollfd){ .fd = queue_fd(g->results), .events = POLLIN };
+		fds[n++] = (struct pollfd){ .fd = publish_fd(g->pub), .events = POLLIN };
+		if (g->ctl) {
+			nctl = control_pollfds(g->ctl, &fds[n]);
+			n += nctl;
+		}
+		if (g->link == LINK_DOWN)
+			timeout = timeout_until(now, g->next_connect_mono, timeout);
+		timeout = timeout_until(now, g->next_heartbeat, timeout);
+		timeout = timeout_until(now, g->next_telemetry, timeout);
+		timeout = timeout_until(now, g->next_store_tick, timeout);
+		if (g->n_del)
+			timeout = timeout_until(now, g->del_due, timeout);
+		if (g->link == LINK_UP && outbox_pending(g->ob) && g->n_inflight < (size_t)g->cfg->mqtt.inflight)
+			timeout = 0;
+
+		if (poll(fds, n, timeout) < 0 && errno != EINTR) {
+			log_error("poll: %s", strerror(errno));
+			break;
+		}
+		if (fds[0].revents)
+			handle_signal(g);
+		/* detection first: a fresh alarm is committed before the
+		 * scheduler picks what to send next */
+		drain_results(g);
+		{
+			struct publish_note note;
+			int budget = 4096;
+
+			while (budget-- > 0 && publish_next(g->pub, &note)) {
+				handle_note(g, &note);
+				publish_note_clear(&note);
+			}
+		}
+		if (g->ctl && nctl)
+			control_dispatch(g->ctl, &fds[3], nctl, control_cb, g);
+
+		now = util_mono_ms();
+		if (g->n_del && now >= g->del_due)
+			delete_flush(g);
+		if (now >= g->next_store_tick) {
+			bool synced = clock_is_synced();
+
+			if (synced != g->time_synced) {
+				g->time_synced = synced;
+				g->status_dirty = true;
+			}
+			store_tick(g->st, now);
+			g->next_store_tick = now + 1000;
+		}
+		if (now >= g->next_heartbeat) {
+			g->status_dirty = true;
+			g->next_heartbeat = now + (uint64_t)g->cfg->mqtt.heartbeat_s * 1000u;
+			sd_notify(0, "WATCHDOG=1");
+		}
+		if (now >= g->next_telemetry) {
+			telemetry_tick(g);
+			g->next_telemetry = now + (uint64_t)(g->cfg->mqtt.telemetry_s ? g->cfg->mqtt.telemetry_s : 60) * 1000u;
+		}
+	}
+}
+
+int gateway_run(const char *config_path)
+{
+	struct errlist errs = { 0 };
+	struct gw g = { .sfd = -1 };
+	sigset_t mask;
+	int r, status = 0;
+
+	r = config_load(config_path, config_builtin_profile_dir(), &errs, &g.cfg);
+	errlist_print(&errs, stderr);
+	errlist_clear(&errs);
+	if (r < 0) {
+		log_error("configuration '%s' is not valid; fix the errors above (firegw check -c %s)",
+			  config_path, config_path);
+		return 1;
+	}
+	/* before any thread exists (paho's, the pollers'): they inherit it */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	g.sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (g.sfd < 0) {
+		log_error("signalfd: %s", strerror(errno));
+		config_free(g.cfg);
+		return 2;
+	}
+	r = gw_start(&g);
+	if (r < 0) {
+		status = 2;
+		goto out;
+	}
+	log_notice("firegw %s running: site '%s', %zu devices on %zu buses, epoch %s, last seq %" PRIu64,
+		   FIREGW_VERSION, g.cfg->site.id, g.cfg->n_devices, g.cfg->n_buses,
+		   store_epoch(g.st), store_last_seq(g.st));
+	sd_notify(0, "READY=1");
+	gw_loop(&g);
+	sd_notify(0, "STOPPING=1");
+out:
+	gw_stop(&g);
+	close(g.sfd);
+	config_free(g.cfg);
+	return status;
+}

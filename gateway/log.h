@@ -1,0 +1,17 @@
+/* log.h - one logging sink for the daemon and the commands.
+ * Lines go to stderr; under systemd (JOURNAL_STREAM set) each line carries
+ * the "<N>" priority prefix that journald understands. Thread-safe. */
+#pragma once
+#include <stdbool.h>
+#include <syslog.h>
+
+/* level: highest priority printed (LOG_DEBUG prints everything). */
+void log_init(int level);
+void log_set_level(int level);
+void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)

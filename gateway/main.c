@@ -1,0 +1,81 @@
+/* main.c - the `firegw` command: dispatches to the daemon (`run`) or to one
+ * of the commissioning and operating commands (cli.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "gateway.h"
+#include "log.h"
+
+static int cmd_run(int argc, char **argv);
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{ "run", cmd_run, "run the gateway daemon" },
+	{ "check", cli_check, "check the configuration and profiles (file:line:col errors)" },
+	{ "probe", cli_probe, "read each configured device once and show decoded values" },
+	{ "scan", cli_scan, "find which unit ids answer on a bus" },
+	{ "status", cli_status, "show points and their states from the database" },
+	{ "watch", cli_watch, "subscribe like the command center and print events and states" },
+	{ "reset", cli_reset, "reset latched alarms of a device or point (through the daemon)" },
+	{ "history", cli_history, "list stored events" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: firegw COMMAND [OPTIONS]   (firegw COMMAND --help for each)\n\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\nEvery command takes -c FILE (default %s).\n", CONFIG_DEFAULT_PATH);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	const char *path = CONFIG_DEFAULT_PATH;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
+			path = argv[++i];
+		} else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
+			log_set_level(LOG_DEBUG);
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			printf("Usage: firegw run [-c FILE] [-v]\n"
+			       "Runs the gateway: polls the buses, detects alarms and faults, stores\n"
+			       "everything in SQLite and publishes over MQTT. Stops on SIGTERM.\n");
+			return 0;
+		} else {
+			fprintf(stderr, "firegw run: unexpected argument '%s'\nTry 'firegw run --help'.\n",
+				argv[i]);
+			return 2;
+		}
+	}
+	return gateway_run(path);
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	log_init(LOG_INFO);
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("firegw %s\n", FIREGW_VERSION);
+		return 0;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "firegw: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

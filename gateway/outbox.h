@@ -1,0 +1,54 @@
+/* outbox.h - the delivery scheduler over the outbox: decides which waiting
+ * event goes out next (SPEC §3, §5): alarm first, then pre-alarm, then
+ * fault, then the rest, by the priority fixed when the event was made
+ * (only active events get a high one); the events of one alarm point (one
+ * order key) never overtake each other. Pure, in memory, owned by the main
+ * loop; the durable copy of every entry is the SQLite outbox row. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct outbox outbox;
+
+struct outbox_item {
+	uint64_t seq;      /* orders entries and tags the publish */
+	int prio;          /* STORE_PRIO_* */
+	int key;           /* order key index */
+	int64_t row_id;    /* SQLite outbox row, 0 while only in memory */
+	char *topic;       /* in-memory copy when row_id == 0 (store unavailable), else NULL */
+	void *payload;
+	size_t len;
+};
+
+int outbox_new(outbox **ret);
+/* Frees every entry (and in-memory payloads). Accepts NULL. */
+void outbox_free(outbox *o);
+/* Index of order key name, added if new. -ENOMEM. */
+int outbox_key(outbox *o, const char *name);
+/* Adds an entry; it takes ownership of it->topic/payload (may be NULL).
+ * seq must be larger than every seq added before for the same key. */
+int outbox_add(outbox *o, const struct outbox_item *it);
+/* Picks the next entry to send and marks it in flight: the lowest
+ * (prio, seq) among the first unsent entry of each key. The returned item
+ * points at the scheduler's copy (valid until outbox_acked). */
+const struct outbox_item *outbox_next(outbox *o);
+/* Undoes the last outbox_next() (the client refused the send). */
+void outbox_unsend(outbox *o, uint64_t seq);
+/* Delivered: removes the entry. Writes its row id to *ret_row_id.
+ * -ENOENT when no in-flight entry has seq. */
+int outbox_acked(outbox *o, uint64_t seq, int64_t *ret_row_id);
+/* Connection lost: every in-flight entry becomes unsent again (it will be
+ * sent again, byte-identical). */
+void outbox_requeue_all(outbox *o);
+/* The entry has been written to SQLite after all: drop the memory copy. */
+int outbox_set_row(outbox *o, uint64_t seq, int64_t row_id);
+/* Calls cb for every in-memory entry not yet stored (row_id == 0), in seq
+ * order; stops at the first non-zero return. */
+int outbox_foreach_unstored(outbox *o, int (*cb)(void *ud, const struct outbox_item *it), void *ud);
+
+size_t outbox_pending(const outbox *o);   /* unsent */
+size_t outbox_inflight(const outbox *o);
+size_t outbox_count(const outbox *o);     /* pending + in flight */
+/* Smallest prio among unsent entries, or INT_MAX when none. */
+int outbox_best_prio(const outbox *o);

@@ -1,0 +1,68 @@
+/* poller.h - one thread per bus, owning its modbus_t: every read, probe and
+ * scan of the bus goes through it. Devices are polled on CLOCK_MONOTONIC
+ * deadlines; contiguous registers are read in one request (profile blocks);
+ * after any error the thread waits the byte timeout and flushes so a late
+ * reply is never taken for the next answer; a device in comm loss is retried
+ * only every dead_retry_s. Results go to a bounded queue owned by the main
+ * loop. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "profile.h"
+#include "queue.h"
+
+typedef struct poller poller;
+
+enum poll_result_kind {
+	POLL_RESULT_INVALID = -1,
+	POLL_RESULT_READ,     /* a scheduled poll of a device */
+	POLL_RESULT_PROBE,    /* a probe job's read of a device */
+	POLL_RESULT_SCAN,     /* a scan job: one unit answered */
+	POLL_RESULT_JOB_DONE, /* a probe or scan job finished (rc says how) */
+	POLL_RESULT_MAX
+};
+
+struct poll_result {
+	enum poll_result_kind kind;
+	int bus;
+	int device;        /* index into config.devices; -1 for scan results */
+	int unit;
+	uint64_t tag;      /* job tag, 0 for scheduled polls */
+	int rc;            /* 0; -ETIMEDOUT (no answer), -EBADMSG (bad CRC, garbage,
+			      wrong unit id), -EPROTO (Modbus exception), -ECONNREFUSED,
+			      -EIO, other -errno */
+	int exception;     /* Modbus exception code when rc == -EPROTO */
+	uint64_t mono_ms;  /* when the read finished */
+	int64_t wall_ms;
+	uint32_t polls;    /* scheduled polls of this device so far */
+	uint32_t failures; /* consecutive failures of this device */
+	struct profile_raw raw; /* valid when rc == 0 (READ, PROBE) */
+};
+
+/* Starts the thread of bus bus_index of c (c must outlive the poller).
+ * Results are pushed to out (waiting when it is full: back-pressure, never
+ * a silent drop). 0, -errno. */
+int poller_start(const struct config *c, int bus_index, queue *out, poller **ret);
+/* Stops and joins the thread, closes the port. Accepts NULL. */
+void poller_stop(poller *p);
+
+enum poller_job_kind { POLLER_JOB_INVALID = -1, POLLER_JOB_PROBE, POLLER_JOB_SCAN, POLLER_JOB_MAX };
+struct poller_job {
+	enum poller_job_kind kind;
+	uint64_t tag;
+	int device;              /* PROBE: device index (on this bus) */
+	int unit_from, unit_to;  /* SCAN: inclusive range in 1..247 */
+	int timeout_ms;          /* SCAN: per-unit response timeout, 0: bus timeout */
+};
+/* Hands a job to the bus thread, which runs it between scheduled polls.
+ * -EAGAIN when the job queue is full. */
+int poller_submit(poller *p, const struct poller_job *job);
+
+/* For the CLI without a daemon: opens the bus's port itself, taking an
+ * exclusive lock (flock on the tty, or a lock file in runtime_dir for TCP)
+ * so it never fights a daemon. Runs one job synchronously, calling cb for
+ * each result. 0, -EBUSY (locked by a daemon), -errno. */
+int poller_run_job(const struct config *c, int bus_index, const struct poller_job *job,
+		   void (*cb)(void *ud, const struct poll_result *r), void *ud);

@@ -1,0 +1,1127 @@
+/* publish.c - the MQTT uplink: one paho MQTTAsync client, wrapped so that
+ * the owner (the main loop) sees nothing of paho's threads.
+ *
+ * Owns: the paho client handle (one for the publisher's whole life: paho
+ * stops its two threads when its last client is destroyed, which can block
+ * for a second, so the handle is never recreated per reconnect), private
+ * copies of every option string, and the note queue.
+ *
+ * Threads: publish_* are called by the owner thread only. paho calls the
+ * static on_* callbacks on its own send and receive threads, while holding
+ * its global mutex. A callback only copies what it needs, frees paho's
+ * objects and pushes a struct publish_note into the bounded queue, whose
+ * eventfd wakes the owner. p->lock guards the state and is never held while
+ * calling into paho (paho holds its mutex while calling us: holding ours
+ * across a paho call would invert the lock order). The exception is the
+ * subscribe request made from the connect callback, which paho allows.
+ *
+ * Choices (SPEC §3, §5):
+ * - No persistence, no offline buffer (sendWhileDisconnected = 0), no
+ *   automatic reconnect: the SQLite outbox is the system of record and the
+ *   owner decides when to reconnect.
+ * - Persistent session: cleansession = 0 (MQTT 3.1.1), or cleanstart = 0
+ *   with a one-day Session Expiry Interval (MQTT 5). The broker keeps our
+ *   QoS 1 subscriptions and queues the center's acks and requests sent
+ *   while the link is down, so an ack that crosses an outage is not lost
+ *   (a lost ack would raise a false 1354 fault). We still subscribe after
+ *   every connect: a restarted broker without persistence forgot us.
+ * - In-flight accounting: each send carries a tiny malloc'd context (tag,
+ *   connection epoch). Every connection loss bumps the epoch, so the owner
+ *   gets no note about a send made before a PNOTE_CONNECTION_LOST: such a
+ *   send is "unknown" and the owner resends it from the outbox. paho still
+ *   owns the old send (with a persistent session it may even retransmit it
+ *   after the reconnect, a harmless duplicate that receivers dedupe by
+ *   event_id); its callback frees the context silently. paho calls exactly
+ *   one callback per accepted send, at the latest in MQTTAsync_destroy, so
+ *   contexts are never leaked; their number is capped (-EAGAIN beyond) so
+ *   memory stays bounded even if paho kept one forever.
+ * - QoS 1 window: paho's maxInflight and maxBufferedMessages are both twice
+ *   the owner's window, so commands that paho still holds from before a
+ *   reconnect cannot make the owner's fresh window fail with -EAGAIN. */
+#include "publish.h"
+
+#include <MQTTAsync.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "queue.h"
+#include "util.h"
+
+#define NOTE_QUEUE_CAP 4096
+/* Incoming messages are dropped when fewer free queue entries than this
+ * remain, so a flood of requests can never crowd out delivery and link
+ * notes (at most 2 x inflight of those can be outstanding). */
+#define NOTE_RESERVE 256
+#define NOTE_PUSH_WAIT_MS 1000
+#define PUBLISH_MAX_INFLIGHT 4096
+#define PUBLISH_MAX_SUBSCRIPTIONS 64
+#define MQTT_MAX_STRING 65535
+#define MQTT_MAX_PACKET 268435455
+#define SESSION_EXPIRY_S 86400
+#define ABORT_WAIT_MS 2000
+
+enum link_state {
+	LINK_IDLE,
+	LINK_CONNECTING,
+	LINK_CONNECTED,
+};
+
+struct send_ctx {
+	publisher *p;
+	uint64_t tag;
+	uint64_t epoch;
+	uint64_t sync_id; /* nonzero: publish_disconnect's own message */
+};
+
+struct publisher {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* CLOCK_MONOTONIC; sync send and disconnect waits */
+	queue *notes;
+	MQTTAsync client;
+
+	char *uri, *client_id, *username, *password;
+	char *ca_file, *cert_file, *key_file;
+	char *will_topic;
+	void *will_payload;
+	size_t will_len;
+	char **subscriptions;
+	size_t n_subscriptions;
+	int version; /* MQTTVERSION_3_1_1 or MQTTVERSION_5 */
+	int keepalive_s, connect_timeout_s, max_inflight;
+	bool tls;
+
+	/* guarded by lock */
+	enum link_state state;
+	uint64_t epoch;        /* bumped on every loss of the link */
+	size_t outstanding;    /* send contexts paho still holds */
+	size_t max_outstanding;
+	uint64_t sync_id;
+	int sync_result;       /* 1 pending, 0 delivered, <0 failed */
+	bool disc_pending;
+	unsigned long dropped; /* incoming messages dropped */
+};
+
+/* ---- notes ---------------------------------------------------------- */
+
+void publish_note_clear(struct publish_note *n)
+{
+	if (!n)
+		return;
+	free(n->topic);
+	free(n->payload);
+	free(n->response_topic);
+	free(n->correlation);
+	memset(n, 0, sizeof(*n));
+	n->kind = PNOTE_INVALID;
+}
+
+/* Takes ownership of n's buffers, also on failure (they are freed). Called
+ * from paho's threads, sometimes with p->lock held: the non-blocking push
+ * succeeds unless the owner stopped draining, and only then do we wait. */
+static void push_note(publisher *p, struct publish_note *n)
+{
+	int r = queue_push(p->notes, n);
+
+	if (r == -EAGAIN) {
+		log_warning("MQTT note queue for '%s' full (%d entries), waiting for the main loop",
+			    p->uri, NOTE_QUEUE_CAP);
+		r = queue_push_wait(p->notes, n, NOTE_PUSH_WAIT_MS);
+	}
+	if (r < 0) {
+		log_error("MQTT note %d (tag %llu) for '%s' lost: %s", (int)n->kind,
+			  (unsigned long long)n->tag, p->uri, strerror(-r));
+		publish_note_clear(n);
+	}
+}
+
+static void push_simple(publisher *p, enum publish_note_kind kind, uint64_t tag, int rc,
+			const char *text)
+{
+	struct publish_note n = { .kind = kind, .tag = tag, .rc = rc };
+
+	if (text)
+		util_strlcpy(n.text, text, sizeof(n.text));
+	push_note(p, &n);
+}
+
+/* With p->lock held: the link is gone; every send made so far is unknown. */
+static void link_lost_locked(publisher *p, const char *why)
+{
+	p->state = LINK_IDLE;
+	p->epoch++;
+	push_simple(p, PNOTE_CONNECTION_LOST, 0, -ECONNRESET, why);
+}
+
+/* ---- error mapping -------------------------------------------------- */
+
+static int send_errno(int rc)
+{
+	switch (rc) {
+	case MQTTASYNC_DISCONNECTED:
+		return -ENOTCONN;
+	case MQTTASYNC_MAX_BUFFERED_MESSAGES:
+	case MQTTASYNC_MAX_MESSAGES_INFLIGHT:
+	case MQTTASYNC_NO_MORE_MSGIDS:
+	case MQTTASYNC_COMMAND_IGNORED:
+		return -EAGAIN;
+	case MQTTASYNC_BAD_UTF8_STRING:
+	case MQTTASYNC_NULL_PARAMETER:
+	case MQTTASYNC_TOPICNAME_TRUNCATED:
+	case MQTTASYNC_BAD_STRUCTURE:
+	case MQTTASYNC_BAD_QOS:
+	case MQTTASYNC_BAD_PROTOCOL:
+	case MQTTASYNC_BAD_MQTT_OPTION:
+	case MQTTASYNC_WRONG_MQTT_VERSION:
+	case MQTTASYNC_0_LEN_WILL_TOPIC:
+	case MQTTASYNC_MAX_BUFFERED:
+		return -EINVAL;
+	case MQTTASYNC_SSL_NOT_SUPPORTED:
+		return -EPROTONOSUPPORT;
+	case -99: /* PAHO_MEMORY_ERROR, not in the public header */
+		return -ENOMEM;
+	case MQTTASYNC_OPERATION_INCOMPLETE:
+		return -ECONNABORTED;
+	default:
+		return -EIO;
+	}
+}
+
+/* MQTT 3.1.1 CONNACK return codes (spec 3.2.2.3) and MQTT 5 reason codes. */
+static int connect_errno(int code, int reason, const char *message)
+{
+	if (reason >= 0x80) {
+		switch (reason) {
+		case MQTTREASONCODE_UNSUPPORTED_PROTOCOL_VERSION:
+			return -EPROTONOSUPPORT;
+		case MQTTREASONCODE_CLIENT_IDENTIFIER_NOT_VALID:
+			return -EINVAL;
+		case MQTTREASONCODE_BAD_USER_NAME_OR_PASSWORD:
+		case MQTTREASONCODE_NOT_AUTHORIZED:
+		case MQTTREASONCODE_BANNED:
+			return -EACCES;
+		default:
+			return -ECONNREFUSED;
+		}
+	}
+	switch (code) {
+	case 1:
+		return -EPROTONOSUPPORT;
+	case 2:
+		return -EINVAL;
+	case 3:
+		return -ECONNREFUSED;
+	case 4:
+	case 5:
+		return -EACCES;
+	case MQTTASYNC_OPERATION_INCOMPLETE:
+		return -ECONNABORTED;
+	default:
+		break;
+	}
+	/* paho gives no errno for socket failures, only this text */
+	if (message && strstr(message, "timeout"))
+		return -ETIMEDOUT;
+	return -ECONNREFUSED;
+}
+
+static const char *connack_text(int code)
+{
+	static const char *const t[] = { "accepted",
+					 "unacceptable protocol version",
+					 "identifier rejected",
+					 "server unavailable",
+					 "bad user name or password",
+					 "not authorized" };
+
+	return code >= 0 && (size_t)code < ARRAY_SIZE(t) ? t[code] : "refused";
+}
+
+static void connect_failed(publisher *p, int code, int reason, const char *message)
+{
+	struct publish_note n = { .kind = PNOTE_CONNECT_FAILED };
+
+	n.rc = connect_errno(code, reason, message);
+	if (reason >= 0x80)
+		snprintf(n.text, sizeof(n.text), "%s (reason 0x%02x)",
+			 MQTTReasonCode_toString((enum MQTTReasonCodes)reason), (unsigned)reason);
+	else if (code > 0)
+		snprintf(n.text, sizeof(n.text), "CONNACK %d: %s", code, connack_text(code));
+	else if (message)
+		snprintf(n.text, sizeof(n.text), "%s", message);
+	else
+		snprintf(n.text, sizeof(n.text), "%s", MQTTAsync_strerror(code));
+
+	pthread_mutex_lock(&p->lock);
+	if (p->state == LINK_CONNECTING) {
+		p->state = LINK_IDLE;
+		push_note(p, &n);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* ---- paho callbacks (paho's threads) -------------------------------- */
+
+static void on_subscribe_ok(void *context, MQTTAsync_successData *r)
+{
+	publisher *p = context;
+
+	/* a single topic's refusal comes as granted QoS 0x80 */
+	if (p->n_subscriptions == 1 && r && r->alt.qos == MQTT_BAD_SUBSCRIBE)
+		log_warning("subscription to '%s' refused by '%s'", p->subscriptions[0], p->uri);
+	else if (p->n_subscriptions > 1 && r && r->alt.qosList) {
+		for (size_t i = 0; i < p->n_subscriptions; i++)
+			if (r->alt.qosList[i] == MQTT_BAD_SUBSCRIBE)
+				log_warning("subscription to '%s' refused by '%s'",
+					    p->subscriptions[i], p->uri);
+	}
+}
+
+static void on_subscribe_fail(void *context, MQTTAsync_failureData *r)
+{
+	publisher *p = context;
+
+	log_warning("subscribing on '%s' failed: %s", p->uri,
+		    r && r->message ? r->message : MQTTAsync_strerror(r ? r->code : -1));
+}
+
+static void on_subscribe_ok5(void *context, MQTTAsync_successData5 *r)
+{
+	publisher *p = context;
+
+	if (!r)
+		return;
+	for (int i = 0; i < r->alt.sub.reasonCodeCount && (size_t)i < p->n_subscriptions; i++) {
+		enum MQTTReasonCodes rc = r->alt.sub.reasonCodes ? r->alt.sub.reasonCodes[i]
+								 : r->reasonCode;
+		if (rc >= 0x80)
+			log_warning("subscription to '%s' refused by '%s': %s",
+				    p->subscriptions[i], p->uri, MQTTReasonCode_toString(rc));
+	}
+}
+
+static void on_subscribe_fail5(void *context, MQTTAsync_failureData5 *r)
+{
+	publisher *p = context;
+
+	log_warning("subscribing on '%s' failed: %s", p->uri,
+		    r && r->message ? r->message
+				    : MQTTReasonCode_toString(r ? r->reasonCode : MQTTREASONCODE_UNSPECIFIED_ERROR));
+}
+
+static void subscribe_all(publisher *p)
+{
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	int qos[PUBLISH_MAX_SUBSCRIPTIONS];
+	int rc;
+
+	if (p->n_subscriptions == 0)
+		return;
+	for (size_t i = 0; i < p->n_subscriptions; i++)
+		qos[i] = 1;
+	ro.context = p;
+	if (p->version == MQTTVERSION_5) {
+		ro.onSuccess5 = on_subscribe_ok5;
+		ro.onFailure5 = on_subscribe_fail5;
+	} else {
+		ro.onSuccess = on_subscribe_ok;
+		ro.onFailure = on_subscribe_fail;
+	}
+	rc = MQTTAsync_subscribeMany(p->client, (int)p->n_subscriptions, p->subscriptions, qos,
+				     &ro);
+	if (rc != MQTTASYNC_SUCCESS)
+		log_warning("failed to subscribe on '%s': %s", p->uri, MQTTAsync_strerror(rc));
+}
+
+static void connected(publisher *p)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->state != LINK_CONNECTING) {
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	p->state = LINK_CONNECTED;
+	pthread_mutex_unlock(&p->lock);
+
+	/* requested before the note, so whatever the owner sends next is
+	 * queued behind the SUBSCRIBE on the same connection */
+	subscribe_all(p);
+
+	pthread_mutex_lock(&p->lock);
+	if (p->state == LINK_CONNECTED)
+		push_simple(p, PNOTE_CONNECTED, 0, 0, NULL);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void on_connect_ok(void *context, MQTTAsync_successData *r)
+{
+	(void)r;
+	connected(context);
+}
+
+static void on_connect_ok5(void *context, MQTTAsync_successData5 *r)
+{
+	(void)r;
+	connected(context);
+}
+
+static void on_connect_fail(void *context, MQTTAsync_failureData *r)
+{
+	connect_failed(context, r ? r->code : MQTTASYNC_FAILURE, 0, r ? r->message : NULL);
+}
+
+static void on_connect_fail5(void *context, MQTTAsync_failureData5 *r)
+{
+	connect_failed(context, r ? r->code : MQTTASYNC_FAILURE, r ? (int)r->reasonCode : 0,
+		       r ? r->message : NULL);
+}
+
+/* paho documents cause as always NULL and does not hand it over to us */
+static void on_connection_lost(void *context, char *cause)
+{
+	publisher *p = context;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->state == LINK_CONNECTED)
+		link_lost_locked(p, cause ? cause : "connection lost");
+	p->disc_pending = false;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* MQTT 5 only: a DISCONNECT from the broker (session taken over, server
+ * shutting down). paho clears its connected flag before it closes, so it
+ * calls neither connectionLost nor any other callback for this. */
+static void on_disconnected5(void *context, MQTTProperties *props, enum MQTTReasonCodes reason)
+{
+	publisher *p = context;
+	char why[128];
+
+	(void)props;
+	snprintf(why, sizeof(why), "disconnected by the broker: %s",
+		 MQTTReasonCode_toString(reason));
+	pthread_mutex_lock(&p->lock);
+	if (p->state == LINK_CONNECTED)
+		link_lost_locked(p, why);
+	p->disc_pending = false;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *dup_bytes(const void *src, size_t len)
+{
+	char *d = malloc(len + 1);
+
+	if (!d)
+		return NULL;
+	if (len)
+		memcpy(d, src, len);
+	d[len] = '\0';
+	return d;
+}
+
+static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *m)
+{
+	publisher *p = context;
+	struct publish_note n = { .kind = PNOTE_MESSAGE };
+	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+	MQTTProperty *prop;
+
+	if (m->payloadlen < 0 || (size_t)m->payloadlen > PUBLISH_MAX_PAYLOAD) {
+		log_warning("dropped a %d-byte message on '%.*s' from '%s': larger than %d bytes",
+			    m->payloadlen, (int)tlen, topic, p->uri, PUBLISH_MAX_PAYLOAD);
+		goto out;
+	}
+	if (queue_len(p->notes) + NOTE_RESERVE >= NOTE_QUEUE_CAP) {
+		pthread_mutex_lock(&p->lock);
+		p->dropped++;
+		pthread_mutex_unlock(&p->lock);
+		log_warning("dropped a message on '%.*s' from '%s': main loop is behind",
+			    (int)tlen, topic, p->uri);
+		goto out;
+	}
+	n.len = (size_t)m->payloadlen;
+	n.topic = dup_bytes(topic, tlen);
+	n.payload = dup_bytes(m->payload, n.len);
+	if (!n.topic || !n.payload)
+		goto oom;
+	prop = MQTTProperties_getProperty(&m->properties, MQTTPROPERTY_CODE_RESPONSE_TOPIC);
+	if (prop && prop->value.data.len >= 0) {
+		n.response_topic = dup_bytes(prop->value.data.data, (size_t)prop->value.data.len);
+		if (!n.response_topic)
+			goto oom;
+	}
+	prop = MQTTProperties_getProperty(&m->properties, MQTTPROPERTY_CODE_CORRELATION_DATA);
+	if (prop && prop->value.data.len >= 0) {
+		n.correlation_len = (size_t)prop->value.data.len;
+		n.correlation = dup_bytes(prop->value.data.data, n.correlation_len);
+		if (!n.correlation)
+			goto oom;
+	}
+	push_note(p, &n);
+	goto out;
+
+oom:
+	log_error("dropped a message on '%.*s' from '%s': out of memory", (int)tlen, topic, p->uri);
+	publish_note_clear(&n);
+out:
+	MQTTAsync_freeMessage(&m);
+	MQTTAsync_free(topic);
+	return 1; /* handled: paho must not redeliver it */
+}
+
+static void send_done(struct send_ctx *c, bool ok, int rc, const char *message)
+{
+	publisher *p = c->p;
+
+	pthread_mutex_lock(&p->lock);
+	p->outstanding--;
+	if (c->sync_id) {
+		if (c->sync_id == p->sync_id) {
+			p->sync_result = ok ? 0 : send_errno(rc);
+			pthread_cond_broadcast(&p->cond);
+		}
+	} else if (c->epoch == p->epoch) {
+		struct publish_note n = { .kind = ok ? PNOTE_DELIVERED : PNOTE_SEND_FAILED,
+					  .tag = c->tag };
+
+		if (!ok) {
+			n.rc = send_errno(rc);
+			snprintf(n.text, sizeof(n.text), "%s",
+				 message ? message : MQTTAsync_strerror(rc));
+		}
+		push_note(p, &n);
+	}
+	/* else: sent before a connection loss; the owner already counts it
+	 * as unknown and resends it */
+	pthread_mutex_unlock(&p->lock);
+	free(c);
+}
+
+static void on_send_ok(void *context, MQTTAsync_successData *r)
+{
+	(void)r;
+	send_done(context, true, 0, NULL);
+}
+
+static void on_send_fail(void *context, MQTTAsync_failureData *r)
+{
+	send_done(context, false, r ? r->code : MQTTASYNC_FAILURE, r ? r->message : NULL);
+}
+
+static void on_send_ok5(void *context, MQTTAsync_successData5 *r)
+{
+	(void)r;
+	send_done(context, true, 0, NULL);
+}
+
+static void on_send_fail5(void *context, MQTTAsync_failureData5 *r)
+{
+	send_done(context, false, r ? r->code : MQTTASYNC_FAILURE, r ? r->message : NULL);
+}
+
+static void on_disconnect_done(publisher *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->disc_pending = false;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void on_disc_ok(void *context, MQTTAsync_successData *r)
+{
+	(void)r;
+	on_disconnect_done(context);
+}
+
+static void on_disc_fail(void *context, MQTTAsync_failureData *r)
+{
+	(void)r;
+	on_disconnect_done(context);
+}
+
+static void on_disc_ok5(void *context, MQTTAsync_successData5 *r)
+{
+	(void)r;
+	on_disconnect_done(context);
+}
+
+static void on_disc_fail5(void *context, MQTTAsync_failureData5 *r)
+{
+	(void)r;
+	on_disconnect_done(context);
+}
+
+static int on_ssl_error(const char *str, size_t len, void *u)
+{
+	publisher *p = u;
+
+	log_warning("TLS error on '%s': %.*s", p->uri, (int)len, str);
+	return 0;
+}
+
+/* ---- option checks -------------------------------------------------- */
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* scheme://host[:port] with a scheme we support and a sane port. paho
+ * itself accepts a uri without a scheme and never checks the port. */
+static int check_uri(const char *uri, bool *ret_tls)
+{
+	static const char *const plain[] = { "tcp://", "mqtt://" };
+	static const char *const secure[] = { "ssl://", "mqtts://" };
+	const char *host = NULL, *port = NULL, *end;
+	long v;
+
+	for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
+		if (has_prefix(uri, plain[i])) {
+			host = uri + strlen(plain[i]);
+			*ret_tls = false;
+		}
+	for (size_t i = 0; i < ARRAY_SIZE(secure); i++)
+		if (has_prefix(uri, secure[i])) {
+			host = uri + strlen(secure[i]);
+			*ret_tls = true;
+		}
+	if (!host || !*host || strpbrk(host, "/ \t?#@"))
+		return -EINVAL;
+	if (*host == '[') {
+		end = strchr(host, ']');
+		if (!end || end == host + 1)
+			return -EINVAL;
+		if (end[1] == ':')
+			port = end + 2;
+		else if (end[1] != '\0')
+			return -EINVAL;
+	} else {
+		end = strchr(host, ':');
+		if (end == host)
+			return -EINVAL;
+		if (end)
+			port = end + 1;
+	}
+	if (port && util_parse_long(port, 1, 65535, &v) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static bool topic_ok(const char *t, bool filter)
+{
+	size_t len;
+
+	if (!t || !*t)
+		return false;
+	len = strlen(t);
+	if (len > MQTT_MAX_STRING)
+		return false;
+	return filter || !strpbrk(t, "+#");
+}
+
+static int check_opts(const struct publish_opts *o, bool *ret_tls)
+{
+	const char *what = NULL;
+	bool tls = false;
+
+	if (!o->uri || check_uri(o->uri, &tls) < 0)
+		what = "bad uri (want tcp://host[:port] or ssl://host[:port])";
+	else if (!o->client_id || !*o->client_id || strlen(o->client_id) > MQTT_MAX_STRING)
+		what = "bad client id";
+	else if (o->version != 3 && o->version != 5)
+		what = "MQTT version must be 3 (3.1.1) or 5";
+	else if (o->keepalive_s < 0 || o->keepalive_s > 65535)
+		what = "keepalive out of range 0..65535";
+	else if (o->connect_timeout_s < 0)
+		what = "negative connect timeout";
+	else if (o->password && !o->username)
+		what = "password without user name";
+	else if ((o->username && strlen(o->username) > MQTT_MAX_STRING) ||
+		 (o->password && strlen(o->password) > MQTT_MAX_STRING))
+		what = "user name or password too long";
+	else if (o->will_topic && !topic_ok(o->will_topic, false))
+		what = "bad will topic";
+	else if (o->will_topic && (o->will_len > MQTT_MAX_STRING || (o->will_len && !o->will_payload)))
+		what = "bad will payload";
+	else if (o->inflight < 1 || o->inflight > PUBLISH_MAX_INFLIGHT)
+		what = "inflight out of range 1..4096";
+	else if (o->n_subscriptions > PUBLISH_MAX_SUBSCRIPTIONS ||
+		 (o->n_subscriptions && !o->subscriptions))
+		what = "bad subscription list";
+	else if (!tls && (o->ca_file || o->cert_file || o->key_file))
+		what = "TLS files given for a plain uri (use ssl://)";
+	if (!what)
+		for (size_t i = 0; i < o->n_subscriptions; i++)
+			if (!topic_ok(o->subscriptions[i], true))
+				what = "bad subscription topic";
+	if (!what) {
+		const char *files[] = { o->ca_file, o->cert_file, o->key_file };
+
+		for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+			if (files[i] && access(files[i], R_OK) < 0) {
+				log_error("MQTT uplink '%s': cannot read '%s': %s", o->uri,
+					  files[i], strerror(errno));
+				return -EINVAL;
+			}
+	}
+	if (what) {
+		log_error("MQTT uplink '%s': %s", o->uri ? o->uri : "(null)", what);
+		return -EINVAL;
+	}
+	*ret_tls = tls;
+	return 0;
+}
+
+static int dup_opt(const char *s, char **ret)
+{
+	*ret = NULL;
+	if (!s)
+		return 0;
+	*ret = strdup(s);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* ---- public API (owner thread) -------------------------------------- */
+
+int publish_new(const struct publish_opts *o, publisher **ret)
+{
+	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+	pthread_condattr_t ca;
+	publisher *p;
+	bool tls;
+	int r, rc;
+
+	if (!o || !ret)
+		return -EINVAL;
+	r = check_opts(o, &tls);
+	if (r < 0)
+		return r;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	p->state = LINK_IDLE;
+	p->tls = tls;
+	p->version = o->version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
+	p->keepalive_s = o->keepalive_s;
+	p->connect_timeout_s = o->connect_timeout_s ? o->connect_timeout_s
+						    : (o->keepalive_s ? o->keepalive_s : 30);
+	p->max_inflight = 2 * o->inflight;
+	/* paho's own bound is max_inflight in flight + max_inflight queued */
+	p->max_outstanding = 2 * (size_t)p->max_inflight + 16;
+
+	r = -ENOMEM;
+	if (dup_opt(o->uri, &p->uri) < 0 || dup_opt(o->client_id, &p->client_id) < 0 ||
+	    dup_opt(o->username, &p->username) < 0 || dup_opt(o->password, &p->password) < 0 ||
+	    dup_opt(o->ca_file, &p->ca_file) < 0 || dup_opt(o->cert_file, &p->cert_file) < 0 ||
+	    dup_opt(o->key_file, &p->key_file) < 0 || dup_opt(o->will_topic, &p->will_topic) < 0)
+		goto out_free;
+	if (o->will_topic) {
+		p->will_payload = dup_bytes(o->will_payload, o->will_len);
+		if (!p->will_payload)
+			goto out_free;
+		p->will_len = o->will_len;
+	}
+	if (o->n_subscriptions) {
+		p->subscriptions = calloc(o->n_subscriptions, sizeof(char *));
+		if (!p->subscriptions)
+			goto out_free;
+		p->n_subscriptions = o->n_subscriptions;
+		for (size_t i = 0; i < o->n_subscriptions; i++)
+			if (dup_opt(o->subscriptions[i], &p->subscriptions[i]) < 0)
+				goto out_free;
+	}
+	r = queue_new(NOTE_QUEUE_CAP, sizeof(struct publish_note), &p->notes);
+	if (r < 0)
+		goto out_free;
+
+	co.sendWhileDisconnected = 0;
+	co.maxBufferedMessages = p->max_inflight;
+	co.MQTTVersion = p->version;
+	co.deleteOldestMessages = 0;
+	co.restoreMessages = 0;
+	co.persistQoS0 = 0;
+	rc = MQTTAsync_createWithOptions(&p->client, p->uri, p->client_id,
+					 MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+	if (rc != MQTTASYNC_SUCCESS) {
+		log_error("MQTT uplink '%s': cannot create client: %s", p->uri,
+			  MQTTAsync_strerror(rc));
+		p->client = NULL;
+		r = send_errno(rc);
+		goto out_free;
+	}
+	rc = MQTTAsync_setCallbacks(p->client, p, on_connection_lost, on_message, NULL);
+	if (rc == MQTTASYNC_SUCCESS && p->version == MQTTVERSION_5)
+		rc = MQTTAsync_setDisconnected(p->client, p, on_disconnected5);
+	if (rc != MQTTASYNC_SUCCESS) {
+		log_error("MQTT uplink '%s': cannot set callbacks: %s", p->uri,
+			  MQTTAsync_strerror(rc));
+		r = -EIO;
+		goto out_free;
+	}
+	*ret = p;
+	return 0;
+
+out_free:
+	publish_free(p);
+	return r;
+}
+
+void publish_free(publisher *p)
+{
+	struct publish_note n;
+
+	if (!p)
+		return;
+	/* paho calls onFailure for every send it still holds while it is
+	 * destroyed, so all send contexts are freed here */
+	if (p->client)
+		MQTTAsync_destroy(&p->client);
+	if (p->notes) {
+		while (queue_pop(p->notes, &n))
+			publish_note_clear(&n);
+		queue_free(p->notes);
+	}
+	for (size_t i = 0; i < p->n_subscriptions; i++)
+		free(p->subscriptions[i]);
+	free(p->subscriptions);
+	free(p->uri);
+	free(p->client_id);
+	free(p->username);
+	free(p->password);
+	free(p->ca_file);
+	free(p->cert_file);
+	free(p->key_file);
+	free(p->will_topic);
+	free(p->will_payload);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+int publish_fd(const publisher *p)
+{
+	return queue_fd(p->notes);
+}
+
+bool publish_next(publisher *p, struct publish_note *ret)
+{
+	if (!p || !ret)
+		return false;
+	return queue_pop(p->notes, ret);
+}
+
+bool publish_is_connected(const publisher *p)
+{
+	publisher *mp = (publisher *)p; /* the lock is not part of the value */
+	bool up;
+
+	if (!p)
+		return false;
+	pthread_mutex_lock(&mp->lock);
+	up = p->state == LINK_CONNECTED;
+	pthread_mutex_unlock(&mp->lock);
+	return up;
+}
+
+int publish_connect(publisher *p)
+{
+	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
+	MQTTAsync_connectOptions co5 = MQTTAsync_connectOptions_initializer5;
+	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+	MQTTProperties props = MQTTProperties_initializer;
+	MQTTProperty expiry = { .identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL };
+	MQTTAsync_connectOptions *c;
+	int rc;
+
+	if (!p)
+		return -EINVAL;
+	pthread_mutex_lock(&p->lock);
+	if (p->state != LINK_IDLE) {
+		pthread_mutex_unlock(&p->lock);
+		return -EALREADY;
+	}
+	p->state = LINK_CONNECTING;
+	pthread_mutex_unlock(&p->lock);
+
+	if (p->version == MQTTVERSION_5) {
+		c = &co5;
+		c->cleanstart = 0;
+		c->onSuccess5 = on_connect_ok5;
+		c->onFailure5 = on_connect_fail5;
+		expiry.value.integer4 = SESSION_EXPIRY_S;
+		if (MQTTProperties_add(&props, &expiry) != 0) {
+			rc = -99;
+			goto out_fail;
+		}
+		c->connectProperties = &props;
+	} else {
+		c = &co;
+		c->cleansession = 0;
+		c->onSuccess = on_connect_ok;
+		c->onFailure = on_connect_fail;
+	}
+	c->context = p;
+	c->MQTTVersion = p->version;
+	c->keepAliveInterval = p->keepalive_s;
+	c->connectTimeout = p->connect_timeout_s;
+	c->maxInflight = p->max_inflight;
+	c->automaticReconnect = 0;
+	c->retryInterval = 0; /* resends are the outbox's job */
+	c->username = p->username;
+	c->password = p->password;
+	if (p->will_topic) {
+		will.topicName = p->will_topic;
+		will.message = NULL; /* binary-safe: paho then uses payload */
+		will.payload.data = p->will_payload;
+		will.payload.len = (int)p->will_len;
+		will.retained = 1;
+		will.qos = 1;
+		c->will = &will;
+	}
+	if (p->tls) {
+		ssl.trustStore = p->ca_file;
+		ssl.keyStore = p->cert_file;
+		ssl.privateKey = p->key_file;
+		ssl.enableServerCertAuth = 1;
+		ssl.verify = 1; /* check the host name too */
+		ssl.ssl_error_cb = on_ssl_error;
+		ssl.ssl_error_context = p;
+		c->ssl = &ssl;
+	}
+	rc = MQTTAsync_connect(p->client, c);
+	MQTTProperties_free(&props); /* paho copied them */
+	if (rc == MQTTASYNC_SUCCESS)
+		return 0;
+
+out_fail:
+	MQTTProperties_free(&props);
+	log_warning("cannot start connecting to '%s': %s", p->uri, MQTTAsync_strerror(rc));
+	pthread_mutex_lock(&p->lock);
+	if (p->state == LINK_CONNECTING)
+		p->state = LINK_IDLE;
+	pthread_mutex_unlock(&p->lock);
+	return send_errno(rc);
+}
+
+static int send_message(publisher *p, const char *topic, const void *payload, size_t len,
+			int qos, bool retain, struct send_ctx *ctx, const void *correlation,
+			size_t correlation_len)
+{
+	MQTTAsync_message msg = MQTTAsync_message_initializer;
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	MQTTProperty corr = { .identifier = MQTTPROPERTY_CODE_CORRELATION_DATA };
+	int rc;
+
+	msg.payload = (void *)payload; /* paho copies it */
+	msg.payloadlen = (int)len;
+	msg.qos = qos;
+	msg.retained = retain;
+	if (correlation) {
+		corr.value.data.data = (char *)correlation; /* deep-copied by _add */
+		corr.value.data.len = (int)correlation_len;
+		if (MQTTProperties_add(&msg.properties, &corr) != 0)
+			return -ENOMEM;
+	}
+	ro.context = ctx;
+	if (p->version == MQTTVERSION_5) {
+		ro.onSuccess5 = on_send_ok5;
+		ro.onFailure5 = on_send_fail5;
+	} else {
+		ro.onSuccess = on_send_ok;
+		ro.onFailure = on_send_fail;
+	}
+	rc = MQTTAsync_sendMessage(p->client, topic, &msg, &ro);
+	MQTTProperties_free(&msg.properties);
+	return rc == MQTTASYNC_SUCCESS ? 0 : send_errno(rc);
+}
+
+/* Registers a send context, or fails when the link is down. */
+static int ctx_new(publisher *p, uint64_t tag, bool sync, struct send_ctx **ret)
+{
+	struct send_ctx *c = calloc(1, sizeof(*c));
+	int r = 0;
+
+	if (!c)
+		return -ENOMEM;
+	pthread_mutex_lock(&p->lock);
+	if (p->state != LINK_CONNECTED)
+		r = -ENOTCONN;
+	else if (p->outstanding >= p->max_outstanding)
+		r = -EAGAIN;
+	else {
+		c->p = p;
+		c->tag = tag;
+		c->epoch = p->epoch;
+		if (sync) {
+			c->sync_id = ++p->sync_id;
+			p->sync_result = 1;
+		}
+		p->outstanding++;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
+/* Only for a send paho refused: paho will never call back for it. */
+static void ctx_drop(publisher *p, struct send_ctx *c)
+{
+	pthread_mutex_lock(&p->lock);
+	p->outstanding--;
+	pthread_mutex_unlock(&p->lock);
+	free(c);
+}
+
+int publish_send(publisher *p, const char *topic, const void *payload, size_t len, int qos,
+		 bool retain, uint64_t tag, const void *correlation, size_t correlation_len)
+{
+	struct send_ctx *c;
+	int r;
+
+	if (!p || !topic_ok(topic, false) || (len && !payload) || len > MQTT_MAX_PACKET ||
+	    qos < 0 || qos > 2)
+		return -EINVAL;
+	if (correlation && (p->version != MQTTVERSION_5 || correlation_len > MQTT_MAX_STRING))
+		return -EINVAL;
+	r = ctx_new(p, tag, false, &c);
+	if (r < 0)
+		return r;
+	r = send_message(p, topic, payload, len, qos, retain, c, correlation, correlation_len);
+	if (r < 0)
+		ctx_drop(p, c);
+	return r;
+}
+
+static void deadline_ts(uint64_t deadline_ms, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(deadline_ms / 1000);
+	ts->tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
+}
+
+int publish_disconnect(publisher *p, const char *topic, const void *payload, size_t len,
+		       int timeout_ms)
+{
+	MQTTAsync_disconnectOptions d3 = MQTTAsync_disconnectOptions_initializer;
+	MQTTAsync_disconnectOptions d5 = MQTTAsync_disconnectOptions_initializer5;
+	MQTTAsync_disconnectOptions *d = p && p->version == MQTTVERSION_5 ? &d5 : &d3;
+	uint64_t deadline;
+	struct timespec ts;
+	struct send_ctx *c;
+	int r, rc, left;
+
+	if (!p || !topic_ok(topic, false) || (len && !payload) || len > MQTT_MAX_PACKET ||
+	    timeout_ms < 0)
+		return -EINVAL;
+	deadline = util_mono_ms() + (uint64_t)timeout_ms;
+	deadline_ts(deadline, &ts);
+
+	r = ctx_new(p, 0, true, &c);
+	if (r < 0)
+		return r;
+	r = send_message(p, topic, payload, len, 1, true, c, NULL, 0);
+	if (r < 0) {
+		ctx_drop(p, c);
+	} else {
+		pthread_mutex_lock(&p->lock);
+		while (p->sync_result == 1 && p->state == LINK_CONNECTED &&
+		       pthread_cond_timedwait(&p->cond, &p->lock, &ts) == 0)
+			;
+		r = p->sync_result == 1 ? (p->state == LINK_CONNECTED ? -ETIMEDOUT : -ENOTCONN)
+					: p->sync_result;
+		pthread_mutex_unlock(&p->lock);
+	}
+
+	pthread_mutex_lock(&p->lock);
+	if (p->state == LINK_CONNECTED)
+		link_lost_locked(p, "disconnected");
+	p->disc_pending = true;
+	pthread_mutex_unlock(&p->lock);
+
+	left = (int)(deadline > util_mono_ms() ? deadline - util_mono_ms() : 0);
+	d->timeout = left;
+	d->context = p;
+	if (p->version == MQTTVERSION_5) {
+		d->onSuccess5 = on_disc_ok5;
+		d->onFailure5 = on_disc_fail5;
+	} else {
+		d->onSuccess = on_disc_ok;
+		d->onFailure = on_disc_fail;
+	}
+	rc = MQTTAsync_disconnect(p->client, d);
+	pthread_mutex_lock(&p->lock);
+	if (rc != MQTTASYNC_SUCCESS)
+		p->disc_pending = false; /* already down: paho will not call back */
+	while (p->disc_pending && pthread_cond_timedwait(&p->cond, &p->lock, &ts) == 0)
+		;
+	if (p->disc_pending && r == 0)
+		r = -ETIMEDOUT;
+	pthread_mutex_unlock(&p->lock);
+	if (r < 0)
+		log_warning("clean disconnect from '%s' incomplete: %s", p->uri, strerror(-r));
+	return r;
+}
+
+void publish_abort(publisher *p)
+{
+	MQTTAsync_disconnectOptions d3 = MQTTAsync_disconnectOptions_initializer;
+	MQTTAsync_disconnectOptions d5 = MQTTAsync_disconnectOptions_initializer5;
+	MQTTAsync_disconnectOptions *d;
+	struct timespec ts;
+	int rc;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (p->state != LINK_CONNECTED) {
+		/* nothing to drop; a connect attempt ends by its own timeout */
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	/* paho calls connectionLost only for losses it detects itself */
+	link_lost_locked(p, "connection aborted");
+	p->disc_pending = true;
+	pthread_mutex_unlock(&p->lock);
+
+	d = p->version == MQTTVERSION_5 ? &d5 : &d3;
+	d->timeout = 0; /* do not wait for in-flight messages */
+	d->context = p;
+	if (p->version == MQTTVERSION_5) {
+		d->onSuccess5 = on_disc_ok5;
+		d->onFailure5 = on_disc_fail5;
+	} else {
+		d->onSuccess = on_disc_ok;
+		d->onFailure = on_disc_fail;
+	}
+	rc = MQTTAsync_disconnect(p->client, d);
+
+	/* Wait (bounded) until paho has really closed: a connect issued
+	 * while its DISCONNECT is still queued is dropped by paho as a
+	 * duplicate (MQTTASYNC_COMMAND_IGNORED). */
+	deadline_ts(util_mono_ms() + ABORT_WAIT_MS, &ts);
+	pthread_mutex_lock(&p->lock);
+	if (rc != MQTTASYNC_SUCCESS)
+		p->disc_pending = false;
+	while (p->disc_pending && pthread_cond_timedwait(&p->cond, &p->lock, &ts) == 0)
+		;
+	if (p->disc_pending)
+		log_warning("dropping the connection to '%s' did not complete in %d ms", p->uri,
+			    ABORT_WAIT_MS);
+	pthread_mutex_unlock(&p->lock);
+}

@@ -1,0 +1,85 @@
+/* publish.h - the MQTT uplink, a thin wrapper over paho MQTTAsync.
+ * paho's callbacks run on paho's threads: they only fill notes into a
+ * bounded queue and wake the owner through publish_fd(). The owner (main
+ * loop) decides when to connect, what to send and when to give up: paho's
+ * automatic reconnect, offline buffering and persistence are all off, since
+ * the SQLite outbox is the system of record. SPEC §3, §5. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct publisher publisher;
+
+struct publish_opts {
+	const char *uri;        /* tcp://host:port or ssl://host:port */
+	const char *client_id;
+	int version;            /* 3 (MQTT 3.1.1) or 5 */
+	int keepalive_s;
+	int connect_timeout_s;  /* 0: keepalive_s */
+	const char *username;   /* NULL: none */
+	const char *password;
+	const char *ca_file, *cert_file, *key_file; /* NULL: none */
+	const char *will_topic; /* retained QoS 1 last will; NULL: none */
+	const void *will_payload;
+	size_t will_len;
+	int inflight;           /* paho maxInflight, >= the owner's window */
+	const char *const *subscriptions; /* subscribed with QoS 1 after each connect */
+	size_t n_subscriptions;
+};
+
+enum publish_note_kind {
+	PNOTE_INVALID = -1,
+	PNOTE_CONNECTED,       /* connect succeeded, subscriptions requested */
+	PNOTE_CONNECT_FAILED,  /* rc: -errno style; text: paho's reason */
+	PNOTE_CONNECTION_LOST, /* every message in flight is now unknown */
+	PNOTE_DELIVERED,       /* QoS 1: PUBACK received; QoS 0: written. tag */
+	PNOTE_SEND_FAILED,     /* tag; the owner sends it again later */
+	PNOTE_MESSAGE,         /* an incoming message on a subscription */
+	PNOTE_MAX
+};
+
+struct publish_note {
+	enum publish_note_kind kind;
+	uint64_t tag;
+	int rc;
+	char *topic;            /* PNOTE_MESSAGE, malloc'd */
+	void *payload;          /* PNOTE_MESSAGE, malloc'd, NUL-terminated beyond len */
+	size_t len;
+	char *response_topic;   /* MQTT 5 Response Topic, or NULL */
+	void *correlation;      /* MQTT 5 Correlation Data, or NULL */
+	size_t correlation_len;
+	char text[128];         /* reason for failures */
+};
+
+#define PUBLISH_MAX_PAYLOAD (256 * 1024) /* incoming messages larger are dropped */
+
+/* Creates the client (does not connect). Call after blocking signals and
+ * ignoring SIGPIPE. 0, -EINVAL (bad uri/options, logged), -ENOMEM. */
+int publish_new(const struct publish_opts *o, publisher **ret);
+/* Stops the client; in-flight messages are dropped (the outbox still has
+ * them). Accepts NULL. */
+void publish_free(publisher *p);
+/* Readable while notes wait. */
+int publish_fd(const publisher *p);
+/* Pops the next note; false when none. Free its buffers with
+ * publish_note_clear(). */
+bool publish_next(publisher *p, struct publish_note *ret);
+void publish_note_clear(struct publish_note *n);
+
+/* Starts one asynchronous connect attempt; the result comes as a note.
+ * -EALREADY while connecting or connected. */
+int publish_connect(publisher *p);
+bool publish_is_connected(const publisher *p);
+/* Queues one message; the outcome comes as a note with tag. For MQTT 5,
+ * correlation data may be attached (NULL otherwise). -ENOTCONN, -EAGAIN
+ * (paho's window full), -EINVAL. */
+int publish_send(publisher *p, const char *topic, const void *payload, size_t len, int qos,
+		 bool retain, uint64_t tag, const void *correlation, size_t correlation_len);
+/* Sends payload retained on topic and disconnects cleanly, waiting up to
+ * timeout_ms for both. Used for the explicit offline status. */
+int publish_disconnect(publisher *p, const char *topic, const void *payload, size_t len,
+		       int timeout_ms);
+/* Drops the connection at once (ack stall: the broker stopped answering).
+ * A PNOTE_CONNECTION_LOST note follows. */
+void publish_abort(publisher *p);

@@ -1,0 +1,1743 @@
+/* store.c - the SQLite database of firegw (SPEC §5): the meta row (epoch,
+ * last_seq), events with their exact payload bytes, the outbox of messages
+ * still to deliver, alarm-point state, readings. Schema and durability rules
+ * are described in docs/storage.md.
+ *
+ * Owns one sqlite3 connection, its prepared statements and the bounded
+ * readings buffer. A handle is used only by the thread that opened it: the
+ * daemon's main loop owns the read-write handle, a CLI command its own
+ * read-only one. Not thread-safe (the connection is opened NOMUTEX). */
+#include "store.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Page cache bound: 2000 KiB per connection (negative cache_size is KiB). */
+#define CACHE_KIB 2000
+/* After a checkpoint the WAL file is truncated back to this size. */
+#define JOURNAL_LIMIT_BYTES (4 * 1024 * 1024)
+/* The writer is the main loop: it must not stall long behind a lock (there
+ * is no other writer in normal operation). A CLI reader can wait longer. */
+#define BUSY_MS_WRITER 1000
+#define BUSY_MS_READER 5000
+
+#define READINGS_MAX 4096      /* buffered readings between two flushes */
+#define READING_STR_MAX 80     /* device ids are slugs (<= 63), names plain ids (<= 64) */
+#define FLUSH_PERIOD_MS 1000   /* readings hit the disk at most once per second */
+#define QUERY_LIMIT_DEFAULT 1000
+#define QUERY_CLASSES_MAX 16
+#define PRIO_MIN 0
+#define PRIO_MAX STORE_PRIO_TELEMETRY
+#define FOREACH_CHUNK 64       /* outbox rows read before callbacks run */
+
+/* Pruning works in bounded batches, each its own short transaction, so one
+ * call never holds the main loop for long; what is left goes next call. */
+#define PRUNE_BATCH 2000        /* rows per age-pruning batch */
+#define PRUNE_MAX_BATCHES 50
+#define PRUNE_SIZE_BATCH 256    /* smaller: size pruning stops near its target */
+#define PRUNE_SIZE_MAX_BATCHES 400
+#define PRUNE_START_PERCENT 80
+#define PRUNE_TARGET_PERCENT 75
+#define DAY_MS (86400 * (int64_t)1000)
+/* Events stamped before 2024-01-01 were made with an unset clock: their age
+ * is unknown, so age pruning keeps them (records must outlive inspections). */
+#define SANE_WALL_MS_SQL "1704067200000"
+
+struct buffered_reading {
+	int64_t ts_ms;
+	double value;
+	int quality;
+	char device[READING_STR_MAX];
+	char name[READING_STR_MAX];
+};
+
+/* Prepared once, kept for the life of the handle (hot paths). */
+enum stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_META_SEQ,
+	ST_EVENT_INSERT,
+	ST_OUTBOX_INSERT,
+	ST_PSTATE_UPSERT,
+	ST_OUTBOX_GET,
+	ST_OUTBOX_DELETE,
+	ST_READING_INSERT,
+	ST_MAX
+};
+
+static const char *const stmt_sql[ST_MAX] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	/* The last_seq guard also catches a second process writing the file. */
+	[ST_META_SEQ] = "UPDATE meta SET last_seq = ?1 WHERE id = 1 AND last_seq = ?1 - 1",
+	[ST_EVENT_INSERT] = "INSERT INTO events(seq, event_id, ts_ms, class, type, state, cid, "
+			    "device, point, payload) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[ST_OUTBOX_INSERT] = "INSERT INTO outbox(dest, seq, topic, payload, qos, retain, prio, "
+			     "order_key, created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_PSTATE_UPSERT] = "INSERT OR REPLACE INTO point_state(key, conditions, latched, "
+			     "alarm_causes, prealarm_causes, fault_causes_0, fault_causes_1, "
+			     "fault_causes_2, fault_causes_3, fault_causes_4, fault_causes_5, "
+			     "fault_causes_6, fault_causes_7, since_ms, last_seq) "
+			     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+	[ST_OUTBOX_GET] = "SELECT topic, payload FROM outbox WHERE id = ?1",
+	[ST_OUTBOX_DELETE] = "DELETE FROM outbox WHERE id = ?1",
+	[ST_READING_INSERT] = "INSERT INTO readings(ts_ms, device, name, value, quality) "
+			      "VALUES(?1, ?2, ?3, ?4, ?5)",
+};
+
+/* One per priority: an equality on prio walks outbox_prio_id in id order,
+ * so foreach merges these streams instead of sorting the whole range. */
+static const char outbox_page_sql[] =
+	"SELECT id, seq, prio, qos, retain, created_ms, order_key FROM outbox "
+	"WHERE prio = ?1 AND id > ?2 ORDER BY id LIMIT ?3";
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	bool readonly;
+	bool unclean;      /* a non-empty WAL was left by the previous writer */
+	int max_mb;
+	int64_t page_size;
+	bool sync_full;    /* current PRAGMA synchronous of the connection */
+	int logged_err;    /* last error logged, so a repeated failure logs once */
+	char epoch[9];
+	uint64_t last_seq;
+	sqlite3_stmt *st[ST_MAX];
+	sqlite3_stmt *page_st[PRIO_MAX + 1];
+	struct buffered_reading *readings;
+	size_t n_readings;
+	bool tick_started;
+	uint64_t last_flush_ms;
+};
+
+/* ---- schema and migrations ------------------------------------------ */
+
+/* Version 1. Later versions append steps below; a step never edits an
+ * earlier one, so every database walks the same path. */
+static const char schema_v1[] =
+	"CREATE TABLE meta ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" epoch TEXT NOT NULL CHECK (length(epoch) = 8),"
+	" last_seq INTEGER NOT NULL CHECK (last_seq >= 0),"
+	" created_ms INTEGER NOT NULL,"
+	" schema_version INTEGER NOT NULL);"
+	"CREATE TABLE events ("
+	" seq INTEGER PRIMARY KEY,"
+	" event_id TEXT NOT NULL UNIQUE,"
+	" ts_ms INTEGER NOT NULL,"
+	" class TEXT NOT NULL,"
+	" type TEXT NOT NULL,"
+	" state TEXT NOT NULL,"
+	" cid TEXT NOT NULL,"
+	" device TEXT NOT NULL,"
+	" point TEXT,"
+	" payload BLOB NOT NULL,"
+	" acked_by TEXT,"
+	" acked_ms INTEGER);"
+	"CREATE INDEX events_ts ON events(ts_ms);"
+	"CREATE TABLE outbox ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" dest TEXT NOT NULL,"
+	" seq INTEGER,"
+	" topic TEXT NOT NULL,"
+	" payload BLOB NOT NULL,"
+	" qos INTEGER NOT NULL CHECK (qos BETWEEN 0 AND 2),"
+	" retain INTEGER NOT NULL,"
+	" prio INTEGER NOT NULL,"
+	" order_key TEXT NOT NULL DEFAULT '',"
+	" created_ms INTEGER NOT NULL);"
+	"CREATE INDEX outbox_prio_id ON outbox(prio, id);"
+	"CREATE INDEX outbox_order_key ON outbox(order_key);"
+	"CREATE INDEX outbox_seq ON outbox(seq) WHERE seq IS NOT NULL;"
+	"CREATE TABLE point_state ("
+	" key TEXT PRIMARY KEY CHECK (length(key) BETWEEN 1 AND 159),"
+	" conditions INTEGER NOT NULL,"
+	" latched INTEGER NOT NULL,"
+	" alarm_causes INTEGER NOT NULL,"
+	" prealarm_causes INTEGER NOT NULL,"
+	" fault_causes_0 INTEGER NOT NULL, fault_causes_1 INTEGER NOT NULL,"
+	" fault_causes_2 INTEGER NOT NULL, fault_causes_3 INTEGER NOT NULL,"
+	" fault_causes_4 INTEGER NOT NULL, fault_causes_5 INTEGER NOT NULL,"
+	" fault_causes_6 INTEGER NOT NULL, fault_causes_7 INTEGER NOT NULL,"
+	" since_ms INTEGER NOT NULL,"
+	" last_seq INTEGER NOT NULL);"
+	"CREATE TABLE readings ("
+	" ts_ms INTEGER NOT NULL,"
+	" device TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" value REAL,"
+	" quality INTEGER NOT NULL);"
+	"CREATE INDEX readings_ts ON readings(ts_ms);"
+	"CREATE INDEX readings_dev_name_ts ON readings(device, name, ts_ms);";
+
+static int migrate_v1_meta(store *s);
+
+struct migration {
+	int version;
+	const char *sql;
+	int (*post)(store *s); /* runs in the step's transaction, may be NULL */
+};
+
+static const struct migration migrations[] = {
+	{ 1, schema_v1, migrate_v1_meta },
+};
+#define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))
+
+/* ---- errors ---------------------------------------------------------- */
+
+static int sql_errno(sqlite3 *db, int rc)
+{
+	int e;
+
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return 0;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_IOERR:
+		if (rc == SQLITE_IOERR_NOMEM)
+			return -ENOMEM;
+		if (db && sqlite3_system_errno(db) == ENOSPC)
+			return -ENOSPC;
+		return -EIO;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -EBADMSG;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	case SQLITE_CANTOPEN:
+		e = db ? sqlite3_system_errno(db) : 0;
+		return e > 0 ? -e : -EIO;
+	case SQLITE_CONSTRAINT:
+		if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+			return -EEXIST;
+		return -EINVAL;
+	case SQLITE_TOOBIG:
+		return -E2BIG;
+	case SQLITE_RANGE:
+	case SQLITE_MISMATCH:
+	case SQLITE_MISUSE:
+		return -EINVAL;
+	default:
+		return -EIO;
+	}
+}
+
+static const char *advice(int err)
+{
+	switch (err) {
+	case -ENOSPC:
+		return "free disk space or raise storage.max_mb; events keep going out from memory";
+	case -EBADMSG:
+		return "the database is corrupt: firegw moves it aside and starts a new one";
+	case -EROFS:
+	case -EACCES:
+	case -EPERM:
+		return "check the permissions of the file and of its directory";
+	case -EBUSY:
+		return "another process holds the database: stop it";
+	case -ENOMEM:
+		return "the system is out of memory";
+	case -EEXIST:
+	case -EINVAL:
+		return "a firegw bug: please report it with this line";
+	default:
+		return "check the disk and the kernel log (dmesg)";
+	}
+}
+
+/* Translates and logs a SQLite failure. A failure that repeats the last one
+ * logged goes to debug only, so a full disk does not flood the journal. */
+static int fail(store *s, int rc, const char *what)
+{
+	int r = sql_errno(s->db, rc);
+
+	if (r == 0)
+		r = -EIO;
+	if (r != s->logged_err) {
+		log_error("storage '%s': %s failed: %s: %s", s->path, what,
+			  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc), advice(r));
+		s->logged_err = r;
+	} else {
+		log_debug("storage '%s': %s failed again: %s", s->path, what,
+			  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+	}
+	return r;
+}
+
+/* After a storage fault (not after a rejected bad call), say it is over. */
+static void succeeded(store *s)
+{
+	if (s->logged_err && s->logged_err != -EINVAL && s->logged_err != -EEXIST)
+		log_notice("storage '%s': writing again", s->path);
+	s->logged_err = 0;
+}
+
+/* ---- statement helpers ---------------------------------------------- */
+
+static int stmt_get(store *s, enum stmt_id id, sqlite3_stmt **ret)
+{
+	int rc;
+
+	if (!s->st[id]) {
+		rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+					&s->st[id], NULL);
+		if (rc != SQLITE_OK)
+			return fail(s, rc, "preparing a statement");
+	}
+	*ret = s->st[id];
+	return 0;
+}
+
+/* Accumulates the first bind error so a run of binds is checked once. */
+struct binder {
+	sqlite3_stmt *st;
+	int rc;
+};
+
+static void b_int(struct binder *b, int i, int64_t v)
+{
+	if (b->rc == SQLITE_OK)
+		b->rc = sqlite3_bind_int64(b->st, i, v);
+}
+
+static void b_double(struct binder *b, int i, double v)
+{
+	if (b->rc == SQLITE_OK)
+		b->rc = isnan(v) ? sqlite3_bind_null(b->st, i) : sqlite3_bind_double(b->st, i, v);
+}
+
+static void b_text(struct binder *b, int i, const char *v)
+{
+	if (b->rc == SQLITE_OK)
+		b->rc = v ? sqlite3_bind_text(b->st, i, v, -1, SQLITE_STATIC)
+			  : sqlite3_bind_null(b->st, i);
+}
+
+/* A zero-length blob must not bind as NULL (the columns are NOT NULL). */
+static void b_blob(struct binder *b, int i, const void *p, size_t len)
+{
+	if (b->rc != SQLITE_OK)
+		return;
+	if (len == 0)
+		b->rc = sqlite3_bind_zeroblob(b->st, i, 0);
+	else
+		b->rc = sqlite3_bind_blob64(b->st, i, p, len, SQLITE_STATIC);
+}
+
+static void b_null(struct binder *b, int i)
+{
+	if (b->rc == SQLITE_OK)
+		b->rc = sqlite3_bind_null(b->st, i);
+}
+
+/* Steps a write statement to completion and resets it for the next use. */
+static int step_done(store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	int r = 0;
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		r = fail(s, rc, what);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return r;
+}
+
+static int bind_check(store *s, struct binder *b, const char *what)
+{
+	if (b->rc == SQLITE_OK)
+		return 0;
+	sqlite3_reset(b->st);
+	sqlite3_clear_bindings(b->st);
+	return fail(s, b->rc, what);
+}
+
+static int exec(store *s, const char *sql, const char *what)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : fail(s, rc, what);
+}
+
+/* Runs a one-row statement and returns its first column as an integer. */
+static int query_int(store *s, const char *sql, int64_t *ret)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, r = 0;
+
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, sql);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*ret = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		*ret = 0;
+	else
+		r = fail(s, rc, sql);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int tx_begin(store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt_get(s, ST_BEGIN, &st);
+
+	return r < 0 ? r : step_done(s, st, "starting a transaction");
+}
+
+static int tx_commit(store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int r = stmt_get(s, ST_COMMIT, &st);
+
+	return r < 0 ? r : step_done(s, st, "committing");
+}
+
+/* SQLite may already have rolled back by itself (SQLITE_FULL, I/O errors). */
+static void tx_rollback(store *s)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_get_autocommit(s->db))
+		return;
+	if (stmt_get(s, ST_ROLLBACK, &st) == 0 && sqlite3_step(st) != SQLITE_DONE)
+		log_warning("storage '%s': rollback failed: %s", s->path, sqlite3_errmsg(s->db));
+	if (st)
+		sqlite3_reset(st);
+}
+
+/* synchronous=FULL fsyncs the WAL at each commit; NORMAL only at
+ * checkpoints. Events (and point state) need FULL; readings, telemetry and
+ * outbox deletions do not. The WAL is append-only, so the next FULL commit
+ * also makes every earlier NORMAL commit durable. Must run outside a
+ * transaction. */
+static int set_sync(store *s, bool full)
+{
+	int r;
+
+	if (s->sync_full == full)
+		return 0;
+	r = exec(s, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+		 "setting PRAGMA synchronous");
+	if (r == 0)
+		s->sync_full = full;
+	return r;
+}
+
+/* ---- open ------------------------------------------------------------ */
+
+static int mkdir_parents(const char *path)
+{
+	char *buf = strdup(path);
+	char *p;
+	int r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0750) < 0 && errno != EEXIST) {
+			r = -errno;
+			log_error("storage: cannot create directory '%s': %s: "
+				  "create it or fix storage.path", buf, strerror(errno));
+			break;
+		}
+		*p = '/';
+	}
+	free(buf);
+	return r;
+}
+
+static int draw_epoch(char ret[9])
+{
+	uint8_t b[4];
+	ssize_t n;
+
+	do
+		n = getrandom(b, sizeof(b), 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n != (ssize_t)sizeof(b))
+		return -EIO;
+	snprintf(ret, 9, "%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
+	return 0;
+}
+
+static int migrate_v1_meta(store *s)
+{
+	sqlite3_stmt *st = NULL;
+	struct binder b;
+	char epoch[9];
+	int rc, r;
+
+	r = draw_epoch(epoch);
+	if (r < 0) {
+		log_error("storage '%s': getrandom() failed: %s", s->path, strerror(-r));
+		return r;
+	}
+	rc = sqlite3_prepare_v2(s->db,
+				"INSERT INTO meta(id, epoch, last_seq, created_ms, schema_version) "
+				"VALUES(1, ?1, 0, ?2, 1)", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "creating the meta row");
+	b = (struct binder){ st, SQLITE_OK };
+	b_text(&b, 1, epoch);
+	b_int(&b, 2, util_wall_ms());
+	r = bind_check(s, &b, "creating the meta row");
+	if (r == 0)
+		r = step_done(s, st, "creating the meta row");
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int migrate(store *s)
+{
+	char sql[128];
+	int64_t v;
+	size_t i;
+	int r;
+
+	r = query_int(s, "PRAGMA user_version", &v);
+	if (r < 0)
+		return r;
+	if (v > SCHEMA_VERSION) {
+		log_error("storage '%s': schema version %lld is newer than this firegw's (%d): "
+			  "install the newer firegw, or move the file aside",
+			  s->path, (long long)v, SCHEMA_VERSION);
+		return -EPROTO;
+	}
+	for (i = 0; i < ARRAY_SIZE(migrations); i++) {
+		const struct migration *m = &migrations[i];
+
+		if (m->version <= v)
+			continue;
+		r = tx_begin(s);
+		if (r < 0)
+			return r;
+		r = exec(s, m->sql, "migrating the schema");
+		if (r == 0 && m->post)
+			r = m->post(s);
+		if (r == 0) {
+			snprintf(sql, sizeof(sql),
+				 "PRAGMA user_version = %d; UPDATE meta SET schema_version = %d",
+				 m->version, m->version);
+			r = exec(s, sql, "migrating the schema");
+		}
+		if (r == 0)
+			r = tx_commit(s);
+		if (r < 0) {
+			tx_rollback(s);
+			return r;
+		}
+		log_info("storage '%s': schema at version %d", s->path, m->version);
+	}
+	return 0;
+}
+
+static bool is_epoch(const char *e)
+{
+	size_t i;
+
+	for (i = 0; i < 8; i++)
+		if (!((e[i] >= '0' && e[i] <= '9') || (e[i] >= 'a' && e[i] <= 'f')))
+			return false;
+	return e[8] == '\0';
+}
+
+static int load_meta(store *s)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *e;
+	int64_t seq;
+	int rc, r = 0;
+
+	rc = sqlite3_prepare_v2(s->db, "SELECT epoch, last_seq FROM meta WHERE id = 1", -1, &st,
+				NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "reading the meta row");
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = fail(s, rc, "reading the meta row");
+		goto out_finalize;
+	}
+	e = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+	seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : -1;
+	if (!e || strlen((const char *)e) != 8 || !is_epoch((const char *)e) || seq < 0) {
+		log_error("storage '%s': the meta row is missing or invalid: %s", s->path,
+			  advice(-EBADMSG));
+		r = -EBADMSG;
+		goto out_finalize;
+	}
+	memcpy(s->epoch, e, 9);
+	s->last_seq = (uint64_t)seq;
+out_finalize:
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int configure(store *s)
+{
+	char sql[96];
+	char mode[16] = "";
+	sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	/* The first statement reads the header: NOTADB shows here. */
+	if (!s->readonly) {
+		rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const unsigned char *m = sqlite3_column_text(st, 0);
+
+			if (m)
+				util_strlcpy(mode, (const char *)m, sizeof(mode));
+			rc = SQLITE_OK;
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_OK)
+			return fail(s, rc, "opening");
+		if (strcmp(mode, "wal") != 0)
+			log_warning("storage '%s': journal mode is '%s', not 'wal': "
+				    "check that the directory is writable", s->path, mode);
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d; PRAGMA journal_size_limit=%d",
+		 CACHE_KIB, JOURNAL_LIMIT_BYTES);
+	r = exec(s, sql, "opening");
+	if (r < 0)
+		return r;
+	if (!s->readonly) {
+		r = exec(s, "PRAGMA synchronous=FULL", "opening");
+		if (r < 0)
+			return r;
+		s->sync_full = true;
+	}
+	return 0;
+}
+
+static int apply_max_size(store *s)
+{
+	char sql[64];
+	int64_t pages, got;
+	int r;
+
+	r = query_int(s, "PRAGMA page_size", &s->page_size);
+	if (r < 0)
+		return r;
+	if (s->page_size <= 0)
+		return -EBADMSG;
+	if (s->max_mb == 0 || s->readonly)
+		return 0;
+	pages = (int64_t)s->max_mb * 1024 * 1024 / s->page_size;
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%lld", (long long)pages);
+	r = query_int(s, sql, &got);
+	if (r < 0)
+		return r;
+	/* SQLite never sets the limit below the current size. */
+	if (got > pages)
+		log_warning("storage '%s' is already larger than storage.max_mb (%d MB): "
+			    "it will not grow; raise max_mb or let pruning make room",
+			    s->path, s->max_mb);
+	return 0;
+}
+
+static bool wal_has_data(const char *path)
+{
+	char wal[PATH_MAX];
+	struct stat stw;
+
+	if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", path) >= sizeof(wal))
+		return false;
+	return stat(wal, &stw) == 0 && stw.st_size > 0;
+}
+
+int store_open(const struct store_opts *o, store **ret)
+{
+	struct stat stp;
+	store *s;
+	int64_t v;
+	int flags, rc, r;
+
+	if (!ret)
+		return -EINVAL;
+	*ret = NULL;
+	if (!o || !o->path || !*o->path || o->max_mb < 0)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->path = strdup(o->path);
+	if (!s->path) {
+		r = -ENOMEM;
+		goto out_free;
+	}
+	s->readonly = o->readonly;
+	s->max_mb = o->max_mb;
+
+	if (stat(o->path, &stp) < 0) {
+		r = -errno;
+		if (r != -ENOENT) {
+			log_error("storage '%s': %s: check storage.path and its permissions",
+				  o->path, strerror(-r));
+			goto out_free;
+		}
+		/* The caller decides what a missing database means. */
+		if (o->readonly || !o->create)
+			goto out_free;
+		r = mkdir_parents(o->path);
+		if (r < 0)
+			goto out_free;
+	} else if (!o->readonly) {
+		s->unclean = wal_has_data(o->path);
+	}
+
+	flags = SQLITE_OPEN_NOMUTEX;
+	if (o->readonly)
+		flags |= SQLITE_OPEN_READONLY;
+	else
+		flags |= SQLITE_OPEN_READWRITE | (o->create ? SQLITE_OPEN_CREATE : 0);
+	rc = sqlite3_open_v2(o->path, &s->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		r = fail(s, rc, "opening");
+		goto out_free;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, o->readonly ? BUSY_MS_READER : BUSY_MS_WRITER);
+
+	r = configure(s);
+	if (r < 0)
+		goto out_free;
+	if (o->readonly) {
+		r = query_int(s, "PRAGMA user_version", &v);
+		if (r < 0)
+			goto out_free;
+		if (v == 0) {
+			/* An empty file: the daemon has not created the schema yet. */
+			r = -ENOENT;
+			goto out_free;
+		}
+		if (v > SCHEMA_VERSION) {
+			log_error("storage '%s': schema version %lld is newer than this firegw's "
+				  "(%d): use the firegw that wrote it", o->path, (long long)v,
+				  SCHEMA_VERSION);
+			r = -EPROTO;
+			goto out_free;
+		}
+	} else {
+		r = migrate(s);
+		if (r < 0)
+			goto out_free;
+	}
+	r = load_meta(s);
+	if (r < 0)
+		goto out_free;
+	r = apply_max_size(s);
+	if (r < 0)
+		goto out_free;
+	if (!o->readonly) {
+		s->readings = calloc(READINGS_MAX, sizeof(*s->readings));
+		if (!s->readings) {
+			r = -ENOMEM;
+			goto out_free;
+		}
+	}
+	*ret = s;
+	return 0;
+
+out_free:
+	store_free(s);
+	return r;
+}
+
+/* ---- readings buffer --------------------------------------------------- */
+
+static int readings_flush(store *s)
+{
+	sqlite3_stmt *st = NULL;
+	struct binder b;
+	size_t i;
+	int r;
+
+	if (s->n_readings == 0)
+		return 0;
+	r = stmt_get(s, ST_READING_INSERT, &st);
+	if (r < 0)
+		return r;
+	r = set_sync(s, false);
+	if (r < 0)
+		return r;
+	r = tx_begin(s);
+	if (r < 0)
+		return r;
+	for (i = 0; i < s->n_readings; i++) {
+		const struct buffered_reading *br = &s->readings[i];
+
+		b = (struct binder){ st, SQLITE_OK };
+		b_int(&b, 1, br->ts_ms);
+		b_text(&b, 2, br->device);
+		b_text(&b, 3, br->name);
+		b_double(&b, 4, br->value);
+		b_int(&b, 5, br->quality);
+		r = bind_check(s, &b, "writing readings");
+		if (r == 0)
+			r = step_done(s, st, "writing readings");
+		if (r < 0)
+			goto out_rollback;
+	}
+	r = tx_commit(s);
+	if (r < 0)
+		goto out_rollback;
+	s->n_readings = 0;
+	succeeded(s);
+	return 0;
+
+out_rollback:
+	/* The buffer is kept and retried at the next tick. */
+	tx_rollback(s);
+	return r;
+}
+
+void store_free(store *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	if (s->db && s->n_readings > 0 && readings_flush(s) < 0)
+		log_warning("storage '%s': %zu readings could not be written and are dropped",
+			    s->path, s->n_readings);
+	for (i = 0; i < ST_MAX; i++)
+		sqlite3_finalize(s->st[i]);
+	for (i = 0; i < ARRAY_SIZE(s->page_st); i++)
+		sqlite3_finalize(s->page_st[i]);
+	/* Closing the last connection checkpoints and removes the WAL. */
+	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
+		log_warning("storage '%s': close failed: %s", s->path, sqlite3_errmsg(s->db));
+	free(s->readings);
+	free(s->path);
+	free(s);
+}
+
+const char *store_epoch(const store *s)
+{
+	return s->epoch;
+}
+
+uint64_t store_last_seq(const store *s)
+{
+	return s->last_seq;
+}
+
+bool store_unclean(const store *s)
+{
+	return s->unclean;
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+static bool prio_ok(int prio)
+{
+	return prio >= PRIO_MIN && prio <= PRIO_MAX;
+}
+
+static bool key_ok(const char *key)
+{
+	return memchr(key, '\0', STORE_KEY_MAX) != NULL;
+}
+
+static int bind_pstate(struct binder *b, const struct store_point_state *ps)
+{
+	int i;
+
+	b_text(b, 1, ps->key);
+	b_int(b, 2, ps->conditions);
+	b_int(b, 3, ps->latched ? 1 : 0);
+	b_int(b, 4, ps->alarm_causes);
+	b_int(b, 5, ps->prealarm_causes);
+	for (i = 0; i < 8; i++)
+		b_int(b, 6 + i, ps->fault_causes[i]);
+	b_int(b, 14, ps->since_ms);
+	b_int(b, 15, (int64_t)ps->last_seq);
+	return b->rc;
+}
+
+int store_commit_event(store *s, const struct store_event *ev, int64_t *ret_outbox_id)
+{
+	sqlite3_stmt *st_meta = NULL, *st_ev = NULL, *st_ob = NULL, *st_ps = NULL;
+	int64_t outbox_id = 0;
+	struct binder b;
+	int r;
+
+	if (ret_outbox_id)
+		*ret_outbox_id = 0;
+	if (!s || !ev)
+		return -EINVAL;
+	if (s->readonly)
+		return -EROFS;
+	if (ev->seq != s->last_seq + 1) {
+		log_error("storage '%s': event seq %llu out of order (expected %llu): %s",
+			  s->path, (unsigned long long)ev->seq, (unsigned long long)(s->last_seq + 1),
+			  advice(-EINVAL));
+		return -EINVAL;
+	}
+	if (ev->seq > INT64_MAX || !ev->event_id || !ev->cls || !ev->type || !ev->state ||
+	    !ev->cid || !ev->device || (!ev->payload && ev->payload_len > 0))
+		return -EINVAL;
+	if (ev->topic && (!prio_ok(ev->prio) || ev->qos < 0 || ev->qos > 2))
+		return -EINVAL;
+	if (ev->pstate && !key_ok(ev->pstate->key))
+		return -EINVAL;
+
+	if ((r = stmt_get(s, ST_META_SEQ, &st_meta)) < 0 ||
+	    (r = stmt_get(s, ST_EVENT_INSERT, &st_ev)) < 0 ||
+	    (r = stmt_get(s, ST_OUTBOX_INSERT, &st_ob)) < 0 ||
+	    (r = stmt_get(s, ST_PSTATE_UPSERT, &st_ps)) < 0)
+		return r;
+	r = set_sync(s, true);
+	if (r < 0)
+		return r;
+	r = tx_begin(s);
+	if (r < 0)
+		return r;
+
+	b = (struct binder){ st_meta, SQLITE_OK };
+	b_int(&b, 1, (int64_t)ev->seq);
+	r = bind_check(s, &b, "committing an event");
+	if (r == 0)
+		r = step_done(s, st_meta, "committing an event");
+	if (r < 0)
+		goto out_rollback;
+	if (sqlite3_changes(s->db) != 1) {
+		log_error("storage '%s': last_seq on disk differs from memory: another process "
+			  "writes this database; stop it", s->path);
+		r = -ESTALE;
+		goto out_rollback;
+	}
+
+	b = (struct binder){ st_ev, SQLITE_OK };
+	b_int(&b, 1, (int64_t)ev->seq);
+	b_text(&b, 2, ev->event_id);
+	b_int(&b, 3, ev->ts_ms);
+	b_text(&b, 4, ev->cls);
+	b_text(&b, 5, ev->type);
+	b_text(&b, 6, ev->state);
+	b_text(&b, 7, ev->cid);
+	b_text(&b, 8, ev->device);
+	b_text(&b, 9, ev->point);
+	b_blob(&b, 10, ev->payload, ev->payload_len);
+	r = bind_check(s, &b, "committing an event");
+	if (r == 0)
+		r = step_done(s, st_ev, "committing an event");
+	if (r < 0)
+		goto out_rollback;
+
+	if (ev->topic) {
+		b = (struct binder){ st_ob, SQLITE_OK };
+		b_text(&b, 1, ev->dest ? ev->dest : STORE_DEST_MQTT);
+		b_int(&b, 2, (int64_t)ev->seq);
+		b_text(&b, 3, ev->topic);
+		b_blob(&b, 4, ev->payload, ev->payload_len);
+		b_int(&b, 5, ev->qos);
+		b_int(&b, 6, ev->retain ? 1 : 0);
+		b_int(&b, 7, ev->prio);
+		b_text(&b, 8, ev->order_key ? ev->order_key : "");
+		b_int(&b, 9, util_wall_ms());
+		r = bind_check(s, &b, "committing an event's outbox row");
+		if (r == 0)
+			r = step_done(s, st_ob, "committing an event's outbox row");
+		if (r < 0)
+			goto out_rollback;
+		outbox_id = sqlite3_last_insert_rowid(s->db);
+	}
+
+	if (ev->pstate) {
+		b = (struct binder){ st_ps, SQLITE_OK };
+		bind_pstate(&b, ev->pstate);
+		r = bind_check(s, &b, "committing a point state");
+		if (r == 0)
+			r = step_done(s, st_ps, "committing a point state");
+		if (r < 0)
+			goto out_rollback;
+	}
+
+	r = tx_commit(s);
+	if (r < 0)
+		goto out_rollback;
+	/* Only a committed seq advances the counter. */
+	s->last_seq = ev->seq;
+	succeeded(s);
+	if (ret_outbox_id)
+		*ret_outbox_id = outbox_id;
+	return 0;
+
+out_rollback:
+	tx_rollback(s);
+	return r;
+}
+
+/* ---- outbox ------------------------------------------------------------ */
+
+int store_outbox_add(store *s, const char *dest, const char *topic, const void *payload,
+		     size_t len, int qos, bool retain, int prio, const char *order_key,
+		     int64_t *ret_id)
+{
+	sqlite3_stmt *st = NULL;
+	struct binder b;
+	int r;
+
+	if (ret_id)
+		*ret_id = 0;
+	if (!s || !topic || (!payload && len > 0) || qos < 0 || qos > 2 || !prio_ok(prio))
+		return -EINVAL;
+	if (s->readonly)
+		return -EROFS;
+	r = stmt_get(s, ST_OUTBOX_INSERT, &st);
+	if (r < 0)
+		return r;
+	r = set_sync(s, false);
+	if (r < 0)
+		return r;
+	b = (struct binder){ st, SQLITE_OK };
+	b_text(&b, 1, dest ? dest : STORE_DEST_MQTT);
+	b_null(&b, 2);
+	b_text(&b, 3, topic);
+	b_blob(&b, 4, payload, len);
+	b_int(&b, 5, qos);
+	b_int(&b, 6, retain ? 1 : 0);
+	b_int(&b, 7, prio);
+	b_text(&b, 8, order_key ? order_key : "");
+	b_int(&b, 9, util_wall_ms());
+	r = bind_check(s, &b, "adding to the outbox");
+	if (r == 0)
+		r = step_done(s, st, "adding to the outbox");
+	if (r < 0)
+		return r;
+	succeeded(s);
+	if (ret_id)
+		*ret_id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+static int page_stmt(store *s, int prio, sqlite3_stmt **ret)
+{
+	int rc;
+
+	if (!s->page_st[prio]) {
+		rc = sqlite3_prepare_v3(s->db, outbox_page_sql, -1, SQLITE_PREPARE_PERSISTENT,
+					&s->page_st[prio], NULL);
+		if (rc != SQLITE_OK)
+			return fail(s, rc, "reading the outbox");
+	}
+	*ret = s->page_st[prio];
+	return 0;
+}
+
+static void outbox_row_read(sqlite3_stmt *st, struct store_outbox_row *row)
+{
+	const unsigned char *k;
+
+	row->id = sqlite3_column_int64(st, 0);
+	row->seq = (uint64_t)sqlite3_column_int64(st, 1); /* NULL reads as 0 */
+	row->prio = sqlite3_column_int(st, 2);
+	row->qos = sqlite3_column_int(st, 3);
+	row->retain = sqlite3_column_int(st, 4) != 0;
+	row->created_ms = sqlite3_column_int64(st, 5);
+	k = sqlite3_column_text(st, 6);
+	util_strlcpy(row->order_key, k ? (const char *)k : "", sizeof(row->order_key));
+}
+
+/* Reads up to max rows with id > after_id into rows, in id order, by merging
+ * one index-ordered stream per priority. Statements are reset on return, so
+ * the callbacks that follow may call anything in this module. */
+static int outbox_chunk(store *s, int lo, int hi, int64_t after_id, size_t max,
+			struct store_outbox_row *rows, size_t *ret_n)
+{
+	sqlite3_stmt *sts[PRIO_MAX + 1] = { NULL };
+	bool live[PRIO_MAX + 1] = { false };
+	size_t n = 0;
+	int p, best, rc, r = 0;
+
+	for (p = lo; p <= hi; p++) {
+		struct binder b;
+
+		r = page_stmt(s, p, &sts[p]);
+		if (r < 0)
+			goto out_reset;
+		b = (struct binder){ sts[p], SQLITE_OK };
+		b_int(&b, 1, p);
+		b_int(&b, 2, after_id);
+		b_int(&b, 3, (int64_t)max);
+		r = bind_check(s, &b, "reading the outbox");
+		if (r < 0)
+			goto out_reset;
+		rc = sqlite3_step(sts[p]);
+		if (rc == SQLITE_ROW) {
+			live[p] = true;
+		} else if (rc != SQLITE_DONE) {
+			r = fail(s, rc, "reading the outbox");
+			goto out_reset;
+		}
+	}
+	while (n < max) {
+		best = -1;
+		for (p = lo; p <= hi; p++)
+			if (live[p] && (best < 0 || sqlite3_column_int64(sts[p], 0) <
+							   sqlite3_column_int64(sts[best], 0)))
+				best = p;
+		if (best < 0)
+			break;
+		outbox_row_read(sts[best], &rows[n++]);
+		rc = sqlite3_step(sts[best]);
+		if (rc != SQLITE_ROW) {
+			live[best] = false;
+			if (rc != SQLITE_DONE) {
+				r = fail(s, rc, "reading the outbox");
+				goto out_reset;
+			}
+		}
+	}
+out_reset:
+	for (p = lo; p <= hi; p++)
+		if (sts[p])
+			sqlite3_reset(sts[p]);
+	*ret_n = n;
+	return r;
+}
+
+int store_outbox_foreach(store *s, int min_prio, int max_prio, int64_t after_id, size_t limit,
+			 int (*cb)(void *ud, const struct store_outbox_row *row), void *ud)
+{
+	struct store_outbox_row rows[FOREACH_CHUNK];
+	size_t done = 0, n, i, want;
+	int r;
+
+	if (!s || !cb)
+		return -EINVAL;
+	if (min_prio < PRIO_MIN)
+		min_prio = PRIO_MIN;
+	if (max_prio > PRIO_MAX)
+		max_prio = PRIO_MAX;
+	if (min_prio > max_prio)
+		return 0;
+	for (;;) {
+		want = FOREACH_CHUNK;
+		if (limit > 0 && limit - done < want)
+			want = limit - done;
+		if (want == 0)
+			return 0;
+		r = outbox_chunk(s, min_prio, max_prio, after_id, want, rows, &n);
+		if (r < 0)
+			return r;
+		for (i = 0; i < n; i++) {
+			r = cb(ud, &rows[i]);
+			if (r != 0)
+				return r;
+		}
+		done += n;
+		if (n < want)
+			return 0;
+		after_id = rows[n - 1].id;
+	}
+}
+
+int store_outbox_get(store *s, int64_t id, char **ret_topic, void **ret_payload, size_t *ret_len)
+{
+	sqlite3_stmt *st = NULL;
+	struct binder b;
+	const unsigned char *t;
+	const void *p;
+	char *topic = NULL;
+	void *payload = NULL;
+	int rc, r, n;
+
+	if (!s || !ret_topic || !ret_payload || !ret_len)
+		return -EINVAL;
+	r = stmt_get(s, ST_OUTBOX_GET, &st);
+	if (r < 0)
+		return r;
+	b = (struct binder){ st, SQLITE_OK };
+	b_int(&b, 1, id);
+	r = bind_check(s, &b, "reading the outbox");
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		r = -ENOENT;
+		goto out_reset;
+	}
+	if (rc != SQLITE_ROW) {
+		r = fail(s, rc, "reading the outbox");
+		goto out_reset;
+	}
+	t = sqlite3_column_text(st, 0);
+	topic = strdup(t ? (const char *)t : "");
+	p = sqlite3_column_blob(st, 1);
+	n = sqlite3_column_bytes(st, 1);
+	/* One byte more so an empty payload is still a pointer to free. */
+	payload = malloc((size_t)n + 1);
+	if (!topic || !payload) {
+		free(topic);
+		free(payload);
+		r = -ENOMEM;
+		goto out_reset;
+	}
+	if (n > 0)
+		memcpy(payload, p, (size_t)n);
+	*ret_topic = topic;
+	*ret_payload = payload;
+	*ret_len = (size_t)n;
+out_reset:
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return r;
+}
+
+int store_outbox_delete(store *s, const int64_t *ids, size_t n)
+{
+	sqlite3_stmt *st = NULL;
+	struct binder b;
+	size_t i;
+	int r;
+
+	if (!s || (!ids && n > 0))
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	if (s->readonly)
+		return -EROFS;
+	r = stmt_get(s, ST_OUTBOX_DELETE, &st);
+	if (r < 0)
+		return r;
+	/* A lost deletion only means one more resend, deduplicated by event_id. */
+	r = set_sync(s, false);
+	if (r < 0)
+		return r;
+	r = tx_begin(s);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		b = (struct binder){ st, SQLITE_OK };
+		b_int(&b, 1, ids[i]);
+		r = bind_check(s, &b, "deleting from the outbox");
+		if (r == 0)
+			r = step_done(s, st, "deleting from the outbox");
+		if (r < 0)
+			goto out_rollback;
+	}
+	r = tx_commit(s);
+	if (r < 0)
+		goto out_rollback;
+	succeeded(s);
+	return 0;
+
+out_rollback:
+	tx_rollback(s);
+	return r;
+}
+
+int store_outbox_stats(store *s, int64_t *ret_events, int64_t *ret_telemetry, int64_t *ret_oldest_ms)
+{
+	sqlite3_stmt *st = NULL;
+	struct binder b;
+	int rc, r = 0;
+
+	if (!s)
+		return -EINVAL;
+	rc = sqlite3_prepare_v2(s->db,
+				"SELECT (SELECT count(*) FROM outbox WHERE prio < ?1),"
+				" (SELECT count(*) FROM outbox WHERE prio >= ?1),"
+				" (SELECT min(created_ms) FROM outbox WHERE prio < ?1)",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "counting the outbox");
+	b = (struct binder){ st, SQLITE_OK };
+	b_int(&b, 1, STORE_PRIO_TELEMETRY);
+	r = bind_check(s, &b, "counting the outbox");
+	if (r < 0)
+		goto out_finalize;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		r = fail(s, rc, "counting the outbox");
+		goto out_finalize;
+	}
+	if (ret_events)
+		*ret_events = sqlite3_column_int64(st, 0);
+	if (ret_telemetry)
+		*ret_telemetry = sqlite3_column_int64(st, 1);
+	if (ret_oldest_ms)
+		*ret_oldest_ms = sqlite3_column_int64(st, 2); /* NULL (none) reads as 0 */
+out_finalize:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* ---- point state ------------------------------------------------------- */
+
+int store_point_state_foreach(store *s, int (*cb)(void *ud, const struct store_point_state *ps),
+			      void *ud)
+{
+	struct store_point_state ps;
+	sqlite3_stmt *st = NULL;
+	const unsigned char *k;
+	int rc, r = 0, i;
+
+	if (!s || !cb)
+		return -EINVAL;
+	rc = sqlite3_prepare_v2(s->db,
+				"SELECT key, conditions, latched, alarm_causes, prealarm_causes, "
+				"fault_causes_0, fault_causes_1, fault_causes_2, fault_causes_3, "
+				"fault_causes_4, fault_causes_5, fault_causes_6, fault_causes_7, "
+				"since_ms, last_seq FROM point_state ORDER BY key",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "reading point states");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&ps, 0, sizeof(ps));
+		k = sqlite3_column_text(st, 0);
+		util_strlcpy(ps.key, k ? (const char *)k : "", sizeof(ps.key));
+		ps.conditions = (uint32_t)sqlite3_column_int64(st, 1);
+		ps.latched = sqlite3_column_int(st, 2) != 0;
+		ps.alarm_causes = (uint32_t)sqlite3_column_int64(st, 3);
+		ps.prealarm_causes = (uint32_t)sqlite3_column_int64(st, 4);
+		for (i = 0; i < 8; i++)
+			ps.fault_causes[i] = (uint32_t)sqlite3_column_int64(st, 5 + i);
+		ps.since_ms = sqlite3_column_int64(st, 13);
+		ps.last_seq = (uint64_t)sqlite3_column_int64(st, 14);
+		r = cb(ud, &ps);
+		if (r != 0)
+			goto out_finalize;
+	}
+	if (rc != SQLITE_DONE)
+		r = fail(s, rc, "reading point states");
+out_finalize:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_point_state_save(store *s, const struct store_point_state *ps)
+{
+	sqlite3_stmt *st = NULL;
+	struct binder b;
+	int r;
+
+	if (!s || !ps || !key_ok(ps->key))
+		return -EINVAL;
+	if (s->readonly)
+		return -EROFS;
+	r = stmt_get(s, ST_PSTATE_UPSERT, &st);
+	if (r < 0)
+		return r;
+	/* Latches, tests and disables must survive a power cut. */
+	r = set_sync(s, true);
+	if (r < 0)
+		return r;
+	b = (struct binder){ st, SQLITE_OK };
+	bind_pstate(&b, ps);
+	r = bind_check(s, &b, "saving a point state");
+	if (r == 0)
+		r = step_done(s, st, "saving a point state");
+	if (r == 0)
+		succeeded(s);
+	return r;
+}
+
+/* ---- readings ---------------------------------------------------------- */
+
+int store_readings_add(store *s, const struct store_reading *r)
+{
+	struct buffered_reading *br;
+
+	if (!s || !r || !r->device || !r->name || !*r->device || !*r->name)
+		return -EINVAL;
+	if (s->readonly)
+		return -EROFS;
+	if (strlen(r->device) >= READING_STR_MAX || strlen(r->name) >= READING_STR_MAX)
+		return -EINVAL;
+	if (s->n_readings >= READINGS_MAX)
+		return -ENOBUFS;
+	br = &s->readings[s->n_readings++];
+	br->ts_ms = r->ts_ms;
+	br->value = r->value;
+	br->quality = r->quality;
+	memcpy(br->device, r->device, strlen(r->device) + 1);
+	memcpy(br->name, r->name, strlen(r->name) + 1);
+	return 0;
+}
+
+int store_tick(store *s, uint64_t now_mono_ms)
+{
+	int r;
+
+	if (!s)
+		return -EINVAL;
+	if (s->readonly)
+		return 0;
+	/* The first tick starts the clock; a flush waits a full period. */
+	if (!s->tick_started) {
+		s->tick_started = true;
+		s->last_flush_ms = now_mono_ms;
+		return 0;
+	}
+	if (now_mono_ms - s->last_flush_ms < FLUSH_PERIOD_MS)
+		return 0;
+	/* A failed flush is retried one period later, not at every tick. */
+	s->last_flush_ms = now_mono_ms;
+	r = readings_flush(s);
+	return r;
+}
+
+/* ---- history ------------------------------------------------------------ */
+
+int store_events_query(store *s, const struct store_query *q,
+		       int (*cb)(void *ud, const struct store_event_row *row), void *ud)
+{
+	char sql[1024];
+	struct store_event_row row;
+	sqlite3_stmt *st = NULL;
+	struct binder b;
+	size_t len, i, limit;
+	int rc, r = 0, n;
+
+	if (!s || !q || !cb || q->n_classes > QUERY_CLASSES_MAX || q->after_seq > INT64_MAX ||
+	    (q->n_classes > 0 && !q->classes))
+		return -EINVAL;
+	for (i = 0; i < q->n_classes; i++)
+		if (!q->classes[i])
+			return -EINVAL;
+	len = (size_t)snprintf(sql, sizeof(sql),
+			       "SELECT seq, ts_ms, event_id, class, type, state, cid, device, point, "
+			       "payload FROM events WHERE seq > :after");
+	if (q->from_ms)
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND ts_ms >= :from");
+	if (q->to_ms)
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND ts_ms < :to");
+	if (q->device)
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND device = :device");
+	if (q->n_classes > 0) {
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND class IN (");
+		for (i = 0; i < q->n_classes; i++)
+			len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s?%zu",
+						i ? ", " : "", 100 + i);
+		len += (size_t)snprintf(sql + len, sizeof(sql) - len, ")");
+	}
+	len += (size_t)snprintf(sql + len, sizeof(sql) - len, " ORDER BY seq LIMIT :limit");
+	/* Cannot trigger with QUERY_CLASSES_MAX classes (about 350 bytes at
+	 * most); kept so a longer query added later fails cleanly. */
+	if (len >= sizeof(sql))
+		return -E2BIG;
+
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "querying events");
+	limit = q->limit ? q->limit : QUERY_LIMIT_DEFAULT;
+	if (limit > INT64_MAX)
+		limit = INT64_MAX;
+	b = (struct binder){ st, SQLITE_OK };
+	b_int(&b, sqlite3_bind_parameter_index(st, ":after"), (int64_t)q->after_seq);
+	if (q->from_ms)
+		b_int(&b, sqlite3_bind_parameter_index(st, ":from"), q->from_ms);
+	if (q->to_ms)
+		b_int(&b, sqlite3_bind_parameter_index(st, ":to"), q->to_ms);
+	if (q->device)
+		b_text(&b, sqlite3_bind_parameter_index(st, ":device"), q->device);
+	for (i = 0; i < q->n_classes; i++)
+		b_text(&b, 100 + (int)i, q->classes[i]);
+	b_int(&b, sqlite3_bind_parameter_index(st, ":limit"), (int64_t)limit);
+	r = bind_check(s, &b, "querying events");
+	if (r < 0)
+		goto out_finalize;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row.seq = (uint64_t)sqlite3_column_int64(st, 0);
+		row.ts_ms = sqlite3_column_int64(st, 1);
+		row.event_id = (const char *)sqlite3_column_text(st, 2);
+		row.cls = (const char *)sqlite3_column_text(st, 3);
+		row.type = (const char *)sqlite3_column_text(st, 4);
+		row.state = (const char *)sqlite3_column_text(st, 5);
+		row.cid = (const char *)sqlite3_column_text(st, 6);
+		row.device = (const char *)sqlite3_column_text(st, 7);
+		row.point = (const char *)sqlite3_column_text(st, 8);
+		row.payload = sqlite3_column_blob(st, 9);
+		n = sqlite3_column_bytes(st, 9);
+		row.payload_len = n > 0 ? (size_t)n : 0;
+		if (!row.payload)
+			row.payload = "";
+		r = cb(ud, &row);
+		if (r != 0)
+			goto out_finalize;
+	}
+	if (rc != SQLITE_DONE)
+		r = fail(s, rc, "querying events");
+out_finalize:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Latest reading per (device, name) without scanning the whole table: hop
+ * from one distinct key to the next on readings_dev_name_ts, and read the
+ * newest row of each key from the same index. Cost: two index seeks per
+ * key, whatever the number of readings kept. */
+int store_latest_readings(store *s, const char *device,
+			  int (*cb)(void *ud, const struct store_reading *r), void *ud)
+{
+	char dev[READING_STR_MAX] = "", name[READING_STR_MAX] = "";
+	sqlite3_stmt *next = NULL, *last = NULL;
+	struct store_reading rd;
+	struct binder b;
+	const unsigned char *t;
+	int rc, r = 0;
+
+	if (!s || !cb)
+		return -EINVAL;
+	if (device && strlen(device) >= READING_STR_MAX)
+		return 0; /* no such device can be stored */
+	if (device)
+		util_strlcpy(dev, device, sizeof(dev));
+	rc = sqlite3_prepare_v2(s->db,
+				device ? "SELECT device, name FROM readings WHERE device = ?1 AND "
+					 "name > ?2 ORDER BY device, name LIMIT 1"
+				       : "SELECT device, name FROM readings WHERE (device, name) > "
+					 "(?1, ?2) ORDER BY device, name LIMIT 1",
+				-1, &next, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db,
+					"SELECT ts_ms, value, quality FROM readings WHERE device = ?1 "
+					"AND name = ?2 ORDER BY ts_ms DESC LIMIT 1",
+					-1, &last, NULL);
+	if (rc != SQLITE_OK) {
+		r = fail(s, rc, "reading the latest readings");
+		goto out_finalize;
+	}
+	for (;;) {
+		b = (struct binder){ next, SQLITE_OK };
+		b_text(&b, 1, dev);
+		b_text(&b, 2, name);
+		r = bind_check(s, &b, "reading the latest readings");
+		if (r < 0)
+			goto out_finalize;
+		rc = sqlite3_step(next);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			r = fail(s, rc, "reading the latest readings");
+			goto out_finalize;
+		}
+		t = sqlite3_column_text(next, 0);
+		util_strlcpy(dev, t ? (const char *)t : "", sizeof(dev));
+		t = sqlite3_column_text(next, 1);
+		util_strlcpy(name, t ? (const char *)t : "", sizeof(name));
+		sqlite3_reset(next);
+
+		b = (struct binder){ last, SQLITE_OK };
+		b_text(&b, 1, dev);
+		b_text(&b, 2, name);
+		r = bind_check(s, &b, "reading the latest readings");
+		if (r < 0)
+			goto out_finalize;
+		rc = sqlite3_step(last);
+		if (rc != SQLITE_ROW) {
+			r = fail(s, rc, "reading the latest readings");
+			goto out_finalize;
+		}
+		rd.ts_ms = sqlite3_column_int64(last, 0);
+		rd.value = sqlite3_column_type(last, 1) == SQLITE_NULL ? NAN
+								       : sqlite3_column_double(last, 1);
+		rd.quality = sqlite3_column_int(last, 2);
+		rd.device = dev;
+		rd.name = name;
+		sqlite3_reset(last);
+		r = cb(ud, &rd);
+		if (r != 0)
+			goto out_finalize;
+	}
+out_finalize:
+	sqlite3_finalize(next);
+	sqlite3_finalize(last);
+	return r;
+}
+
+/* ---- maintenance ---------------------------------------------------------- */
+
+int store_integrity_check(store *s)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *t;
+	int rc, r = 0, shown = 0;
+
+	if (!s)
+		return -EINVAL;
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "checking integrity");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		t = sqlite3_column_text(st, 0);
+		if (t && strcmp((const char *)t, "ok") == 0)
+			continue;
+		r = -EBADMSG;
+		if (shown++ < 5)
+			log_error("storage '%s': integrity: %s", s->path, t ? (const char *)t : "?");
+	}
+	if (rc != SQLITE_DONE)
+		r = fail(s, rc, "checking integrity");
+	else if (r < 0)
+		log_error("storage '%s' failed its integrity check: %s", s->path, advice(r));
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int used_percent(store *s, int *ret_percent)
+{
+	int64_t pages, free_pages, used, limit;
+	int r;
+
+	*ret_percent = 0;
+	if (s->max_mb == 0)
+		return 0;
+	r = query_int(s, "PRAGMA page_count", &pages);
+	if (r == 0)
+		r = query_int(s, "PRAGMA freelist_count", &free_pages);
+	if (r < 0)
+		return r;
+	used = (pages - free_pages) * s->page_size;
+	limit = (int64_t)s->max_mb * 1024 * 1024;
+	used = used * 100 / limit;
+	*ret_percent = used > INT_MAX ? INT_MAX : (int)used;
+	return 0;
+}
+
+int store_size_percent(store *s, int *ret_percent)
+{
+	if (!s || !ret_percent)
+		return -EINVAL;
+	return used_percent(s, ret_percent);
+}
+
+/* Runs a "DELETE ... LIMIT ?2" in batches, each its own transaction; ?1 is
+ * arg (the SQL may leave it out). With by_size, stops once the file is under
+ * PRUNE_TARGET_PERCENT. */
+static int delete_batches(store *s, const char *sql, int64_t arg, bool by_size,
+			  int64_t *ret_deleted)
+{
+	sqlite3_stmt *st = NULL;
+	struct binder b;
+	int batch = by_size ? PRUNE_SIZE_BATCH : PRUNE_BATCH;
+	int max = by_size ? PRUNE_SIZE_MAX_BATCHES : PRUNE_MAX_BATCHES;
+	int rc, r = 0, i, pct;
+	int64_t n;
+
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail(s, rc, "pruning");
+	for (i = 0; i < max; i++) {
+		if (by_size) {
+			r = used_percent(s, &pct);
+			if (r < 0 || pct < PRUNE_TARGET_PERCENT)
+				break;
+		}
+		b = (struct binder){ st, SQLITE_OK };
+		b_int(&b, 1, arg);
+		b_int(&b, 2, batch);
+		r = bind_check(s, &b, "pruning");
+		if (r == 0)
+			r = step_done(s, st, "pruning");
+		if (r < 0)
+			break;
+		n = sqlite3_changes64(s->db);
+		*ret_deleted += n;
+		if (n < batch)
+			break;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_prune(store *s, int readings_days, int records_days, bool clock_synced,
+		int64_t now_wall_ms)
+{
+	int64_t readings = 0, events = 0, telemetry = 0;
+	int pct, r;
+
+	if (!s || readings_days < 0 || records_days < 0)
+		return -EINVAL;
+	if (s->readonly)
+		return -EROFS;
+	r = set_sync(s, false);
+	if (r < 0)
+		return r;
+	/* With the clock unsynchronised, "now" may be years off: no age pruning. */
+	if (clock_synced && readings_days > 0) {
+		r = delete_batches(s,
+				   "DELETE FROM readings WHERE rowid IN (SELECT rowid FROM readings "
+				   "WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)",
+				   now_wall_ms - readings_days * DAY_MS, false, &readings);
+		if (r < 0)
+			return r;
+	}
+	if (clock_synced && records_days > 0) {
+		/* Only delivered events: one still in the outbox must go out. */
+		r = delete_batches(s,
+				   "DELETE FROM events WHERE seq IN (SELECT seq FROM events AS e "
+				   "WHERE ts_ms < ?1 AND ts_ms >= " SANE_WALL_MS_SQL " AND NOT EXISTS "
+				   "(SELECT 1 FROM outbox AS o WHERE o.seq = e.seq) "
+				   "ORDER BY ts_ms LIMIT ?2)",
+				   now_wall_ms - records_days * DAY_MS, false, &events);
+		if (r < 0)
+			return r;
+	}
+	/* Over the size bound: telemetry waiting to be sent goes first, then
+	 * the oldest readings. Events are never removed for space. */
+	r = used_percent(s, &pct);
+	if (r < 0)
+		return r;
+	if (pct >= PRUNE_START_PERCENT) {
+		r = delete_batches(s,
+				   "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox "
+				   "WHERE prio >= ?1 ORDER BY prio, id LIMIT ?2)",
+				   STORE_PRIO_TELEMETRY, true, &telemetry);
+		if (r == 0)
+			r = delete_batches(s,
+					   "DELETE FROM readings WHERE rowid IN (SELECT rowid FROM "
+					   "readings ORDER BY ts_ms LIMIT ?2)",
+					   0, true, &readings);
+		if (r < 0)
+			return r;
+		r = used_percent(s, &pct);
+		if (r < 0)
+			return r;
+		log_notice("storage '%s' at %d %% of storage.max_mb (%d MB) after dropping %lld "
+			   "unsent telemetry messages and the oldest readings", s->path, pct,
+			   s->max_mb, (long long)telemetry);
+	}
+	if (readings || events || telemetry)
+		log_info("storage '%s': pruned %lld readings, %lld events, %lld telemetry messages",
+			 s->path, (long long)readings, (long long)events, (long long)telemetry);
+	return 0;
+}

@@ -1,0 +1,165 @@
+/* store.h - the SQLite database: events with their seq and epoch, the
+ * outbox (exact bytes of every message still to deliver), alarm-point
+ * state, readings. One thread owns a store (the main loop); the CLI opens
+ * its own read-only store. SPEC §5. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store;
+
+/* Outbox priorities, lowest first (SPEC §3 delivery order). */
+enum {
+	STORE_PRIO_ALARM = 0,    /* active fire alarm */
+	STORE_PRIO_PREALARM = 1, /* active pre-alarm */
+	STORE_PRIO_FAULT = 2,    /* active fault */
+	STORE_PRIO_OTHER = 3,    /* every other event: cleared, test, system, record */
+	STORE_PRIO_TELEMETRY = 9 /* readings batches: not events */
+};
+#define STORE_DEST_MQTT "mqtt"
+#define STORE_KEY_MAX 160 /* "device.point" and similar */
+
+struct store_opts {
+	const char *path;
+	int max_mb;       /* 0: unbounded */
+	bool readonly;    /* CLI: SQLITE_OPEN_READONLY, no schema changes */
+	bool create;      /* create the file (and parent directory) if missing */
+};
+
+/* Opens (creating and migrating the schema when not readonly; a new
+ * database draws its 8-hex-digit epoch at random). WAL, bounded page cache,
+ * journal_size_limit. Returns 0, -ENOENT (readonly, no file), -EBADMSG (not a
+ * database / corrupt), -errno. Added: -EPROTO when the file's schema is newer
+ * than this firegw (do not move such a file aside), -ENOENT also for a
+ * readonly open of a file whose schema was never created. */
+int store_open(const struct store_opts *o, store **ret);
+/* Writes what is buffered and closes. Accepts NULL. */
+void store_free(store *s);
+
+const char *store_epoch(const store *s);  /* "7f3a9c01" */
+uint64_t store_last_seq(const store *s);  /* 0 for a new database */
+
+/* Point state persisted with the event that changed it (SPEC §4 restart). */
+struct store_point_state {
+	char key[STORE_KEY_MAX]; /* "device.point" */
+	uint32_t conditions;
+	bool latched;
+	uint32_t alarm_causes, prealarm_causes;
+	uint32_t fault_causes[8];
+	int64_t since_ms;        /* wall time of the last state change */
+	uint64_t last_seq;       /* seq of the last event of this point */
+};
+
+struct store_event {
+	uint64_t seq;            /* must be store_last_seq() + 1 */
+	const char *event_id;    /* "<site>:<epoch>:<seq>" */
+	int64_t ts_ms;
+	const char *cls, *type, *state, *cid;
+	const char *device, *point; /* point may be NULL (gateway events) */
+	/* outbox row; topic NULL: stored only, not to be published (suppressed) */
+	const char *dest;        /* STORE_DEST_MQTT */
+	const char *topic;
+	const void *payload;     /* exact bytes sent, also kept in events */
+	size_t payload_len;
+	int qos;
+	bool retain;
+	int prio;
+	const char *order_key;   /* events with one order_key are never reordered ("device.point") */
+	const struct store_point_state *pstate; /* NULL: no point state changes */
+};
+/* One transaction with synchronous=FULL: the seq counter, the events row,
+ * the outbox row (when topic is set) and the point state. ret_outbox_id
+ * gets the outbox row id (0 when none). 0, -EINVAL (seq out of order),
+ * -ENOSPC (disk or max_mb full), -EIO. On failure nothing is written. */
+int store_commit_event(store *s, const struct store_event *ev, int64_t *ret_outbox_id);
+
+/* Telemetry and other non-event messages (no fsync). 0, -ENOSPC, -EIO. */
+int store_outbox_add(store *s, const char *dest, const char *topic, const void *payload,
+		     size_t len, int qos, bool retain, int prio, const char *order_key,
+		     int64_t *ret_id);
+
+struct store_outbox_row {
+	int64_t id;
+	uint64_t seq;            /* 0 for telemetry */
+	int prio;
+	int qos;
+	bool retain;
+	int64_t created_ms;
+	char order_key[STORE_KEY_MAX];
+};
+/* Calls cb for each outbox row with min_prio <= prio <= max_prio and
+ * id > after_id, in id order, at most limit rows (0: no limit). cb returns
+ * 0 to go on, non-zero to stop (that value is returned). */
+int store_outbox_foreach(store *s, int min_prio, int max_prio, int64_t after_id, size_t limit,
+			 int (*cb)(void *ud, const struct store_outbox_row *row), void *ud);
+/* Malloc'd copies of a row's topic and payload (caller frees both).
+ * 0, -ENOENT, -EIO. */
+int store_outbox_get(store *s, int64_t id, char **ret_topic, void **ret_payload, size_t *ret_len);
+/* Removes delivered rows, in one transaction. */
+int store_outbox_delete(store *s, const int64_t *ids, size_t n);
+/* Rows waiting: events (prio < TELEMETRY) and telemetry; and created_ms of
+ * the oldest waiting event (0 when none). */
+int store_outbox_stats(store *s, int64_t *ret_events, int64_t *ret_telemetry, int64_t *ret_oldest_ms);
+
+/* Point states: cb once per stored point. */
+int store_point_state_foreach(store *s, int (*cb)(void *ud, const struct store_point_state *ps), void *ud);
+int store_point_state_save(store *s, const struct store_point_state *ps);
+
+struct store_reading {
+	int64_t ts_ms;
+	const char *device;
+	const char *name;  /* value name */
+	double value;
+	int quality;       /* 0 good, 1 bad, 2 stale */
+};
+/* Appends readings; they are written in one transaction at most once per
+ * second by store_tick() (or at store_free). Bounded buffer: -ENOBUFS when
+ * it is full (the caller drops the reading, never an event). */
+int store_readings_add(store *s, const struct store_reading *r);
+/* Periodic work: flush readings (at most once per second), batched
+ * housekeeping. now_mono_ms drives it. */
+int store_tick(store *s, uint64_t now_mono_ms);
+
+/* History (CLI and requests): events with from_ms <= ts < to_ms (0: open),
+ * device/classes filters (NULL: any), seq > after_seq, newest last. */
+struct store_event_row {
+	uint64_t seq;
+	int64_t ts_ms;
+	const char *event_id, *cls, *type, *state, *cid, *device, *point;
+	const char *payload;
+	size_t payload_len;
+};
+struct store_query {
+	int64_t from_ms, to_ms;
+	const char *device;
+	const char *const *classes;
+	size_t n_classes;
+	uint64_t after_seq;
+	size_t limit; /* 0: 1000 */
+};
+int store_events_query(store *s, const struct store_query *q,
+		       int (*cb)(void *ud, const struct store_event_row *row), void *ud);
+
+/* Latest readings per device/value (CLI status). */
+int store_latest_readings(store *s, const char *device,
+			  int (*cb)(void *ud, const struct store_reading *r), void *ud);
+
+/* Added (additive, for the daemon's storage housekeeping, SPEC §5): */
+
+/* PRAGMA quick_check. 0, -EBADMSG (corrupt: move the file aside), -errno. */
+int store_integrity_check(store *s);
+/* Deletes readings older than readings_days and delivered events (no outbox
+ * row left) older than records_days (0 days: keep forever). Nothing is
+ * pruned by age when !clock_synced. When the file uses 80 % of max_mb or
+ * more, unsent telemetry then the oldest readings are dropped down to 75 %;
+ * events never. Works in bounded batches: call it periodically (e.g.
+ * hourly), what is left goes next call. 0 or -errno. */
+int store_prune(store *s, int readings_days, int records_days, bool clock_synced,
+		int64_t now_wall_ms);
+/* Pages in use (page_count - freelist_count) times page_size, in percent of
+ * max_mb; 0 when max_mb is 0 (unbounded). 0 or -errno. */
+int store_size_percent(store *s, int *ret_percent);
+/* True when the previous writer left a non-empty WAL (crash, power loss or
+ * SIGKILL): the caller runs store_integrity_check() (SPEC §5). */
+bool store_unclean(const store *s);

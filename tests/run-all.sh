@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs every test of `make test`: the cmocka unit tests, then the
+# integration and fault tests (python3 stdlib harness in tests/lib/) against
+# the real binaries. Prints one closing line "N passed, N failed".
+# FIREGW_BUILD selects the build directory (build, or build-san for ASan).
+set -u
+cd "$(dirname "$0")/.."
+build=${FIREGW_BUILD:-build}
+pass=0
+fail=0
+failed_names=()
+
+for t in "$build"/tests/test_*; do
+	[ -x "$t" ] || continue
+	echo "== unit: $t"
+	out=$(timeout 120 "$t" 2>&1)
+	rc=$?
+	echo "$out" | grep -E '^\[  (PASSED|FAILED|  OK  ) \]|^\[ +FAILED|^\[  ERROR' | grep -v '^\[       OK \]' | tail -5
+	p=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+	f=$(echo "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+	pass=$((pass + ${p:-0}))
+	fail=$((fail + ${f:-0}))
+	if [ "$rc" -ne 0 ]; then
+		[ -z "$f" ] && fail=$((fail + 1))
+		failed_names+=("$t")
+		echo "$out" | tail -30
+	fi
+done
+
+for dir in tests/integration tests/fault; do
+	ls "$dir"/test_*.py >/dev/null 2>&1 || continue
+	echo "== $dir"
+	out=$(FIREGW_BUILD=$build timeout 900 python3 tests/lib/run_py.py "$dir" 2>&1)
+	rc=$?
+	echo "$out" | grep -E ' \.\.\. |^FAIL|^ERROR|Traceback|Error|assert' | head -200
+	p=$(echo "$out" | sed -n 's/^PY: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+	f=$(echo "$out" | sed -n 's/^PY: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+	pass=$((pass + ${p:-0}))
+	fail=$((fail + ${f:-0}))
+	if [ "$rc" -ne 0 ]; then
+		[ -z "$f" ] || [ "${f:-0}" = 0 ] && fail=$((fail + 1))
+		failed_names+=("$dir")
+		echo "$out" | tail -80
+	fi
+done
+
+echo
+[ ${#failed_names[@]} -gt 0 ] && echo "failing: ${failed_names[*]}"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
