@@ -52,9 +52,15 @@
 #define DELETE_BATCH_MAX 256
 #define DELETE_BATCH_MS 100
 #define TELEMETRY_BACKFILL_PER_S 200 /* batches per second while catching up */
-#define TAG_TELEMETRY (1ull << 62)
-#define TAG_RETAINED (1ull << 63)
+#define TAG_MEM (1ull << 61)       /* an event held in memory: TAG_MEM | seq */
+#define TAG_TELEMETRY (1ull << 62) /* a telemetry row: TAG_TELEMETRY | row id */
+#define TAG_RETAINED (1ull << 63)  /* status, states, responses: not in the outbox */
 #define INFLIGHT_MAX 1024
+#define HELD_MAX 20000             /* events kept in memory while SQLite refuses writes */
+#define ACKS_MAX 256               /* fire alarms waiting for the center's acknowledgement */
+#define SIZE_CHECK_MS 60000
+#define PRUNE_MS 3600000
+#define CLOCK_STEP_MS 2000         /* a wall-clock jump larger than this is a step */
 
 enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_UP };
 
@@ -64,6 +70,7 @@ struct point_rt {
 	int64_t since_ms;
 	int key;                /* outbox order key */
 	uint64_t last_seq;
+	bool stored;            /* has a row in point_state */
 };
 
 struct value_rt {
@@ -86,6 +93,32 @@ struct inflight {
 	uint64_t tag;
 	uint64_t sent_mono;
 	int64_t row_id;         /* telemetry rows: deleted on delivery */
+};
+
+/* An event SQLite did not take (disk full, I/O error): it keeps its seq,
+ * goes out from memory, and is written in seq order when the store works
+ * again (SPEC §5). */
+struct held {
+	uint64_t seq;
+	int64_t ts_ms;
+	char *event_id, *cls, *type, *state, *cid, *device, *point, *topic, *order_key;
+	void *payload;
+	size_t len;
+	int prio;
+	bool has_pstate;
+	struct store_point_state ps;
+	bool delivered; /* PUBACK came first: no outbox row when written */
+};
+
+struct pending_ack {
+	char event_id[160];
+	uint64_t deadline;
+};
+
+struct removed_dev {
+	char id[CONFIG_ID_MAX];
+	uint64_t tag;  /* the empty retained publish in flight, 0 when none */
+	bool cleared;
 };
 
 struct job_client {
@@ -140,7 +173,31 @@ struct gw {
 	struct job_client jobs[8];
 	uint64_t next_job_tag;
 
+	uint64_t send_retry_mono; /* after a failed outbox read: wait before retrying */
+
+	/* storage health */
+	uint64_t last_seq;       /* last seq given out, stored or held */
+	struct held *held;
+	size_t n_held, cap_held;
+	bool storage_fault, storage_full;
+	uint64_t next_size_check, next_prune, next_held_retry;
+
+	/* center acknowledgements (mqtt.ack_timeout_s) */
+	struct pending_ack acks[ACKS_MAX];
+	size_t n_acks;
+	bool ack_fault;
+
+	/* clock */
+	int64_t clock_offset;    /* wall - mono, to see steps */
+	bool clock_fault;
+	uint64_t clock_step_mono;
+
+	/* devices gone from the configuration: their retained state is cleared */
+	struct removed_dev *removed;
+	size_t n_removed;
+
 	bool stop;
+	bool reload;             /* stop, then re-exec with the new configuration */
 };
 
 static bool clock_is_synced(void)
@@ -206,6 +263,75 @@ static void pstate_fill(const struct gw *g, int dev, int pt, struct store_point_
 
 static void link_kick(struct gw *g);
 
+static void storage_fault_raise(struct gw *g, int err);
+static void ack_track(struct gw *g, const char *event_id);
+
+static char *dup_or_null(const char *v)
+{
+	return v ? strdup(v) : NULL;
+}
+
+static void held_clear(struct held *h)
+{
+	free(h->event_id);
+	free(h->cls);
+	free(h->type);
+	free(h->state);
+	free(h->cid);
+	free(h->device);
+	free(h->point);
+	free(h->topic);
+	free(h->order_key);
+	free(h->payload);
+}
+
+/* Keeps a copy of sev in memory until the store takes it. */
+static int hold_event(struct gw *g, const struct store_event *sev)
+{
+	struct held *h;
+
+	if (g->n_held == HELD_MAX)
+		return -ENOBUFS;
+	if (g->n_held == g->cap_held) {
+		size_t cap = g->cap_held ? g->cap_held * 2 : 64;
+		struct held *n = realloc(g->held, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		g->held = n;
+		g->cap_held = cap;
+	}
+	h = &g->held[g->n_held];
+	memset(h, 0, sizeof(*h));
+	h->seq = sev->seq;
+	h->ts_ms = sev->ts_ms;
+	h->prio = sev->prio;
+	h->event_id = dup_or_null(sev->event_id);
+	h->cls = dup_or_null(sev->cls);
+	h->type = dup_or_null(sev->type);
+	h->state = dup_or_null(sev->state);
+	h->cid = dup_or_null(sev->cid);
+	h->device = dup_or_null(sev->device);
+	h->point = dup_or_null(sev->point);
+	h->topic = dup_or_null(sev->topic);
+	h->order_key = dup_or_null(sev->order_key);
+	h->payload = malloc(sev->payload_len ? sev->payload_len : 1);
+	if (h->payload)
+		memcpy(h->payload, sev->payload, sev->payload_len);
+	h->len = sev->payload_len;
+	if (sev->pstate) {
+		h->has_pstate = true;
+		h->ps = *sev->pstate;
+	}
+	if (!h->event_id || !h->cls || !h->state || !h->device || !h->payload ||
+	    (sev->topic && !h->topic) || !h->order_key) {
+		held_clear(h);
+		return -ENOMEM;
+	}
+	g->n_held++;
+	return 0;
+}
+
 static int gw_emit(struct gw *g, const struct emit *e)
 {
 	const struct cfg_device *d = e->dev >= 0 ? &g->cfg->devices[e->dev] : NULL;
@@ -222,12 +348,12 @@ static int gw_emit(struct gw *g, const struct emit *e)
 
 	info.site = g->cfg->site.id;
 	info.epoch = store_epoch(g->st);
-	info.seq = store_last_seq(g->st) + 1;
+	info.seq = g->last_seq + 1;
 	info.cls = e->cls;
 	info.type = e->type;
 	info.active = e->active;
 	info.cid = e->cid;
-	info.device = d ? d->id : NULL;
+	info.device = d ? d->id : "gateway";
 	info.point = cp ? cp->name : NULL;
 	info.zone = cp ? cp->zone : NULL;
 	info.zone_no = cp ? cp->zone_no : 0;
@@ -271,32 +397,47 @@ static int gw_emit(struct gw *g, const struct emit *e)
 	sev.prio = e->prio;
 	sev.order_key = key;
 	sev.pstate = cp ? &ps : NULL;
-	r = store_commit_event(g->st, &sev, &row_id);
+	/* events behind held ones wait their turn: the store takes seqs in
+	 * order only */
+	r = g->n_held ? -EAGAIN : store_commit_event(g->st, &sev, &row_id);
+	g->last_seq = info.seq;
 	if (r < 0) {
-		/* SPEC §5: a full disk does not stop alarm publishing. The
-		 * degraded path (issue: storage faults) keeps the event in
-		 * memory; until then, say loudly what was not stored. */
-		log_error("failed to store event %s (%s %s on '%s'): %s", id, sev.cls, sev.state,
-			  sev.device, strerror(-r));
-		free(payload);
-		return r;
+		int hr = hold_event(g, &sev);
+
+		if (hr < 0)
+			log_error("event %s (%s %s on '%s') could not be stored nor held (%s); "
+				  "it is published but not kept",
+				  id, sev.cls, sev.state, sev.device, strerror(-hr));
+		if (r != -EAGAIN)
+			storage_fault_raise(g, r);
 	}
-	log_info("event %s: %s %s %s%s%s%s", id, sev.cls, e->type ? e->type : "",
-		 sev.state, d ? " on '" : "", d ? d->id : "", d ? "'" : "");
+	log_info("event %s: %s %s %s%s%s%s", id, sev.cls, e->type ? e->type : "", sev.state,
+		 d ? " on '" : "", d ? d->id : "", d ? "'" : "");
 	if (!sev.topic) {
 		free(payload);
 		return 0;
 	}
-	free(payload);
 	it.seq = info.seq;
 	it.prio = e->prio;
 	it.key = outbox_key(g->ob, key);
 	it.row_id = row_id;
-	if (it.key < 0 || outbox_add(g->ob, &it) < 0) {
-		/* still in SQLite: it goes out after the next restart */
-		log_error("out of memory queueing event %s; it stays in the database", id);
+	it.tag = row_id ? (uint64_t)row_id : TAG_MEM | info.seq;
+	if (!row_id) {
+		it.topic = strdup(topic);
+		it.payload = payload;
+		it.len = len;
+		payload = NULL;
+	}
+	free(payload);
+	if (it.key < 0 || (!row_id && !it.topic) || outbox_add(g->ob, &it) < 0) {
+		/* still in SQLite (or held): it goes out after the next restart */
+		log_error("out of memory queueing event %s for publishing", id);
+		free(it.topic);
+		free(it.payload);
 		return -ENOMEM;
 	}
+	if (e->cls == EVCLASS_ALARM && e->active)
+		ack_track(g, id);
 	if (e->prio == STORE_PRIO_ALARM && g->link == LINK_DOWN)
 		link_kick(g);
 	return 0;
@@ -362,6 +503,217 @@ static void emit_gateway_event(struct gw *g, enum gw_event ge, bool active, int6
 	e.topic_kind = "fault";
 	e.ts_ms = ts_ms;
 	gw_emit(g, &e);
+}
+
+/* ------------------------------------------------------- storage health */
+
+static void storage_fault_raise(struct gw *g, int err)
+{
+	char note[400];
+
+	if (g->storage_fault)
+		return;
+	g->storage_fault = true; /* first: the fault event itself may be held */
+	snprintf(note, sizeof(note), "database '%s': %s; events are kept in memory and published",
+		 g->cfg->storage.path, strerror(-err));
+	log_error("%s", note);
+	emit_gateway_event(g, GWEV_STORAGE_FAULT, true, 0, note);
+}
+
+/* Writes held events in seq order while the store takes them. */
+static void held_flush(struct gw *g)
+{
+	size_t done = 0;
+
+	while (done < g->n_held) {
+		struct held *h = &g->held[done];
+		struct store_event sev = {
+			.seq = h->seq,
+			.event_id = h->event_id,
+			.ts_ms = h->ts_ms,
+			.cls = h->cls,
+			.type = h->type,
+			.state = h->state,
+			.cid = h->cid,
+			.device = h->device,
+			.point = h->point,
+			.dest = STORE_DEST_MQTT,
+			.topic = h->delivered ? NULL : h->topic,
+			.payload = h->payload,
+			.payload_len = h->len,
+			.qos = 1,
+			.prio = h->prio,
+			.order_key = h->order_key,
+			.pstate = h->has_pstate ? &h->ps : NULL,
+		};
+		int64_t row_id = 0;
+
+		if (store_commit_event(g->st, &sev, &row_id) < 0)
+			break;
+		if (row_id)
+			outbox_set_row(g->ob, h->seq, row_id);
+		held_clear(h);
+		done++;
+	}
+	if (done) {
+		memmove(g->held, g->held + done, (g->n_held - done) * sizeof(*g->held));
+		g->n_held -= done;
+		log_notice("%zu held event(s) written to the database, %zu still held", done,
+			   g->n_held);
+	}
+}
+
+/* Every minute: size (1623 at 90 %), pruning from 80 %, and the end of a
+ * storage fault once the store takes writes and nothing is held. */
+static void storage_check(struct gw *g, uint64_t now)
+{
+	int pct = 0;
+
+	if (g->n_held && now >= g->next_held_retry) {
+		held_flush(g);
+		if (g->n_held)
+			store_prune(g->st, g->cfg->storage.readings_days,
+				    g->cfg->storage.records_days, g->time_synced, util_wall_ms());
+		g->next_held_retry = now + 1000;
+	}
+	if (now < g->next_size_check)
+		return;
+	g->next_size_check = now + SIZE_CHECK_MS;
+	if (store_size_percent(g->st, &pct) == 0) {
+		if (pct >= 80 || now >= g->next_prune) {
+			store_prune(g->st, g->cfg->storage.readings_days,
+				    g->cfg->storage.records_days, g->time_synced, util_wall_ms());
+			g->next_prune = now + PRUNE_MS;
+			store_size_percent(g->st, &pct);
+		}
+		if (pct >= 90 && !g->storage_full) {
+			char note[128];
+
+			g->storage_full = true;
+			snprintf(note, sizeof(note), "database at %d %% of storage.max_mb (%d MB)", pct,
+				 g->cfg->storage.max_mb);
+			log_warning("%s", note);
+			emit_gateway_event(g, GWEV_STORAGE_FULL, true, 0, note);
+		} else if (pct < 85 && g->storage_full) {
+			g->storage_full = false;
+			emit_gateway_event(g, GWEV_STORAGE_FULL, false, 0, NULL);
+		}
+	}
+	if (g->storage_fault && g->n_held == 0) {
+		g->storage_fault = false;
+		log_notice("database '%s' healthy again", g->cfg->storage.path);
+		emit_gateway_event(g, GWEV_STORAGE_FAULT, false, 0, NULL);
+	}
+}
+
+/* -------------------------------------------------- center acknowledgement */
+
+static void ack_track(struct gw *g, const char *event_id)
+{
+	if (g->cfg->mqtt.ack_timeout_s <= 0)
+		return;
+	if (g->n_acks == ACKS_MAX) {
+		/* the oldest is overdue long since: its fault is already raised */
+		memmove(g->acks, g->acks + 1, (ACKS_MAX - 1) * sizeof(g->acks[0]));
+		g->n_acks--;
+	}
+	util_strlcpy(g->acks[g->n_acks].event_id, event_id, sizeof(g->acks[0].event_id));
+	g->acks[g->n_acks].deadline = util_mono_ms() + (uint64_t)g->cfg->mqtt.ack_timeout_s * 1000u;
+	g->n_acks++;
+}
+
+static void ack_check(struct gw *g, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < g->n_acks; i++)
+		if (now >= g->acks[i].deadline && !g->ack_fault) {
+			char note[256];
+
+			g->ack_fault = true;
+			snprintf(note, sizeof(note), "alarm %s not acknowledged within %d s",
+				 g->acks[i].event_id, g->cfg->mqtt.ack_timeout_s);
+			log_warning("%s", note);
+			emit_gateway_event(g, GWEV_ACK_TIMEOUT, true, 0, note);
+		}
+}
+
+/* {"event_id": "...", "by": "..."} on <p>/<site>/ack */
+static void handle_ack(struct gw *g, const struct publish_note *n)
+{
+	json_error_t jerr;
+	json_t *o = json_loadb(n->payload, n->len, 0, &jerr);
+	const char *eid = json_string_value(json_object_get(o, "event_id"));
+	const char *by = json_string_value(json_object_get(o, "by"));
+	size_t i;
+	int r;
+
+	if (!o || !eid || !by || !by[0]) {
+		log_warning("acknowledgement on '%s' ignored: %s; expected {\"event_id\": \"...\", "
+			    "\"by\": \"...\"}",
+			    n->topic, !o ? jerr.text : !eid ? "no \"event_id\" string" : "no \"by\" string");
+		json_decref(o);
+		return;
+	}
+	r = store_event_ack(g->st, eid, by, util_wall_ms());
+	if (r == -ENOENT)
+		log_warning("acknowledgement of unknown event '%s' by '%s' ignored", eid, by);
+	else if (r == 0)
+		log_info("event %s acknowledged by '%s'", eid, by);
+	for (i = 0; i < g->n_acks; i++)
+		if (strcmp(g->acks[i].event_id, eid) == 0) {
+			g->acks[i] = g->acks[--g->n_acks];
+			break;
+		}
+	if (g->ack_fault) {
+		uint64_t now = util_mono_ms();
+		bool overdue = false;
+
+		for (i = 0; i < g->n_acks; i++)
+			overdue |= now >= g->acks[i].deadline;
+		if (!overdue) {
+			g->ack_fault = false;
+			emit_gateway_event(g, GWEV_ACK_TIMEOUT, false, 0, NULL);
+		}
+	}
+	json_decref(o);
+}
+
+/* ---------------------------------------------------------------- clock */
+
+/* A wall-clock step (SPEC §5): timers are monotonic and do not care, but
+ * timestamps around it are not comparable, so the center is told (1626);
+ * the restore follows once the clock is synchronised and steady a minute. */
+static void clock_check(struct gw *g, uint64_t now)
+{
+	int64_t offset = util_wall_ms() - (int64_t)now;
+	int64_t delta = offset - g->clock_offset;
+	bool synced = clock_is_synced();
+
+	if (synced != g->time_synced) {
+		g->time_synced = synced;
+		g->status_dirty = true;
+		log_notice("system clock %s", synced ? "synchronised" : "no longer synchronised");
+	}
+	if (delta > CLOCK_STEP_MS || delta < -CLOCK_STEP_MS) {
+		char note[96];
+
+		snprintf(note, sizeof(note), "wall clock stepped by %+.3f s", (double)delta / 1000.0);
+		log_warning("%s", note);
+		g->clock_offset = offset;
+		g->clock_step_mono = now;
+		if (!g->clock_fault) {
+			g->clock_fault = true;
+			emit_gateway_event(g, GWEV_CLOCK, true, 0, note);
+		}
+		return;
+	}
+	/* follow slow slewing, so only jumps count */
+	g->clock_offset += delta / 8;
+	if (g->clock_fault && synced && now - g->clock_step_mono >= 60000) {
+		g->clock_fault = false;
+		emit_gateway_event(g, GWEV_CLOCK, false, 0, NULL);
+	}
 }
 
 /* ---------------------------------------------------------- point state */
@@ -487,7 +839,7 @@ static char *device_state_payload(const struct gw *g, int dev, size_t *ret_len)
 	return event_dump(o, ret_len);
 }
 
-static char *status_payload(struct gw *g, const char *state, const char *reason, size_t *ret_len)
+static json_t *status_json(struct gw *g, const char *state, const char *reason)
 {
 	int64_t ev = 0, tel = 0, oldest = 0, now = util_wall_ms();
 	int counts[PSTATE_MAX] = { 0 };
@@ -506,10 +858,10 @@ static char *status_payload(struct gw *g, const char *state, const char *reason,
 	json_object_set_new(o, "started", json_string(util_rfc3339(g->started_ms, ts)));
 	json_object_set_new(o, "ts", json_string(util_rfc3339(now, ts)));
 	json_object_set_new(o, "next_heartbeat_s", json_integer(g->cfg->mqtt.heartbeat_s));
-	json_object_set_new(o, "last_seq", json_integer((json_int_t)store_last_seq(g->st)));
+	json_object_set_new(o, "last_seq", json_integer((json_int_t)g->last_seq));
 	store_outbox_stats(g->st, &ev, &tel, &oldest);
 	backlog = json_object();
-	json_object_set_new(backlog, "events", json_integer(ev));
+	json_object_set_new(backlog, "events", json_integer(ev + (int64_t)g->n_held));
 	json_object_set_new(backlog, "telemetry", json_integer(tel));
 	json_object_set_new(o, "backlog", backlog);
 	json_object_set_new(o, "oldest_unsent_s",
@@ -527,7 +879,12 @@ static char *status_payload(struct gw *g, const char *state, const char *reason,
 	json_object_set_new(o, "points", pts);
 	json_object_set_new(o, "time_synced", json_boolean(g->time_synced));
 	json_object_set_new(o, "config_sha256", json_string(g->cfg->sha256));
-	return event_dump(o, ret_len);
+	return o;
+}
+
+static char *status_payload(struct gw *g, const char *state, const char *reason, size_t *ret_len)
+{
+	return event_dump(status_json(g, state, reason), ret_len);
 }
 
 /* ------------------------------------------------------------ uplink */
@@ -561,6 +918,8 @@ static void link_lost(struct gw *g, const char *why)
 	g->link = LINK_DOWN;
 	g->n_inflight = 0;
 	outbox_requeue_all(g->ob);
+	for (size_t i = 0; i < g->n_removed; i++)
+		g->removed[i].tag = 0;
 	g->tel_cursor = 0;
 	g->resync = false;
 	if (was_up) {
@@ -666,31 +1025,38 @@ static int send_event(struct gw *g)
 	char *topic = NULL;
 	void *payload = NULL;
 	size_t len = 0;
-	uint64_t seq;
+	uint64_t tag;
 	int r;
 
 	if (!it)
 		return -ENOENT;
-	seq = it->seq;
+	tag = it->tag;
 	if (it->row_id) {
 		r = store_outbox_get(g->st, it->row_id, &topic, &payload, &len);
+		if (r == -ENOENT) {
+			/* the row is gone (pruned by hand, a database replaced):
+			 * nothing left to send for this entry */
+			log_error("outbox row %" PRId64 " (event seq %" PRIu64 ") vanished; skipping it",
+				  it->row_id, it->seq);
+			outbox_acked(g->ob, tag, NULL, NULL);
+			return 0;
+		}
 		if (r < 0) {
-			log_error("cannot read outbox row %" PRId64 " (event seq %" PRIu64 "): %s",
-				  it->row_id, seq, strerror(-r));
-			outbox_unsend(g->ob, seq);
+			outbox_unsend(g->ob, tag);
+			g->send_retry_mono = util_mono_ms() + 1000;
 			return r;
 		}
-		r = publish_send(g->pub, topic, payload, len, 1, false, seq, NULL, 0);
+		r = publish_send(g->pub, topic, payload, len, 1, false, tag, NULL, 0);
 		free(topic);
 		free(payload);
 	} else {
-		r = publish_send(g->pub, it->topic, it->payload, it->len, 1, false, seq, NULL, 0);
+		r = publish_send(g->pub, it->topic, it->payload, it->len, 1, false, tag, NULL, 0);
 	}
 	if (r < 0) {
-		outbox_unsend(g->ob, seq);
+		outbox_unsend(g->ob, tag);
 		return r;
 	}
-	inflight_add(g, seq, 0);
+	inflight_add(g, tag, 0);
 	return 0;
 }
 
@@ -744,10 +1110,39 @@ static int send_telemetry(struct gw *g)
 }
 
 /* Sends what may go now, in SPEC §5 order, within the in-flight window. */
+/* An empty retained message clears a removed device's state at the broker. */
+static int send_removed(struct gw *g)
+{
+	char topic[400];
+	size_t i;
+	int r;
+
+	for (i = 0; i < g->n_removed; i++) {
+		struct removed_dev *rd = &g->removed[i];
+		uint64_t tag;
+
+		if (rd->cleared || rd->tag)
+			continue;
+		tag = TAG_RETAINED | ++g->retained_tag;
+		topic_of(g, topic, sizeof(topic), "state", rd->id);
+		r = publish_send(g->pub, topic, "", 0, 1, true, tag, NULL, 0);
+		if (r < 0)
+			return r;
+		rd->tag = tag;
+		inflight_add(g, tag, 0);
+		return 0;
+	}
+	return -ENOENT;
+}
+
 static void pump(struct gw *g)
 {
 	size_t window = (size_t)g->cfg->mqtt.inflight;
 
+	/* after a refused send (client window full) or an unreadable row:
+	 * a short pause, never a spin */
+	if (util_mono_ms() < g->send_retry_mono)
+		return;
 	while (g->link == LINK_UP && g->n_inflight < window) {
 		int r = -ENOENT;
 
@@ -761,10 +1156,11 @@ static void pump(struct gw *g)
 				if (r == 0)
 					g->resync_next++;
 			}
-			if (g->resync_next >= g->cfg->n_devices) {
+			if (g->resync_next >= g->cfg->n_devices && r == -ENOENT)
+				r = send_removed(g);
+			if (g->resync_next >= g->cfg->n_devices && r == -ENOENT) {
 				g->resync = false;
-				if (r == -ENOENT)
-					continue;
+				continue;
 			}
 		} else {
 			size_t i;
@@ -776,29 +1172,61 @@ static void pump(struct gw *g)
 			if (r == -ENOENT)
 				r = send_telemetry(g);
 		}
-		if (r < 0)
+		if (r < 0) {
+			if (r != -ENOENT && g->send_retry_mono < util_mono_ms() + 50)
+				g->send_retry_mono = util_mono_ms() + 50;
 			break;
+		}
 	}
+}
+
+static void held_delivered(struct gw *g, uint64_t seq)
+{
+	size_t i;
+
+	for (i = 0; i < g->n_held; i++)
+		if (g->held[i].seq == seq)
+			g->held[i].delivered = true;
+}
+
+static void removed_delivered(struct gw *g, uint64_t tag)
+{
+	size_t i;
+
+	for (i = 0; i < g->n_removed; i++)
+		if (g->removed[i].tag == tag) {
+			g->removed[i].tag = 0;
+			g->removed[i].cleared = true;
+			store_point_state_delete_device(g->st, g->removed[i].id);
+			log_notice("retained state of removed device '%s' cleared", g->removed[i].id);
+		}
 }
 
 static void handle_delivered(struct gw *g, uint64_t tag)
 {
 	struct inflight f;
 	int64_t row_id = 0;
+	uint64_t seq = 0;
 
 	if (!inflight_take(g, tag, &f))
 		return; /* a delivery for a connection that is gone */
-	if (tag & TAG_RETAINED)
+	if (tag & TAG_RETAINED) {
+		removed_delivered(g, tag);
 		return;
+	}
 	if (tag & TAG_TELEMETRY) {
 		delete_row(g, f.row_id);
 		return;
 	}
-	if (outbox_acked(g->ob, tag, &row_id) == 0)
+	if (outbox_acked(g->ob, tag, &row_id, &seq) < 0)
+		return;
+	if (row_id)
 		delete_row(g, row_id);
+	else
+		held_delivered(g, seq);
 }
 
-static void device_request_json(struct gw *g, const struct publish_note *n);
+static void handle_message(struct gw *g, const struct publish_note *n);
 
 static void handle_note(struct gw *g, struct publish_note *n)
 {
@@ -838,19 +1266,241 @@ static void handle_note(struct gw *g, struct publish_note *n)
 		}
 		break;
 	case PNOTE_MESSAGE:
-		device_request_json(g, n);
+		handle_message(g, n);
 		break;
 	default:
 		break;
 	}
 }
 
-/* Incoming messages on ack/ and request/: the request protocol is in
- * docs/mqtt.md; acknowledgements are recorded. */
-static void device_request_json(struct gw *g, const struct publish_note *n)
+/* ------------------------------------------------------------ requests */
+
+/* Sends an answer: to the MQTT 5 Response Topic with its Correlation Data
+ * when the request had one, else to <p>/<site>/response/<id>. Answers are
+ * not events: not stored, and a lost one is asked again by the center. */
+static void respond(struct gw *g, const struct publish_note *n, const char *id, json_t *resp)
 {
-	log_debug("message on '%s' (%zu bytes) ignored", n->topic, n->len);
-	(void)g;
+	char topic[400], *payload;
+	size_t len;
+	uint64_t tag = TAG_RETAINED | ++g->retained_tag;
+	int r;
+
+	if (n->response_topic)
+		util_strlcpy(topic, n->response_topic, sizeof(topic));
+	else
+		snprintf(topic, sizeof(topic), "%s/response/%s", g->topic_root, id);
+	payload = event_dump(resp, &len);
+	if (!payload)
+		return;
+	r = publish_send(g->pub, topic, payload, len, 1, false, tag, n->correlation,
+			 n->correlation_len);
+	if (r == 0)
+		inflight_add(g, tag, 0);
+	else
+		log_warning("cannot send the answer to request '%s': %s", id, strerror(-r));
+	free(payload);
+}
+
+static json_t *error_json(const char *id, const char *code, const char *msg)
+{
+	return json_pack("{s:s?, s:b, s:{s:s, s:s}}", "id", id, "ok", 0, "error", "code", code,
+			 "message", msg);
+}
+
+struct history_acc {
+	json_t *arr;
+	size_t n, limit;
+	uint64_t last_seq;
+	bool more;
+};
+
+static int history_cb(void *ud, const struct store_event_row *row)
+{
+	struct history_acc *h = ud;
+	json_t *ev;
+
+	if (h->n == h->limit) {
+		h->more = true;
+		return 1;
+	}
+	ev = json_loadb(row->payload, row->payload_len, 0, NULL);
+	if (ev)
+		json_array_append_new(h->arr, ev);
+	h->n++;
+	h->last_seq = row->seq;
+	return 0;
+}
+
+static json_t *request_history(struct gw *g, const char *id, json_t *req)
+{
+	struct store_query q = { 0 };
+	struct history_acc h = { 0 };
+	const char *classes[EVCLASS_MAX];
+	json_t *from = json_object_get(req, "from"), *to = json_object_get(req, "to");
+	json_t *cls = json_object_get(req, "class"), *lim = json_object_get(req, "limit");
+	json_t *cur = json_object_get(req, "cursor"), *dev = json_object_get(req, "device");
+	json_t *resp;
+	size_t i;
+	long v;
+
+	if ((from && (!json_is_string(from) ||
+		      util_parse_rfc3339(json_string_value(from), &q.from_ms) < 0)) ||
+	    (to && (!json_is_string(to) || util_parse_rfc3339(json_string_value(to), &q.to_ms) < 0)))
+		return error_json(id, "bad_request",
+				  "\"from\"/\"to\" must be RFC 3339 times, e.g. 2026-11-28T02:11:46Z");
+	if (dev && !json_is_string(dev))
+		return error_json(id, "bad_request", "\"device\" must be a device id");
+	q.device = json_string_value(dev);
+	if (cls) {
+		if (!json_is_array(cls) || json_array_size(cls) > EVCLASS_MAX)
+			return error_json(id, "bad_request",
+					  "\"class\" must be a list of alarm, prealarm, fault, test, record, system");
+		for (i = 0; i < json_array_size(cls); i++) {
+			classes[i] = json_string_value(json_array_get(cls, i));
+			if (!classes[i])
+				return error_json(id, "bad_request", "\"class\" entries must be strings");
+		}
+		q.classes = classes;
+		q.n_classes = json_array_size(cls);
+	}
+	h.limit = 500;
+	if (lim) {
+		if (!json_is_integer(lim) || json_integer_value(lim) < 1 ||
+		    json_integer_value(lim) > 1000)
+			return error_json(id, "bad_request", "\"limit\" must be 1..1000");
+		h.limit = (size_t)json_integer_value(lim);
+	}
+	if (cur) {
+		if (!json_is_string(cur) ||
+		    util_parse_long(json_string_value(cur), 0, LONG_MAX, &v) < 0)
+			return error_json(id, "bad_request", "\"cursor\" must be the \"next\" of an answer");
+		q.after_seq = (uint64_t)v;
+	}
+	q.limit = h.limit + 1;
+	h.arr = json_array();
+	if (store_events_query(g->st, &q, history_cb, &h) < 0) {
+		json_decref(h.arr);
+		return error_json(id, "unavailable", "the event store cannot be read now; retry");
+	}
+	resp = json_pack("{s:s, s:b, s:o}", "id", id, "ok", 1, "events", h.arr);
+	if (h.more) {
+		char next[32];
+
+		snprintf(next, sizeof(next), "%" PRIu64, h.last_seq);
+		json_object_set_new(resp, "next", json_string(next));
+	}
+	return resp;
+}
+
+static json_t *request_readings(struct gw *g, const char *id, json_t *req)
+{
+	const char *dev = json_string_value(json_object_get(req, "device"));
+	uint64_t now = util_mono_ms();
+	json_t *devs = json_object();
+	size_t i, j;
+
+	if (json_object_get(req, "device") && (!dev || config_device_index(g->cfg, dev) < 0)) {
+		json_decref(devs);
+		return error_json(id, "not_found", "no such device");
+	}
+	for (i = 0; i < g->cfg->n_devices; i++) {
+		const struct cfg_device *d = &g->cfg->devices[i];
+		json_t *vals = json_object();
+
+		if (dev && strcmp(dev, d->id) != 0) {
+			json_decref(vals);
+			continue;
+		}
+		for (j = 0; j < d->profile->n_values; j++)
+			json_object_set_new(vals, d->profile->values[j].name,
+					    value_json(g, (int)i, (int)j, now));
+		json_object_set_new(devs, d->id, vals);
+	}
+	return json_pack("{s:s, s:b, s:o}", "id", id, "ok", 1, "devices", devs);
+}
+
+static int reset_points(struct gw *g, int dev, int pt, const char *by, int *ret_cleared,
+			int *ret_held);
+
+static json_t *request_reset(struct gw *g, const char *id, json_t *req)
+{
+	const char *dev = json_string_value(json_object_get(req, "device"));
+	const char *pt = json_string_value(json_object_get(req, "point"));
+	const char *by = json_string_value(json_object_get(req, "by"));
+	int d, p = -1, cleared = 0, held = 0;
+
+	if (!g->cfg->remote.allow_reset)
+		return error_json(id, "forbidden",
+				  "remote reset is not allowed on this gateway (remote.allow_reset)");
+	if (!dev || !by || !by[0])
+		return error_json(id, "bad_request", "reset needs \"device\" and \"by\"");
+	d = config_device_index(g->cfg, dev);
+	if (d < 0)
+		return error_json(id, "not_found", "no such device");
+	if (pt) {
+		size_t i;
+
+		for (i = 0; i < g->cfg->devices[d].n_points; i++)
+			if (strcmp(g->cfg->devices[d].points[i].name, pt) == 0)
+				p = (int)i;
+		if (p < 0)
+			return error_json(id, "not_found", "no such point");
+	}
+	reset_points(g, d, p, by, &cleared, &held);
+	return json_pack("{s:s, s:b, s:i, s:i}", "id", id, "ok", 1, "cleared", cleared,
+			 "still_alarm", held);
+}
+
+static void handle_request(struct gw *g, const struct publish_note *n)
+{
+	json_error_t jerr;
+	json_t *req = json_loadb(n->payload, n->len, 0, &jerr), *resp;
+	const char *id = json_string_value(json_object_get(req, "id"));
+	const char *op = json_string_value(json_object_get(req, "op"));
+
+	if (!id || !util_is_plain_id(id)) {
+		/* no valid id: nowhere to answer unless MQTT 5 said where */
+		log_warning("request on '%s' ignored: %s", n->topic,
+			    !req ? jerr.text : "\"id\" must be a plain id [A-Za-z0-9_-]{1,64}");
+		if (n->response_topic)
+			respond(g, n, "invalid",
+				error_json(NULL, "bad_request",
+					   "\"id\" must be a plain id [A-Za-z0-9_-]{1,64}"));
+		json_decref(req);
+		return;
+	}
+	if (!op)
+		resp = error_json(id, "bad_request", "missing \"op\"");
+	else if (strcmp(op, "status") == 0)
+		resp = json_pack("{s:s, s:b, s:o}", "id", id, "ok", 1, "status",
+				 status_json(g, "online", NULL));
+	else if (strcmp(op, "history") == 0)
+		resp = request_history(g, id, req);
+	else if (strcmp(op, "readings") == 0)
+		resp = request_readings(g, id, req);
+	else if (strcmp(op, "reset") == 0)
+		resp = request_reset(g, id, req);
+	else if (strcmp(op, "compliance") == 0 || strcmp(op, "report") == 0 ||
+		 strcmp(op, "test") == 0)
+		resp = error_json(id, "unsupported",
+				  "this gateway version does not keep compliance records or test mode yet");
+	else
+		resp = error_json(id, "bad_request",
+				  "unknown op; one of status, history, readings, reset");
+	respond(g, n, id, resp);
+	json_decref(req);
+}
+
+static void handle_message(struct gw *g, const struct publish_note *n)
+{
+	const char *kind = n->topic + strlen(g->topic_root);
+
+	if (strncmp(n->topic, g->topic_root, strlen(g->topic_root)) != 0)
+		return;
+	if (strcmp(kind, "/ack") == 0)
+		handle_ack(g, n);
+	else if (strcmp(kind, "/request") == 0)
+		handle_request(g, n);
 }
 
 static void link_tick(struct gw *g, uint64_t now)
@@ -894,6 +1544,8 @@ static void persist_if_changed(struct gw *g, int dev, int pt, const struct detec
 	    memcmp(before->fault_causes, now->fault_causes, sizeof(now->fault_causes)) == 0 &&
 	    before->known == now->known)
 		return;
+	/* conditions or latch changed: the retained state says so */
+	g->devs[dev].state_dirty = true;
 	pstate_fill(g, dev, pt, &ps);
 	store_point_state_save(g->st, &ps);
 }
@@ -945,7 +1597,9 @@ static void handle_read(struct gw *g, const struct poll_result *res)
 		n = detect_step(&cp->rules, &rt->points[i].det, &s, evs, DETECT_EVENTS_MAX);
 		for (k = 0; k < n; k++)
 			emit_point_event(g, res->device, (int)i, &evs[k], NULL);
-		if (n == 0)
+		if (n > 0)
+			rt->state_dirty = true;
+		else
 			persist_if_changed(g, res->device, (int)i, &before);
 	}
 	device_update_state(g, res->device);
@@ -1001,14 +1655,22 @@ static void telemetry_tick(struct gw *g)
 				continue;
 			store_readings_add(g->st, &sr);
 			r = json_pack("{s:s, s:s, s:f, s:s, s:s}", "device", d->id, "name",
-				      d->profile->values[j].name, round(v->r.value * 1e6) / 1e6,
-				      "unit", d->profile->values[j].unit, "quality", q);
+				      d->profile->values[j].name, "value",
+				      round(v->r.value * 1e6) / 1e6, "unit",
+				      d->profile->values[j].unit, "quality", q);
+			if (!r)
+				continue;
 			json_object_set_new(r, "ts", json_string(util_rfc3339(v->ts_ms, ts)));
 			json_array_append_new(arr, r);
 		}
 		g->devs[i].state_dirty = true; /* values go out with the state at most this often */
 	}
 	json_object_set_new(o, "readings", arr);
+	if (!g->cfg->mqtt.telemetry_s) {
+		/* telemetry off: readings are still kept in the database */
+		json_decref(o);
+		return;
+	}
 	payload = event_dump(o, &len);
 	if (!payload)
 		return;
@@ -1030,6 +1692,49 @@ static int find_point(const struct cfg_device *d, const char *name)
 	return -1;
 }
 
+/* Clears the latches of device dev's points (or only point pt >= 0), as
+ * `by` asked (SPEC §4): the reset is recorded as an event; a point whose
+ * fire condition still holds stays in alarm. */
+static int reset_points(struct gw *g, int dev, int pt, const char *by, int *ret_cleared,
+			int *ret_held)
+{
+	const struct cfg_device *d = &g->cfg->devices[dev];
+	size_t i;
+
+	*ret_cleared = *ret_held = 0;
+	for (i = 0; i < d->n_points; i++) {
+		struct detect_event evs[DETECT_EVENTS_MAX];
+		struct point_rt *p = &g->devs[dev].points[i];
+		struct emit rec = { 0 };
+		int n, k;
+
+		if (pt >= 0 && (int)i != pt)
+			continue;
+		if (!p->det.latched && !(p->det.conditions & COND_ALARM))
+			continue;
+		n = detect_reset(&d->points[i].rules, &p->det, evs, DETECT_EVENTS_MAX);
+		/* the reset itself is an event (a record, kept with the history) */
+		rec.cls = EVCLASS_RECORD;
+		rec.type = "reset";
+		rec.active = true;
+		rec.dev = dev;
+		rec.pt = (int)i;
+		rec.causes = CAUSE_MANUAL;
+		rec.threshold = NAN;
+		rec.by = by;
+		rec.prio = STORE_PRIO_OTHER;
+		gw_emit(g, &rec);
+		for (k = 0; k < n; k++)
+			emit_point_event(g, dev, (int)i, &evs[k], by);
+		if (n > 0)
+			(*ret_cleared)++;
+		else
+			(*ret_held)++;
+	}
+	device_update_state(g, dev);
+	return 0;
+}
+
 static void do_reset(struct gw *g, int client, json_t *req)
 {
 	const char *target = json_string_value(json_object_get(req, "target"));
@@ -1038,7 +1743,6 @@ static void do_reset(struct gw *g, int client, json_t *req)
 	const struct cfg_device *d;
 	json_t *done;
 	int dev, pt = -1, n_cleared = 0, n_held = 0;
-	size_t i;
 
 	if (!target || !by || !by[0]) {
 		control_error(g->ctl, client, "bad_request",
@@ -1064,37 +1768,7 @@ static void do_reset(struct gw *g, int client, json_t *req)
 			return;
 		}
 	}
-	for (i = 0; i < d->n_points; i++) {
-		struct detect_event evs[DETECT_EVENTS_MAX];
-		struct point_rt *p = &g->devs[dev].points[i];
-		struct emit rec = { 0 };
-		bool was_latched = p->det.latched || (p->det.conditions & COND_ALARM);
-		int n, k;
-
-		if (pt >= 0 && (int)i != pt)
-			continue;
-		if (!was_latched)
-			continue;
-		n = detect_reset(&d->points[i].rules, &p->det, evs, DETECT_EVENTS_MAX);
-		/* the reset itself is an event (a record, stored with the history) */
-		rec.cls = EVCLASS_RECORD;
-		rec.type = "reset";
-		rec.active = true;
-		rec.dev = dev;
-		rec.pt = (int)i;
-		rec.causes = CAUSE_MANUAL;
-		rec.threshold = NAN;
-		rec.by = by;
-		rec.prio = STORE_PRIO_OTHER;
-		gw_emit(g, &rec);
-		for (k = 0; k < n; k++)
-			emit_point_event(g, dev, (int)i, &evs[k], by);
-		if (n > 0)
-			n_cleared++;
-		else
-			n_held++;
-	}
-	device_update_state(g, dev);
+	reset_points(g, dev, pt, by, &n_cleared, &n_held);
 	done = json_pack("{s:b, s:s, s:i, s:i}", "ok", 1, "target", target, "cleared", n_cleared,
 			 "still_alarm", n_held);
 	control_reply(g->ctl, client, done, true);
@@ -1231,7 +1905,7 @@ static void control_cb(void *ud, int client, json_t *req)
 	else if (strcmp(op, "ping") == 0)
 		control_reply(g->ctl, client,
 			      json_pack("{s:b, s:s, s:I}", "ok", 1, "epoch", store_epoch(g->st),
-					"last_seq", (json_int_t)store_last_seq(g->st)),
+					"last_seq", (json_int_t)g->last_seq),
 			      true);
 	else
 		control_error(g->ctl, client, "bad_request",
@@ -1239,6 +1913,26 @@ static void control_cb(void *ud, int client, json_t *req)
 }
 
 /* ------------------------------------------------------------ start-up */
+
+/* A device in the database but not in the configuration: its retained
+ * state is cleared at the next connect (SPEC §3). */
+static void removed_add(struct gw *g, const char *dev)
+{
+	struct removed_dev *n;
+	size_t i;
+
+	for (i = 0; i < g->n_removed; i++)
+		if (strcmp(g->removed[i].id, dev) == 0)
+			return;
+	n = realloc(g->removed, (g->n_removed + 1) * sizeof(*n));
+	if (!n)
+		return;
+	g->removed = n;
+	memset(&n[g->n_removed], 0, sizeof(n[0]));
+	util_strlcpy(n[g->n_removed].id, dev, sizeof(n[0].id));
+	g->n_removed++;
+	log_notice("device '%s' is no longer configured; its retained state will be cleared", dev);
+}
 
 static int restore_cb(void *ud, const struct store_point_state *ps)
 {
@@ -1252,8 +1946,10 @@ static int restore_cb(void *ud, const struct store_point_state *ps)
 	memcpy(dev, ps->key, (size_t)(dot - ps->key));
 	dev[dot - ps->key] = '\0';
 	d = config_device_index(g->cfg, dev);
-	if (d < 0)
+	if (d < 0) {
+		removed_add(g, dev);
 		return 0;
+	}
 	p = find_point(&g->cfg->devices[d], dot + 1);
 	if (p < 0)
 		return 0;
@@ -1261,6 +1957,7 @@ static int restore_cb(void *ud, const struct store_point_state *ps)
 		       ps->prealarm_causes, ps->fault_causes);
 	g->devs[d].points[p].since_ms = ps->since_ms;
 	g->devs[d].points[p].last_seq = ps->last_seq;
+	g->devs[d].points[p].stored = true;
 	return 0;
 }
 
@@ -1272,12 +1969,34 @@ struct load_ctx {
 static int load_outbox_cb(void *ud, const struct store_outbox_row *row)
 {
 	struct load_ctx *lc = ud;
-	struct outbox_item it = { .seq = row->seq, .prio = row->prio, .row_id = row->id };
+	struct outbox_item it = {
+		.seq = row->seq, .prio = row->prio, .row_id = row->id, .tag = (uint64_t)row->id
+	};
 
 	it.key = outbox_key(lc->g->ob, row->order_key[0] ? row->order_key : "gateway");
 	if (it.key < 0 || outbox_add(lc->g->ob, &it) < 0) {
 		lc->r = -ENOMEM;
 		return 1;
+	}
+	return 0;
+}
+
+/* Renames the database and its -wal/-shm aside, so a new one can start;
+ * the old file stays for the record (and for a forensic look). */
+static int move_aside(const char *path, char *aside, size_t len)
+{
+	static const char *const suffixes[] = { "-wal", "-shm" };
+	char from[600], to[600];
+	size_t i;
+
+	snprintf(aside, len, "%s.corrupt-%" PRId64, path, util_wall_ms());
+	if (rename(path, aside) < 0)
+		return -errno;
+	for (i = 0; i < ARRAY_SIZE(suffixes); i++) {
+		snprintf(from, sizeof(from), "%s%s", path, suffixes[i]);
+		snprintf(to, sizeof(to), "%s%s", aside, suffixes[i]);
+		if (rename(from, to) < 0 && errno != ENOENT)
+			log_warning("cannot move '%s' aside: %s", from, strerror(errno));
 	}
 	return 0;
 }
@@ -1289,28 +2008,151 @@ static int open_store(struct gw *g)
 		.max_mb = g->cfg->storage.max_mb,
 		.create = true,
 	};
+	char aside[600], note[700];
 	int r;
 
 	r = store_open(&so, &g->st);
 	if (r == -EBADMSG) {
-		char aside[512];
-
-		snprintf(aside, sizeof(aside), "%s.corrupt-%" PRId64, so.path, util_wall_ms());
-		log_error("database '%s' is corrupt; moving it aside to '%s' and starting a new one",
-			  so.path, aside);
-		if (rename(so.path, aside) < 0) {
-			log_error("cannot move '%s' aside: %s", so.path, strerror(errno));
-			return -errno;
+		r = move_aside(so.path, aside, sizeof(aside));
+		if (r < 0) {
+			log_error("database '%s' is corrupt and cannot be moved aside: %s; "
+				  "move or delete it by hand",
+				  so.path, strerror(-r));
+			return r;
 		}
+		log_error("database '%s' is corrupt; moved aside to '%s', starting a new one",
+			  so.path, aside);
 		r = store_open(&so, &g->st);
-		if (r == 0)
-			emit_gateway_event(g, GWEV_STORAGE_FAULT, true, 0,
-					   "corrupt database moved aside; new epoch");
+		if (r == 0) {
+			g->last_seq = store_last_seq(g->st);
+			snprintf(note, sizeof(note),
+				 "corrupt database moved aside to '%s'; new database, new epoch %s",
+				 aside, store_epoch(g->st));
+			g->storage_fault = true;
+			emit_gateway_event(g, GWEV_STORAGE_FAULT, true, 0, note);
+		}
 	}
 	if (r < 0)
 		log_error("cannot open database '%s': %s; check storage.path and its directory",
 			  so.path, strerror(-r));
+	else
+		g->last_seq = store_last_seq(g->st);
 	return r;
+}
+
+struct salvage {
+	int64_t id;
+	int prio;
+	char key[STORE_KEY_MAX];
+};
+
+struct salvage_list {
+	struct salvage *v;
+	size_t n, cap;
+};
+
+static int salvage_cb(void *ud, const struct store_outbox_row *row)
+{
+	struct salvage_list *l = ud;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		struct salvage *n = realloc(l->v, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		l->v = n;
+		l->cap = cap;
+	}
+	l->v[l->n].id = row->id;
+	l->v[l->n].prio = row->prio;
+	util_strlcpy(l->v[l->n].key, row->order_key, sizeof(l->v[0].key));
+	l->n++;
+	return 0;
+}
+
+static int load_outbox_cb(void *ud, const struct store_outbox_row *row);
+
+/* After an unclean stop (SPEC §5): the integrity check runs once the
+ * buses are already polled (their results wait in the queue). A corrupt
+ * database is replaced by a new one (new epoch); the events it still had
+ * to send are copied over byte for byte first, as far as they can be read. */
+static int check_after_unclean_stop(struct gw *g)
+{
+	struct store_opts so = {
+		.path = g->cfg->storage.path,
+		.max_mb = g->cfg->storage.max_mb,
+		.create = true,
+	};
+	struct salvage_list l = { 0 };
+	struct load_ctx lc = { .g = g };
+	char aside[600], note[800];
+	size_t i, saved = 0;
+	store *fresh;
+	int r;
+
+	log_notice("previous stop was unclean; checking database '%s'", so.path);
+	r = store_integrity_check(g->st);
+	if (r != -EBADMSG) {
+		if (r == 0)
+			log_notice("database '%s' passed its integrity check", so.path);
+		return 0;
+	}
+	store_outbox_foreach(g->st, 0, STORE_PRIO_TELEMETRY - 1, 0, 0, salvage_cb, &l);
+	r = move_aside(so.path, aside, sizeof(aside));
+	if (r < 0) {
+		log_error("database '%s' is corrupt and cannot be moved aside (%s); going on with it",
+			  so.path, strerror(-r));
+		free(l.v);
+		return 0;
+	}
+	r = store_open(&so, &fresh);
+	if (r < 0) {
+		log_error("cannot create a new database at '%s': %s", so.path, strerror(-r));
+		free(l.v);
+		return r;
+	}
+	for (i = 0; i < l.n; i++) {
+		char *topic = NULL;
+		void *payload = NULL;
+		size_t len;
+
+		if (store_outbox_get(g->st, l.v[i].id, &topic, &payload, &len) == 0 &&
+		    store_outbox_add(fresh, STORE_DEST_MQTT, topic, payload, len, 1, false,
+				     l.v[i].prio, l.v[i].key, NULL) == 0)
+			saved++;
+		free(topic);
+		free(payload);
+	}
+	free(l.v);
+	store_free(g->st);
+	g->st = fresh;
+	g->last_seq = store_last_seq(fresh);
+	/* the scheduler now follows the new database's outbox */
+	outbox_free(g->ob);
+	g->ob = NULL;
+	r = outbox_new(&g->ob);
+	if (r < 0)
+		return r;
+	r = store_outbox_foreach(g->st, 0, STORE_PRIO_TELEMETRY - 1, 0, 0, load_outbox_cb, &lc);
+	if (r < 0 || lc.r < 0)
+		return r < 0 ? r : lc.r;
+	snprintf(note, sizeof(note),
+		 "corrupt database moved aside to '%s' (%zu of %zu unsent events carried over); "
+		 "new epoch %s",
+		 aside, saved, l.n, store_epoch(g->st));
+	log_error("%s", note);
+	g->storage_fault = true;
+	emit_gateway_event(g, GWEV_STORAGE_FAULT, true, 0, note);
+	/* the points' states go into the new database too */
+	for (i = 0; i < g->cfg->n_devices; i++)
+		for (size_t j = 0; j < g->cfg->devices[i].n_points; j++) {
+			struct store_point_state ps;
+
+			pstate_fill(g, (int)i, (int)j, &ps);
+			store_point_state_save(g->st, &ps);
+		}
+	return 0;
 }
 
 static int gw_start(struct gw *g)
@@ -1352,6 +2194,16 @@ static int gw_start(struct gw *g)
 	if (r < 0)
 		return r;
 	store_point_state_foreach(g->st, restore_cb, g);
+	/* every configured point gets its row at once: that is also how a
+	 * device removed from the configuration later is recognised */
+	for (i = 0; i < g->cfg->n_devices; i++)
+		for (j = 0; j < g->cfg->devices[i].n_points; j++)
+			if (!g->devs[i].points[j].stored) {
+				struct store_point_state ps;
+
+				pstate_fill(g, (int)i, (int)j, &ps);
+				store_point_state_save(g->st, &ps);
+			}
 	for (i = 0; i < g->cfg->n_devices; i++)
 		device_update_state(g, (int)i);
 	r = store_outbox_foreach(g->st, 0, STORE_PRIO_TELEMETRY - 1, 0, 0, load_outbox_cb, &lc);
@@ -1429,6 +2281,11 @@ static int gw_start(struct gw *g)
 			return r;
 		}
 	}
+	if (store_unclean(g->st)) {
+		r = check_after_unclean_stop(g);
+		if (r < 0)
+			return r;
+	}
 	r = control_open(g->cfg->runtime_dir, &g->ctl);
 	if (r < 0)
 		log_warning("no control socket in '%s' (%s): reset, probe and scan through the "
@@ -1450,7 +2307,7 @@ static void gw_stop(struct gw *g)
 	if (g->pub && g->link == LINK_UP) {
 		char topic[400];
 		size_t len;
-		char *off = status_payload(g, "offline", "shutdown", &len);
+		char *off = status_payload(g, "offline", g->reload ? "reload" : "shutdown", &len);
 
 		topic_of(g, topic, sizeof(topic), "status", NULL);
 		if (off)
@@ -1458,13 +2315,24 @@ static void gw_stop(struct gw *g)
 		free(off);
 	}
 	publish_free(g->pub);
-	if (g->st)
+	if (g->st) {
 		delete_flush(g);
+		if (g->n_held)
+			held_flush(g);
+	}
 	store_free(g->st);
 	control_free(g->ctl);
 	queue_free(g->results);
 	outbox_free(g->ob);
 	free(g->devs);
+	for (i = 0; i < g->n_held; i++)
+		held_clear(&g->held[i]);
+	if (g->n_held)
+		log_error("%zu event(s) could not be written to '%s' before the stop; they were "
+			  "published if the uplink allowed, but are not in the database",
+			  g->n_held, g->cfg->storage.path);
+	free(g->held);
+	free(g->removed);
 }
 
 /* ----------------------------------------------------------- main loop */
@@ -1479,6 +2347,37 @@ static int timeout_until(uint64_t now, uint64_t due, int cur)
 	return t < cur ? t : cur;
 }
 
+/* SIGHUP (mosquitto's config_reload): the new file is parsed and checked
+ * first; only a valid one replaces the running configuration, by a clean
+ * stop and a re-exec of the daemon. Every state that matters (latches,
+ * open faults, the outbox) is in SQLite, so nothing is lost and no event is
+ * repeated; the center sees one offline/online pair with reason "reload". */
+static void reload_request(struct gw *g)
+{
+	struct errlist errs = { 0 };
+	struct config *next = NULL;
+	int r;
+
+	r = config_load(g->cfg->path, config_builtin_profile_dir(), &errs, &next);
+	errlist_print(&errs, stderr);
+	errlist_clear(&errs);
+	if (r < 0) {
+		log_error("SIGHUP: '%s' is not valid; keeping the running configuration (fix it, "
+			  "check with firegw check -c %s)",
+			  g->cfg->path, g->cfg->path);
+		return;
+	}
+	if (strcmp(next->sha256, g->cfg->sha256) == 0) {
+		log_notice("SIGHUP: '%s' unchanged; nothing to reload", g->cfg->path);
+		config_free(next);
+		return;
+	}
+	config_free(next);
+	log_notice("SIGHUP: '%s' changed and is valid; restarting with it", g->cfg->path);
+	g->reload = true;
+	g->stop = true;
+}
+
 static void handle_signal(struct gw *g)
 {
 	struct signalfd_siginfo si;
@@ -1491,8 +2390,7 @@ static void handle_signal(struct gw *g)
 			g->stop = true;
 			break;
 		case SIGHUP:
-			log_notice("SIGHUP: configuration reload needs a restart "
-				   "(systemctl restart firegw); the running configuration is kept");
+			reload_request(g);
 			break;
 		default:
 			break;
@@ -1508,6 +2406,9 @@ static void gw_loop(struct gw *g)
 	g->next_heartbeat = now + (uint64_t)g->cfg->mqtt.heartbeat_s * 1000u;
 	g->next_telemetry = now + (uint64_t)(g->cfg->mqtt.telemetry_s ? g->cfg->mqtt.telemetry_s : 60) * 1000u;
 	g->next_store_tick = now + 1000;
+	g->next_size_check = now + 10000;
+	g->next_prune = now + 10000;
+	g->clock_offset = util_wall_ms() - (int64_t)now;
 	g->tel_tokens_mono = now;
 	while (!g->stop) {
 		size_t n = 0, nctl = 0;
@@ -1531,8 +2432,9 @@ static void gw_loop(struct gw *g)
 		timeout = timeout_until(now, g->next_store_tick, timeout);
 		if (g->n_del)
 			timeout = timeout_until(now, g->del_due, timeout);
-		if (g->link == LINK_UP && outbox_pending(g->ob) && g->n_inflight < (size_t)g->cfg->mqtt.inflight)
-			timeout = 0;
+		if (g->link == LINK_UP && outbox_pending(g->ob) &&
+		    g->n_inflight < (size_t)g->cfg->mqtt.inflight)
+			timeout = timeout_until(now, g->send_retry_mono, timeout);
 
 		if (poll(fds, n, timeout) < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
@@ -1559,13 +2461,10 @@ static void gw_loop(struct gw *g)
 		if (g->n_del && now >= g->del_due)
 			delete_flush(g);
 		if (now >= g->next_store_tick) {
-			bool synced = clock_is_synced();
-
-			if (synced != g->time_synced) {
-				g->time_synced = synced;
-				g->status_dirty = true;
-			}
+			clock_check(g, now);
 			store_tick(g->st, now);
+			storage_check(g, now);
+			ack_check(g, now);
 			g->next_store_tick = now + 1000;
 		}
 		if (now >= g->next_heartbeat) {
@@ -1618,7 +2517,9 @@ int gateway_run(const char *config_path)
 		   store_epoch(g.st), store_last_seq(g.st));
 	sd_notify(0, "READY=1");
 	gw_loop(&g);
-	sd_notify(0, "STOPPING=1");
+	sd_notify(0, g.reload ? "RELOADING=1" : "STOPPING=1");
+	if (g.reload)
+		status = GATEWAY_RELOAD;
 out:
 	gw_stop(&g);
 	close(g.sfd);

@@ -1,5 +1,7 @@
 /* main.c - the `firegw` command: dispatches to the daemon (`run`) or to one
  * of the commissioning and operating commands (cli.c). */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,7 +40,7 @@ static void usage(FILE *f)
 static int cmd_run(int argc, char **argv)
 {
 	const char *path = CONFIG_DEFAULT_PATH;
-	int i;
+	int i, r;
 
 	for (i = 1; i < argc; i++) {
 		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
@@ -56,7 +58,21 @@ static int cmd_run(int argc, char **argv)
 			return 2;
 		}
 	}
-	return gateway_run(path);
+	r = gateway_run(path);
+	if (r == GATEWAY_RELOAD) {
+		/* a fresh process image reads the new configuration; the
+		 * signal mask is reset so the new daemon sets its own */
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv("/proc/self/exe", argv - 1); /* argv - 1: main's argv */
+		log_error("cannot restart for the reload: %s; exiting so the service manager "
+			  "restarts firegw",
+			  strerror(errno));
+		return 2;
+	}
+	return r;
 }
 
 int main(int argc, char **argv)

@@ -114,7 +114,11 @@ int outbox_add(outbox *o, const struct outbox_item *it)
 
 static bool better(const struct outbox_item *a, const struct outbox_item *b)
 {
-	return !b || a->prio < b->prio || (a->prio == b->prio && a->seq < b->seq);
+	if (!b || a->prio != b->prio)
+		return !b || a->prio < b->prio;
+	if (a->seq != b->seq)
+		return a->seq < b->seq;
+	return a->row_id < b->row_id;
 }
 
 const struct outbox_item *outbox_next(outbox *o)
@@ -145,14 +149,14 @@ const struct outbox_item *outbox_next(outbox *o)
 	return best;
 }
 
-void outbox_unsend(outbox *o, uint64_t seq)
+void outbox_unsend(outbox *o, uint64_t tag)
 {
 	size_t i;
 
 	for (i = 0; i < o->n_keys; i++) {
 		struct okey *k = &o->keys[i];
 
-		if (k->sent > 0 && okey_at(k, k->sent - 1)->seq == seq) {
+		if (k->sent > 0 && okey_at(k, k->sent - 1)->tag == tag) {
 			k->sent--;
 			o->pending++;
 			o->inflight--;
@@ -161,7 +165,7 @@ void outbox_unsend(outbox *o, uint64_t seq)
 	}
 }
 
-int outbox_acked(outbox *o, uint64_t seq, int64_t *ret_row_id)
+int outbox_acked(outbox *o, uint64_t tag, int64_t *ret_row_id, uint64_t *ret_seq)
 {
 	size_t i, j;
 
@@ -171,10 +175,12 @@ int outbox_acked(outbox *o, uint64_t seq, int64_t *ret_row_id)
 		for (j = 0; j < k->sent; j++) {
 			struct outbox_item *it = okey_at(k, j);
 
-			if (it->seq != seq)
+			if (it->tag != tag)
 				continue;
 			if (ret_row_id)
 				*ret_row_id = it->row_id;
+			if (ret_seq)
+				*ret_seq = it->seq;
 			item_clear(it);
 			/* PUBACKs of one key come in order, so j is almost always 0 */
 			for (; j + 1 < k->n; j++)
@@ -209,7 +215,7 @@ int outbox_set_row(outbox *o, uint64_t seq, int64_t row_id)
 		for (j = 0; j < o->keys[i].n; j++) {
 			struct outbox_item *it = okey_at(&o->keys[i], j);
 
-			if (it->seq == seq) {
+			if (it->row_id == 0 && it->seq == seq) {
 				it->row_id = row_id;
 				item_clear(it);
 				return 0;

@@ -12,7 +12,8 @@
 typedef struct outbox outbox;
 
 struct outbox_item {
-	uint64_t seq;      /* orders entries and tags the publish */
+	uint64_t tag;      /* the caller's publish tag: unique among entries */
+	uint64_t seq;      /* orders entries (0: before every numbered entry) */
 	int prio;          /* STORE_PRIO_* */
 	int key;           /* order key index */
 	int64_t row_id;    /* SQLite outbox row, 0 while only in memory */
@@ -30,18 +31,19 @@ int outbox_key(outbox *o, const char *name);
  * seq must be larger than every seq added before for the same key. */
 int outbox_add(outbox *o, const struct outbox_item *it);
 /* Picks the next entry to send and marks it in flight: the lowest
- * (prio, seq) among the first unsent entry of each key. The returned item
+ * (prio, seq, row) among the first unsent entry of each key. The returned item
  * points at the scheduler's copy (valid until outbox_acked). */
 const struct outbox_item *outbox_next(outbox *o);
 /* Undoes the last outbox_next() (the client refused the send). */
-void outbox_unsend(outbox *o, uint64_t seq);
-/* Delivered: removes the entry. Writes its row id to *ret_row_id.
- * -ENOENT when no in-flight entry has seq. */
-int outbox_acked(outbox *o, uint64_t seq, int64_t *ret_row_id);
+void outbox_unsend(outbox *o, uint64_t tag);
+/* Delivered: removes the entry. Writes its row id and seq to the ret_
+ * pointers (may be NULL). -ENOENT when no in-flight entry has tag. */
+int outbox_acked(outbox *o, uint64_t tag, int64_t *ret_row_id, uint64_t *ret_seq);
 /* Connection lost: every in-flight entry becomes unsent again (it will be
  * sent again, byte-identical). */
 void outbox_requeue_all(outbox *o);
-/* The entry has been written to SQLite after all: drop the memory copy. */
+/* The entry (found by seq among those only in memory) has been written to
+ * SQLite after all: record its row, drop the memory copy. Its tag stays. */
 int outbox_set_row(outbox *o, uint64_t seq, int64_t row_id);
 /* Calls cb for every in-memory entry not yet stored (row_id == 0), in seq
  * order; stops at the first non-zero return. */

@@ -258,6 +258,8 @@ static void connect_failed(publisher *p, int code, int reason, const char *messa
 		snprintf(n.text, sizeof(n.text), "%s", MQTTAsync_strerror(code));
 
 	pthread_mutex_lock(&p->lock);
+	log_debug("connect to '%s' failed: %s (code %d, state %d)", p->uri, n.text, code,
+		  (int)p->state);
 	if (p->state == LINK_CONNECTING) {
 		p->state = LINK_IDLE;
 		push_note(p, &n);
@@ -296,13 +298,19 @@ static void on_subscribe_ok5(void *context, MQTTAsync_successData5 *r)
 
 	if (!r)
 		return;
-	for (int i = 0; i < r->alt.sub.reasonCodeCount && (size_t)i < p->n_subscriptions; i++) {
-		enum MQTTReasonCodes rc = r->alt.sub.reasonCodes ? r->alt.sub.reasonCodes[i]
-								 : r->reasonCode;
-		if (rc >= 0x80)
-			log_warning("subscription to '%s' refused by '%s': %s",
-				    p->subscriptions[i], p->uri, MQTTReasonCode_toString(rc));
+	/* paho 1.3.12 leaves alt.sub.reasonCodes uninitialised when one
+	 * topic was subscribed: only reasonCode is valid then */
+	if (p->n_subscriptions == 1) {
+		if (r->reasonCode >= 0x80)
+			log_warning("subscription to '%s' refused by '%s': %s", p->subscriptions[0],
+				    p->uri, MQTTReasonCode_toString(r->reasonCode));
+		return;
 	}
+	for (int i = 0; i < r->alt.sub.reasonCodeCount && (size_t)i < p->n_subscriptions; i++)
+		if (r->alt.sub.reasonCodes[i] >= 0x80)
+			log_warning("subscription to '%s' refused by '%s': %s",
+				    p->subscriptions[i], p->uri,
+				    MQTTReasonCode_toString(r->alt.sub.reasonCodes[i]));
 }
 
 static void on_subscribe_fail5(void *context, MQTTAsync_failureData5 *r)
@@ -341,6 +349,7 @@ static void subscribe_all(publisher *p)
 static void connected(publisher *p)
 {
 	pthread_mutex_lock(&p->lock);
+	log_debug("connected to '%s' (state %d)", p->uri, (int)p->state);
 	if (p->state != LINK_CONNECTING) {
 		pthread_mutex_unlock(&p->lock);
 		return;
@@ -901,6 +910,7 @@ int publish_connect(publisher *p)
 		ssl.ssl_error_context = p;
 		c->ssl = &ssl;
 	}
+	log_debug("connecting to '%s' as '%s'", p->uri, p->client_id);
 	rc = MQTTAsync_connect(p->client, c);
 	MQTTProperties_free(&props); /* paho copied them */
 	if (rc == MQTTASYNC_SUCCESS)

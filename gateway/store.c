@@ -910,7 +910,7 @@ int store_commit_event(store *s, const struct store_event *ev, int64_t *ret_outb
 		return -EINVAL;
 	}
 	if (ev->seq > INT64_MAX || !ev->event_id || !ev->cls || !ev->type || !ev->state ||
-	    !ev->cid || !ev->device || (!ev->payload && ev->payload_len > 0))
+	    !ev->device || (!ev->payload && ev->payload_len > 0))
 		return -EINVAL;
 	if (ev->topic && (!prio_ok(ev->prio) || ev->qos < 0 || ev->qos > 2))
 		return -EINVAL;
@@ -950,7 +950,7 @@ int store_commit_event(store *s, const struct store_event *ev, int64_t *ret_outb
 	b_text(&b, 4, ev->cls);
 	b_text(&b, 5, ev->type);
 	b_text(&b, 6, ev->state);
-	b_text(&b, 7, ev->cid);
+	b_text(&b, 7, ev->cid ? ev->cid : ""); /* "": no Contact ID code (records) */
 	b_text(&b, 8, ev->device);
 	b_text(&b, 9, ev->point);
 	b_blob(&b, 10, ev->payload, ev->payload_len);
@@ -1740,4 +1740,77 @@ int store_prune(store *s, int readings_days, int records_days, bool clock_synced
 		log_info("storage '%s': pruned %lld readings, %lld events, %lld telemetry messages",
 			 s->path, (long long)readings, (long long)events, (long long)telemetry);
 	return 0;
+}
+
+/* ---- acknowledgements, removed devices ---------------------------------- */
+
+static int prepare_once(store *s, const char *sql, sqlite3_stmt **ret, const char *what)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
+
+	if (rc != SQLITE_OK)
+		return fail(s, rc, what);
+	return 0;
+}
+
+int store_event_ack(store *s, const char *event_id, const char *by, int64_t ts_ms)
+{
+	static const char *const what = "recording an acknowledgement";
+	sqlite3_stmt *st = NULL;
+	int r, changed;
+
+	if (!s || !event_id || !by)
+		return -EINVAL;
+	if (s->readonly)
+		return -EROFS;
+	r = prepare_once(s, "UPDATE events SET acked_by = ?1, acked_ms = ?2 "
+			    "WHERE event_id = ?3 AND acked_by IS NULL",
+			 &st, what);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, by, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, ts_ms);
+	sqlite3_bind_text(st, 3, event_id, -1, SQLITE_TRANSIENT);
+	r = step_done(s, st, what);
+	changed = sqlite3_changes(s->db);
+	sqlite3_finalize(st);
+	if (r < 0)
+		return r;
+	if (changed == 0) {
+		int64_t n = 0;
+
+		r = prepare_once(s, "SELECT count(*) FROM events WHERE event_id = ?1", &st, what);
+		if (r < 0)
+			return r;
+		sqlite3_bind_text(st, 1, event_id, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		return n ? -EALREADY : -ENOENT;
+	}
+	succeeded(s);
+	return 0;
+}
+
+int store_point_state_delete_device(store *s, const char *device)
+{
+	static const char *const what = "deleting a removed device's point states";
+	sqlite3_stmt *st = NULL;
+	char prefix[STORE_KEY_MAX];
+	int r;
+
+	if (!s || !device || (size_t)snprintf(prefix, sizeof(prefix), "%s.", device) >= sizeof(prefix))
+		return -EINVAL;
+	if (s->readonly)
+		return -EROFS;
+	r = prepare_once(s, "DELETE FROM point_state WHERE substr(key, 1, length(?1)) = ?1", &st,
+			 what);
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_TRANSIENT);
+	r = step_done(s, st, what);
+	sqlite3_finalize(st);
+	if (r == 0)
+		succeeded(s);
+	return r;
 }

@@ -55,7 +55,8 @@ struct store_event {
 	uint64_t seq;            /* must be store_last_seq() + 1 */
 	const char *event_id;    /* "<site>:<epoch>:<seq>" */
 	int64_t ts_ms;
-	const char *cls, *type, *state, *cid;
+	const char *cls, *type, *state;
+	const char *cid;          /* NULL: the event has no Contact ID code (records) */
 	const char *device, *point; /* point may be NULL (gateway events) */
 	/* outbox row; topic NULL: stored only, not to be published (suppressed) */
 	const char *dest;        /* STORE_DEST_MQTT */
@@ -163,3 +164,11 @@ int store_size_percent(store *s, int *ret_percent);
 /* True when the previous writer left a non-empty WAL (crash, power loss or
  * SIGKILL): the caller runs store_integrity_check() (SPEC §5). */
 bool store_unclean(const store *s);
+
+/* Records the command center's acknowledgement of an event (SPEC §4).
+ * 0; -ENOENT when no stored event has that id; -EALREADY when it was
+ * acknowledged before (the first acknowledgement is kept). */
+int store_event_ack(store *s, const char *event_id, const char *by, int64_t ts_ms);
+/* Deletes the stored point states of a device that left the configuration
+ * (its retained state has been cleared). */
+int store_point_state_delete_device(store *s, const char *device);

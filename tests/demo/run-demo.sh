@@ -16,12 +16,12 @@ cleanup() {
 	trap - EXIT INT TERM
 	echo
 	echo "stopping: ${#pids[@]} processes started by the demo"
+	# newest first, each waited for: the gateway says "offline, shutdown"
+	# to the broker before the broker goes
 	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
 		kill -TERM "${pids[i]}" 2>/dev/null || true
-	done
-	for p in "${pids[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "${pids[i]}" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "${pids[i]}" 2>/dev/null || true
 	done
 	echo "logs kept in $run"
 }

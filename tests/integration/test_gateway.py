@@ -329,6 +329,21 @@ class GatewayTest(fgtest.FiregwTest):
                        "retained panel-1 state")
         fresh.stop()
 
+    def test_telemetry_batches_carry_readings(self):
+        self.start_all()
+        self.env.sim("set", "th-1", "temperature", "31.5")
+        tel = self.sub.wait_for(
+            lambda t, p: t == self.env.topic("telemetry") and isinstance(p, dict)
+            and any(r["device"] == "th-1" and r["name"] == "temperature"
+                    and abs(r["value"] - 31.5) < 0.01 for r in p["readings"]),
+            30, "a telemetry batch with th-1 at 31.5")
+        self.assertEqual(tel["schema"], "firegw.telemetry.v1")
+        r = [r for r in tel["readings"] if r["device"] == "th-1" and r["name"] == "temperature"][0]
+        self.assertEqual(r["unit"], "°C")
+        self.assertEqual(r["quality"], "good")
+        self.assertFalse([m for m in self.sub.snapshot() if m[1] == self.env.topic("telemetry")
+                          and m[0]], "telemetry must not be retained")
+
     # --------------------------------------------------------------- CLI
     def test_cli_status_probe_scan(self):
         self.start_all()

@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -85,10 +86,11 @@ class Proc:
                 self.lines.append(line)
                 self.cond.notify_all()
 
-    def wait_line(self, pred, timeout, what):
+    def wait_line(self, pred, timeout, what, since=0):
+        """First line (from index since) for which pred is true."""
         deadline = time.monotonic() + timeout
         with self.cond:
-            start = 0
+            start = since
             while True:
                 for i in range(start, len(self.lines)):
                     if pred(self.lines[i]):
@@ -146,7 +148,9 @@ class Subscriber:
 
     def __init__(self, env, topic, client_id):
         self.env = env
+        self.client_id = client_id
         self.msgs = []
+        self.times = []  # time.monotonic() of each message, parallel to msgs
         self.cond = threading.Condition()
         argv = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(env.mqtt_port), "-q", "1",
                 "-c", "-i", client_id, "-k", "5", "-t", topic, "-F", "%r %t %p"]
@@ -174,6 +178,7 @@ class Subscriber:
                     payload = parts[2]
                 with self.cond:
                     self.msgs.append((parts[0] == "1", parts[1], payload, parts[2]))
+                    self.times.append(time.monotonic())
                     self.cond.notify_all()
 
     def snapshot(self):
@@ -213,8 +218,58 @@ class Subscriber:
             return all(p.get(k) == v for k, v in fields.items())
         return self.wait_for(match, timeout, "event %r" % fields, since=since)
 
+    def wait_connected(self, timeout=10.0):
+        """Waits until the subscriber is connected and subscribed (so its
+        persistent session exists before anything is published): publishes
+        a probe under the subscribed topic until it comes back. The probe is
+        not JSON, so event helpers ignore it."""
+        topic = "%s/%s/probe/%s" % (PREFIX, self.env.site, self.client_id)
+        deadline = time.monotonic() + timeout
+        for _ in range(int(timeout / 0.5) + 1):
+            subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.env.mqtt_port),
+                            "-q", "1", "-t", topic, "-m", "probe"], capture_output=True,
+                           timeout=10)
+            try:
+                self.wait_for(lambda t, p: t == topic, 0.5, "probe")
+                return
+            except AssertionError:
+                if time.monotonic() >= deadline:
+                    break
+        raise AssertionError("subscriber %s not connected within %.1f s" % (self.client_id,
+                                                                           timeout))
+
     def stop(self):
         self.proc.stop()
+
+
+class SimCtl:
+    """One persistent connection to the simulator's control socket: many
+    commands quickly (a `firegw-sim ctl` process per command costs ms)."""
+
+    def __init__(self, path, timeout=10.0):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        self.s.connect(path)
+        self.buf = b""
+
+    def cmd(self, *args, check=True):
+        line = " ".join(str(a) for a in args)
+        self.s.sendall(line.encode() + b"\n")
+        for _ in range(10000):  # bounded: each recv waits at most the socket timeout
+            if b"\n" in self.buf:
+                break
+            chunk = self.s.recv(4096)
+            if not chunk:
+                raise AssertionError("simulator closed the control socket")
+            self.buf += chunk
+        reply, self.buf = self.buf.split(b"\n", 1)
+        reply = reply.decode()
+        if check and not reply.startswith("ok"):
+            raise AssertionError("sim %s: %s" % (line, reply))
+        return reply
+
+    def close(self):
+        self.s.close()
 
 
 class Env:
@@ -235,6 +290,8 @@ class Env:
         self.ctl = os.path.join(self.dir, "sim.sock")
         self.config_path = os.path.join(self.dir, "firegw.yaml")
         self.site = "test-site"
+        self.ctls = []
+        self.mounts = []
 
     # -- processes
     def spawn(self, name, argv, env=None):
@@ -245,12 +302,19 @@ class Env:
         return p
 
     def cleanup(self, keep=False):
+        for c in self.ctls:
+            try:
+                c.close()
+            except OSError:
+                pass
         for p in reversed(self.procs):
             try:
                 p.signal(signal.SIGCONT)
                 p.stop(5)
             except Exception:
                 p.kill()
+        for m in reversed(self.mounts):
+            subprocess.run(["umount", "-l", m], capture_output=True, timeout=20)
         if not keep and not os.environ.get("FIREGW_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -277,6 +341,10 @@ class Env:
             f.write("max_queued_messages 1000000\n")
             f.write("max_inflight_messages 0\n")
             f.write("log_dest stdout\n")
+            if os.geteuid() == 0:
+                # as root mosquitto drops to user "mosquitto", which cannot
+                # write the persistence directory in our private temp dir
+                f.write("user root\n")
         self.broker = self.spawn("mosquitto", ["mosquitto", "-c", conf])
         wait_port(self.mqtt_port)
         return self.broker
@@ -349,6 +417,85 @@ class Env:
     def topic(self, *parts):
         return "/".join((PREFIX, self.site) + parts)
 
+    # -- fault tests
+    def simctl(self):
+        """A persistent control connection (closed by cleanup)."""
+        c = SimCtl(self.ctl)
+        self.ctls.append(c)
+        return c
+
+    def freeze_broker(self):
+        """SIGSTOP: the connections stay open, nothing answers."""
+        self.broker.signal(signal.SIGSTOP)
+
+    def thaw_broker(self):
+        self.broker.signal(signal.SIGCONT)
+
+    def db_query(self, sql, args=(), path=None):
+        """Rows of a read-only query on the gateway's database (WAL: works
+        next to the running daemon). The connection is closed at once so it
+        never holds the WAL open when the daemon stops."""
+        db = sqlite3.connect("file:%s?mode=ro" % (path or self.db), uri=True, timeout=10)
+        try:
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+
+    def db_events(self, path=None):
+        """Every events row as a dict, in seq order."""
+        cols = ("seq", "event_id", "class", "type", "state", "cid", "device", "point", "payload")
+        rows = self.db_query("SELECT %s FROM events ORDER BY seq" % ", ".join(cols), path=path)
+        out = []
+        for r in rows:
+            d = dict(zip(cols, r))
+            p = d["payload"]
+            d["payload"] = p.decode("utf-8") if isinstance(p, bytes) else p
+            out.append(d)
+        return out
+
+    def mkbacklog(self, *args, path=None):
+        """Runs tests/fault/mkbacklog (built on first use) on the database."""
+        tool = mkbacklog_tool()
+        argv = [tool, "--db", path or self.db, "--site", self.site, "--prefix", PREFIX]
+        argv += [str(a) for a in args]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            raise AssertionError("mkbacklog failed: %s%s" % (r.stdout, r.stderr))
+        line = [l for l in r.stdout.splitlines() if l.startswith("mkbacklog:")][-1]
+        return dict(kv.split("=", 1) for kv in line.split()[1:])
+
+    def mount_tmpfs(self, path, size):
+        """Mounts a tmpfs of size (e.g. "16m") at path; unmounted by
+        cleanup. Raises unittest.SkipTest when not root or mount fails."""
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("mounting a tmpfs needs root")
+        os.makedirs(path, exist_ok=True)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", path],
+                           capture_output=True, text=True, timeout=20)
+        if r.returncode != 0:
+            raise unittest.SkipTest("cannot mount a tmpfs: %s" % r.stderr.strip())
+        self.mounts.append(path)
+        return path
+
+
+def mkbacklog_tool():
+    """build/mkbacklog, built like the Makefile rule the lead adds when missing."""
+    tool = os.path.join(BUILD, "mkbacklog")
+    src = os.path.join(ROOT, "tests", "fault", "mkbacklog.c")
+    lib = os.path.join(BUILD, "libfiregw.a")
+    if os.path.exists(tool) and os.path.getmtime(tool) >= os.path.getmtime(src):
+        return tool
+    libs = subprocess.run(["pkg-config", "--libs", "libmodbus", "jansson", "yaml-0.1", "sqlite3",
+                           "libsystemd", "libcrypto"], capture_output=True, text=True,
+                          timeout=30).stdout.split()
+    cmd = (["cc", "-D_GNU_SOURCE", "-I" + os.path.join(ROOT, "gateway"), "-std=c11", "-O2", src,
+            lib] + libs + ["-lpaho-mqtt3as", "-lpthread", "-lm", "-o", tool + ".tmp"])
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise AssertionError("cannot build mkbacklog: %s" % r.stderr)
+    os.replace(tool + ".tmp", tool)
+    return tool
+
 
 class FiregwTest(unittest.TestCase):
     """Base class: an Env per test, cleaned up (processes stopped) always;
@@ -374,3 +521,104 @@ class FiregwTest(unittest.TestCase):
 
 def main():
     unittest.main(verbosity=2)
+
+
+# ------------------------------------------------------- delivery analysis
+
+def event_prio(ev):
+    """The delivery priority SPEC §3 gives an event (gateway.c prio_of):
+    0 active alarm, 1 active pre-alarm, 2 active fault, 3 everything else."""
+    if ev["state"] != "active":
+        return 3
+    return {"alarm": 0, "prealarm": 1, "fault": 2}.get(ev["class"], 3)
+
+
+def order_key(ev):
+    """The order key of an event: its alarm point, or the gateway."""
+    if ev.get("point") is None or ev.get("device") == "gateway":
+        return "gateway"
+    return "%s.%s" % (ev["device"], ev["point"])
+
+
+class Delivery:
+    """What a subscriber received of the events of a database: first
+    arrivals (position in the subscriber's list), duplicates (same event_id;
+    their bytes must be identical), events never received, and messages
+    whose bytes differ from the database's."""
+
+    def __init__(self, sub, db_events, since=0):
+        self.db = {e["event_id"]: e for e in db_events}
+        self.first = {}       # event_id -> position of its first arrival
+        self.arrival = {}     # event_id -> monotonic time of its first arrival
+        self.dups = 0
+        self.mismatch = []    # (event_id, why)
+        self.unknown = []     # event payloads not in the database
+        with sub.cond:
+            msgs = list(sub.msgs)
+            times = list(sub.times)
+        for i in range(since, len(msgs)):
+            p, raw = msgs[i][2], msgs[i][3]
+            if not isinstance(p, dict) or "event_id" not in p:
+                continue
+            eid = p["event_id"]
+            if eid not in self.db:
+                self.unknown.append(raw[:200])
+                continue
+            if raw != self.db[eid]["payload"]:
+                self.mismatch.append((eid, "received bytes differ from the database"))
+            if eid in self.first:
+                self.dups += 1
+            else:
+                self.first[eid] = i
+                self.arrival[eid] = times[i]
+
+    def missing(self, events):
+        return [e["event_id"] for e in events if e["event_id"] not in self.first]
+
+    def key_order_violations(self, events):
+        """Events of one order key whose first arrivals are not in seq order."""
+        last = {}
+        bad = []
+        for e in sorted((e for e in events if e["event_id"] in self.first),
+                        key=lambda e: self.first[e["event_id"]]):
+            k = order_key(e)
+            if k in last and last[k] > e["seq"]:
+                bad.append("%s: seq %d arrived after seq %d" % (k, e["seq"], last[k]))
+            last[k] = max(last.get(k, 0), e["seq"])
+        return bad
+
+    def priority_violations(self, waiting, exempt_first=0):
+        """SPEC §3 on events all waiting at the same moment: an event F may
+        arrive before a more urgent event E only while E was held behind an
+        earlier event of its own alarm point. `exempt_first` arrivals (sent
+        before the others existed, e.g. into a frozen connection) are not
+        checked as F."""
+        ws = sorted((e for e in waiting if e["event_id"] in self.first),
+                    key=lambda e: self.first[e["event_id"]])
+        pos = {e["event_id"]: i for i, e in enumerate(ws)}
+        block = {}
+        seen_max = {}
+        for e in sorted(ws, key=lambda e: e["seq"]):
+            k = order_key(e)
+            block[e["event_id"]] = seen_max.get(k, -1)
+            seen_max[k] = max(seen_max.get(k, -1), pos[e["event_id"]])
+        bad = []
+        for e in ws:
+            pe, be = pos[e["event_id"]], block[e["event_id"]]
+            for f in ws[max(be + 1, exempt_first):pe]:
+                if event_prio(f) > event_prio(e):
+                    bad.append("seq %d (%s %s, prio %d) arrived before seq %d (%s %s, prio %d)"
+                               " although nothing held the latter back" % (
+                                   f["seq"], f["class"], f["state"], event_prio(f),
+                                   e["seq"], e["class"], e["state"], event_prio(e)))
+                    break
+            if len(bad) >= 5:
+                break
+        return bad
+
+
+def seq_gaps(events):
+    """Seqs missing from 1..max in a database's events."""
+    have = set(e["seq"] for e in events)
+    top = max(have) if have else 0
+    return [s for s in range(1, top + 1) if s not in have]

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Integration tests of the rest of the MQTT contract (SPEC §3, §4): the
+offline status on a clean stop, requests and their answers, the center's
+acknowledgements (1354), removed devices' retained state, and the CLI's
+check and watch commands. Real mosquitto, simulator and gateway; assertions
+on what a real subscriber (mosquitto_sub) receives."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+import json
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import fgtest  # noqa: E402
+
+BASE = """
+site:
+  id: @SITE@
+mqtt:
+  uri: tcp://127.0.0.1:@MQTT_PORT@
+  keepalive_s: 5
+  heartbeat_s: 5
+  telemetry_s: 0
+  ack_timeout_s: @ACK@
+storage:
+  path: @DB@
+buses:
+  - id: lan
+    tcp: {host: 127.0.0.1, port: @TCP_PORT@}
+    timeout_ms: 200
+    retries: 0
+devices:
+  - {id: smoke-1, bus: lan, unit: 1, profile: smoke-point, zone: khu-a, zone_no: 12, poll_ms: 300}
+  - {id: th-1, bus: lan, unit: 3, profile: th-sensor, poll_ms: 300}
+@EXTRA@
+remote:
+  allow_reset: @ALLOW_RESET@
+"""
+
+
+def config(ack=0, extra="", allow_reset="false"):
+    return (BASE.replace("@ACK@", str(ack)).replace("@EXTRA@", extra)
+            .replace("@ALLOW_RESET@", allow_reset))
+
+
+class ContractTest(fgtest.FiregwTest):
+
+    def start(self, cfg):
+        self.env.write_config(cfg)
+        self.env.start_broker()
+        self.env.start_sim()
+        self.sub = self.env.subscriber()
+        self.env.start_gateway()
+        self.sub.wait_for(lambda t, p: t == self.env.topic("status") and isinstance(p, dict)
+                          and p.get("state") == "online", 20, "online")
+        self.sub.wait_for(lambda t, p: t == self.env.topic("state", "smoke-1")
+                          and isinstance(p, dict)
+                          and p["points"]["fire"]["state"] == "normal", 20, "smoke-1 normal")
+
+    def publish(self, topic, payload):
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.env.mqtt_port),
+                        "-q", "1", "-t", topic, "-m", payload], check=True, timeout=10)
+
+    def request(self, req, rid):
+        mark = self.sub.mark()
+        self.publish(self.env.topic("request"), json.dumps(req))
+        return self.sub.wait_for(lambda t, p: t == self.env.topic("response", rid), 20,
+                                 "answer to %s" % rid, since=mark)
+
+    def test_clean_stop_publishes_offline(self):
+        self.start(config())
+        self.assertEqual(self.env.gw.stop(), 0)
+        st = self.sub.wait_for(lambda t, p: t == self.env.topic("status") and isinstance(p, dict)
+                               and p.get("state") == "offline", 20, "offline status")
+        self.assertEqual(st["reason"], "shutdown")
+        self.assertEqual(st["schema"], "firegw.status.v1")
+        late = self.env.subscriber("late", self.env.topic("status"))
+        late.wait_for(lambda t, p: isinstance(p, dict) and p.get("state") == "offline"
+                      and p.get("reason") == "shutdown", 10, "retained offline")
+
+    def test_requests_status_history_readings(self):
+        self.start(config())
+        self.env.sim("flag", "smoke-1", "fire", "on")
+        ev = self.sub.wait_event(device="smoke-1", **{"class": "alarm", "state": "active"})
+        ans = self.request({"id": "r-1", "op": "status"}, "r-1")
+        self.assertTrue(ans["ok"])
+        self.assertEqual(ans["id"], "r-1")
+        self.assertEqual(ans["status"]["site"], self.env.site)
+        self.assertGreaterEqual(ans["status"]["last_seq"], ev["seq"])
+        ans = self.request({"id": "r-2", "op": "history", "class": ["alarm"], "limit": 10}, "r-2")
+        self.assertTrue(ans["ok"])
+        self.assertEqual([e["event_id"] for e in ans["events"]], [ev["event_id"]])
+        self.assertEqual(ans["events"][0], ev)  # the same event, field for field
+        # paging: one per answer, with a cursor
+        self.env.sim("mode", "th-1", "silent")
+        self.sub.wait_event(device="th-1", **{"class": "fault", "state": "active"})
+        ans = self.request({"id": "r-3", "op": "history", "limit": 1}, "r-3")
+        self.assertEqual(len(ans["events"]), 1)
+        self.assertIn("next", ans)
+        ans2 = self.request({"id": "r-4", "op": "history", "limit": 1, "cursor": ans["next"]},
+                            "r-4")
+        self.assertGreater(ans2["events"][0]["seq"], ans["events"][0]["seq"])
+        ans = self.request({"id": "r-5", "op": "readings", "device": "th-1"}, "r-5")
+        self.assertTrue(ans["ok"])
+        self.assertIn("temperature", ans["devices"]["th-1"])
+        # bad requests get an error, naming the field
+        ans = self.request({"id": "r-6", "op": "history", "from": "yesterday"}, "r-6")
+        self.assertFalse(ans["ok"])
+        self.assertEqual(ans["error"]["code"], "bad_request")
+        self.assertIn("from", ans["error"]["message"])
+        ans = self.request({"id": "r-7", "op": "explode"}, "r-7")
+        self.assertEqual(ans["error"]["code"], "bad_request")
+        # remote reset is refused unless remote.allow_reset
+        ans = self.request({"id": "r-8", "op": "reset", "device": "smoke-1", "by": "x"}, "r-8")
+        self.assertEqual(ans["error"]["code"], "forbidden")
+        # a request with a non-plain id has nowhere to be answered: ignored,
+        # and the gateway keeps answering others
+        self.publish(self.env.topic("request"), '{"id": "../x", "op": "status"}')
+        self.publish(self.env.topic("request"), "not json at all")
+        ans = self.request({"id": "r-9", "op": "status"}, "r-9")
+        self.assertTrue(ans["ok"])
+        # queries are not events
+        db = sqlite3.connect("file:%s?mode=ro" % self.env.db, uri=True)
+        classes = [r[0] for r in db.execute("select class from events")]
+        db.close()
+        self.assertNotIn("record", classes)
+
+    def test_remote_reset_when_allowed(self):
+        self.start(config(allow_reset="true"))
+        self.env.sim("flag", "smoke-1", "fire", "on")
+        self.sub.wait_event(device="smoke-1", **{"class": "alarm", "state": "active"})
+        self.env.sim("flag", "smoke-1", "fire", "off")
+        self.sub.wait_for(lambda t, p: t == self.env.topic("state", "smoke-1")
+                          and isinstance(p, dict) and p["points"]["fire"]["latched"]
+                          and p["points"]["fire"]["conditions"] == [], 20, "latched")
+        ans = self.request({"id": "rr", "op": "reset", "device": "smoke-1", "by": "trung-tam"},
+                           "rr")
+        self.assertTrue(ans["ok"])
+        self.assertEqual(ans["cleared"], 1)
+        clr = self.sub.wait_event(device="smoke-1", **{"class": "alarm", "state": "cleared"})
+        self.assertEqual(clr["by"], "trung-tam")
+        db = sqlite3.connect("file:%s?mode=ro" % self.env.db, uri=True)
+        rec = db.execute("select count(*) from events where class='record' and type='reset'")
+        self.assertEqual(rec.fetchone()[0], 1)
+        db.close()
+
+    def test_ack_timeout_raises_1354_and_ack_clears_it(self):
+        self.start(config(ack=2))
+        self.env.sim("flag", "smoke-1", "fire", "on")
+        ev = self.sub.wait_event(device="smoke-1", **{"class": "alarm", "state": "active"})
+        f = self.sub.wait_event(device="gateway", type="ack_timeout",
+                                **{"class": "fault", "state": "active"})
+        self.assertEqual(f["cid"], "1354")
+        self.assertIn(ev["event_id"], f["note"])
+        self.assertEqual(self.sub.snapshot()[-1][0], False)
+        topics = [m[1] for m in self.sub.snapshot() if m[2] == f]
+        self.assertEqual(topics[0], self.env.topic("fault", "gateway"))
+        self.publish(self.env.topic("ack"), json.dumps({"event_id": ev["event_id"],
+                                                        "by": "PC07 Tiền Giang"}))
+        c = self.sub.wait_event(device="gateway", type="ack_timeout",
+                                **{"class": "fault", "state": "cleared"})
+        self.assertEqual(c["cid"], "3354")
+        db = sqlite3.connect("file:%s?mode=ro" % self.env.db, uri=True)
+        row = db.execute("select acked_by from events where event_id=?", (ev["event_id"],))
+        self.assertEqual(row.fetchone()[0], "PC07 Tiền Giang")
+        db.close()
+
+    def test_removed_device_retained_state_cleared(self):
+        extra = "  - {id: smoke-old, bus: lan, unit: 4, profile: smoke-point, poll_ms: 300}"
+        self.start(config(extra=extra))
+        self.sub.wait_for(lambda t, p: t == self.env.topic("state", "smoke-old"), 20,
+                          "smoke-old state")
+        self.env.gw.stop()
+        self.env.write_config(config())
+        mark = self.sub.mark()
+        self.env.start_gateway()
+        self.sub.wait_for(lambda t, p: t == self.env.topic("state", "smoke-old") and p in ("", None),
+                          20, "empty retained state for smoke-old", since=mark)
+        late = self.env.subscriber("late", self.env.topic("state", "#"))
+        late.wait_for(lambda t, p: t == self.env.topic("state", "th-1"), 10, "th-1 state")
+        self.assertNotIn(self.env.topic("state", "smoke-old"), [m[1] for m in late.snapshot()])
+
+    def test_watch_prints_events(self):
+        self.start(config())
+        w = self.env.spawn("watch", [fgtest.FIREGW, "watch", "-c", self.env.config_path,
+                                     "--count", "1", "--timeout", "30", "--no-table"],
+                           env=self.env.gw_env())
+        w.wait_line(lambda l: "STATUS" in l, 20, "watch connected")
+        self.env.sim("flag", "smoke-1", "fire", "on")
+        line = w.wait_line(lambda l: "ALARM" in l, 20, "alarm line")
+        self.assertIn("smoke-1.fire", line)
+        self.assertIn("cid 1111", line)
+        self.assertIn("zone khu-a #12", line)
+        w.p.wait(20)
+        self.assertEqual(w.p.returncode, 0)
+
+
+class CheckTest(fgtest.FiregwTest):
+
+    def test_check_reports_file_line_col(self):
+        self.env.write_config(config() + "bogus: 1\n")
+        r = self.env.firegw("check", "-c", self.env.config_path)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("%s:" % self.env.config_path, r.stderr)
+        self.assertRegex(r.stderr, r"firegw\.yaml:\d+:1: error: .*bogus")
+
+    def test_check_valid(self):
+        self.env.write_config(config())
+        r = self.env.firegw("check", "-c", self.env.config_path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("valid", r.stdout)
+
+    def test_cli_bad_arguments(self):
+        for args in (["frobnicate"], ["reset"], ["reset", "x"], ["scan", "-c", "/nonexistent"],
+                     ["watch", "--count", "abc"], ["history", "--from", "yesterday"]):
+            r = self.env.firegw(*args)
+            self.assertNotEqual(r.returncode, 0, args)
+            self.assertTrue(r.stderr.strip(), "no message for %r" % (args,))
+
+
+if __name__ == "__main__":
+    fgtest.main()
