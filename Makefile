@@ -39,7 +39,7 @@ ifneq ($(SIM_SRCS),)
 BINS += $(B)/firegw-sim
 endif
 
-.PHONY: all deps run test unit integration fault sanitize bench clean lint format help install
+.PHONY: all deps run test unit unit-bins sanitize bench clean lint format help install
 all: $(BINS)
 
 $(B)/%.o: %.c
@@ -68,17 +68,22 @@ deps:
 		(apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else echo "deps: missing packages; run as root:"; echo "  apt-get install -y $$missing"; exit 1; fi
 
+unit-bins: $(UNIT_TESTS)
+
 unit: $(UNIT_TESTS)
 	@fail=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 test: deps
-	$(MAKE) all $(UNIT_TESTS)
+	$(MAKE) all unit-bins
 	tests/run-all.sh
 
+# The same tests with AddressSanitizer + UndefinedBehaviorSanitizer: any
+# leak, overflow or UB report fails the test that caused it.
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 sanitize: deps
-	$(MAKE) B=build-san CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-		LDFLAGS="-fsanitize=address,undefined"
-	FIREGW_BUILD=build-san tests/run-all.sh
+	$(MAKE) B=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all unit-bins
+	FIREGW_BUILD=build-san ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+		UBSAN_OPTIONS=print_stacktrace=1 tests/run-all.sh
 
 run: deps
 	$(MAKE) all

@@ -51,7 +51,7 @@
 #define RESULTS_QUEUE_LEN 256
 #define DELETE_BATCH_MAX 256
 #define DELETE_BATCH_MS 100
-#define TELEMETRY_BACKFILL_PER_S 200 /* batches per second while catching up */
+#define TELEMETRY_BACKFILL_PER_S 1000 /* batches per second while catching up */
 #define TAG_MEM (1ull << 61)       /* an event held in memory: TAG_MEM | seq */
 #define TAG_TELEMETRY (1ull << 62) /* a telemetry row: TAG_TELEMETRY | row id */
 #define TAG_RETAINED (1ull << 63)  /* status, states, responses: not in the outbox */
@@ -1089,7 +1089,7 @@ static int send_telemetry(struct gw *g)
 	if (g->tel_tokens > TELEMETRY_BACKFILL_PER_S)
 		g->tel_tokens = TELEMETRY_BACKFILL_PER_S;
 	if (g->tel_tokens < 1.0)
-		return -EAGAIN;
+		return -ENOENT; /* nothing may go now; not an error to pause for */
 	store_outbox_foreach(g->st, STORE_PRIO_TELEMETRY, STORE_PRIO_TELEMETRY, g->tel_cursor, 1,
 			     tel_pick_cb, &pick);
 	if (!pick.id)
@@ -1169,7 +1169,9 @@ static void pump(struct gw *g)
 			for (i = 0; r == -ENOENT && i < g->cfg->n_devices; i++)
 				if (g->devs[i].state_dirty)
 					r = send_device_state(g, (int)i);
-			if (r == -ENOENT)
+			/* telemetry never takes more than half the window: a
+			 * new alarm always finds a slot free */
+			if (r == -ENOENT && g->n_inflight < (window + 1) / 2)
 				r = send_telemetry(g);
 		}
 		if (r < 0) {
