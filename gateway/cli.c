@@ -54,6 +54,29 @@ static struct config *load_config_or_report(const char *path)
 	return c;
 }
 
+/* The configuration and its database, read-only (works beside a running
+ * daemon: WAL lets a reader in). Returns 0, or the exit status to use. */
+static int open_readonly(const char *path, struct config **ret_c, store **ret_st)
+{
+	struct store_opts so = { .readonly = true };
+	struct config *c;
+	int r;
+
+	c = load_config_or_report(path);
+	if (!c)
+		return 2;
+	so.path = c->storage.path;
+	r = store_open(&so, ret_st);
+	if (r < 0) {
+		fprintf(stderr, "firegw: cannot open database '%s' read-only: %s%s\n", so.path,
+			strerror(-r), r == -ENOENT ? " (has the daemon run yet?)" : "");
+		config_free(c);
+		return 1;
+	}
+	*ret_c = c;
+	return 0;
+}
+
 /* ------------------------------------------------------------- check */
 
 int cli_check(int argc, char **argv)
@@ -186,7 +209,6 @@ int cli_status(int argc, char **argv)
 					      { "help", no_argument, NULL, 'h' },
 					      { 0 } };
 	const char *path = CONFIG_DEFAULT_PATH;
-	struct store_opts so = { .readonly = true };
 	struct status_ctx sc = { 0 };
 	int64_t ev = 0, tel = 0, oldest = 0;
 	struct config *c;
@@ -211,17 +233,9 @@ int cli_status(int argc, char **argv)
 			return 2;
 		}
 	}
-	c = load_config_or_report(path);
-	if (!c)
-		return 2;
-	so.path = c->storage.path;
-	r = store_open(&so, &st);
-	if (r < 0) {
-		fprintf(stderr, "firegw: cannot open database '%s' read-only: %s\n", so.path,
-			strerror(-r));
-		config_free(c);
-		return 1;
-	}
+	r = open_readonly(path, &c, &st);
+	if (r)
+		return r;
 	ping = json_pack("{s:s}", "op", "ping");
 	control_call(c->runtime_dir, ping, 2000, ping_cb, &daemon_up);
 	json_decref(ping);
@@ -840,7 +854,6 @@ int cli_history(int argc, char **argv)
 					      { "help", no_argument, NULL, 'h' },
 					      { 0 } };
 	const char *path = CONFIG_DEFAULT_PATH;
-	struct store_opts so = { .readonly = true };
 	struct store_query q = { 0 };
 	struct history_ctx hc = { 0 };
 	const char *classes[1];
@@ -890,17 +903,9 @@ int cli_history(int argc, char **argv)
 			return 2;
 		}
 	}
-	c = load_config_or_report(path);
-	if (!c)
-		return 2;
-	so.path = c->storage.path;
-	r = store_open(&so, &st);
-	if (r < 0) {
-		fprintf(stderr, "firegw: cannot open database '%s' read-only: %s\n", so.path,
-			strerror(-r));
-		config_free(c);
-		return 1;
-	}
+	r = open_readonly(path, &c, &st);
+	if (r)
+		return r;
 	store_events_query(st, &q, history_cb, &hc);
 	if (!hc.json)
 		fprintf(stderr, "%zu event(s)\n", hc.n);

@@ -6,7 +6,7 @@
  * `firegw check` and the other commands); nothing here is thread-safe and
  * nothing needs to be: a reload builds a new config and swaps on success.
  *
- * How it works: the file is read once (bounded by CONFIG_FILE_MAX), hashed
+ * How it works: the file is read once (bounded by YTREE_MAX_FILE), hashed
  * (SHA-256 via OpenSSL's libcrypto, which paho already pulls in), parsed by
  * ytree into nodes with line:col, then walked. Every problem becomes a
  * diagnostic with a position; cross-references (a device's bus, duplicate
@@ -1723,59 +1723,6 @@ static void walk_top(struct ctx *x, const struct ynode *root)
 			 sub);
 }
 
-/* Reads the whole file (the hash and the parse see the same bytes). */
-static int read_file(const char *path, struct errlist *errs, char **ret_buf, size_t *ret_len)
-{
-	struct stat st;
-	size_t len = 0;
-	char *buf;
-	FILE *f;
-	int r;
-
-	f = fopen(path, "rb");
-	if (!f) {
-		r = -errno;
-		errlist_add(errs, path, 0, 0, "cannot open: %s", strerror(-r));
-		return r;
-	}
-	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-		errlist_add(errs, path, 0, 0, "not a regular file; give the path of the YAML file");
-		r = -EINVAL;
-		goto out_close;
-	}
-	if (st.st_size > CONFIG_FILE_MAX) {
-		errlist_add(errs, path, 0, 0, "file larger than %d bytes; is this the right file?",
-			    CONFIG_FILE_MAX);
-		r = -EFBIG;
-		goto out_close;
-	}
-	/* one byte more than allowed, to notice a file that grew meanwhile */
-	buf = malloc((size_t)CONFIG_FILE_MAX + 1);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out_close;
-	}
-	len = fread(buf, 1, (size_t)CONFIG_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		errlist_add(errs, path, 0, 0, "read error: %s", strerror(EIO));
-		free(buf);
-		r = -EIO;
-		goto out_close;
-	}
-	if (len > CONFIG_FILE_MAX) {
-		errlist_add(errs, path, 0, 0, "file larger than %d bytes; is this the right file?",
-			    CONFIG_FILE_MAX);
-		free(buf);
-		r = -EFBIG;
-		goto out_close;
-	}
-	*ret_buf = buf;
-	*ret_len = len;
-	r = 0;
-out_close:
-	fclose(f);
-	return r;
-}
 
 static int sha256_hex(const void *buf, size_t len, char out[65])
 {
@@ -1818,7 +1765,7 @@ int config_load(const char *path, const char *builtin_profile_dir, struct errlis
 		*slash = '\0';
 	else
 		x.dir[0] = '\0';
-	r = read_file(path, errs, &buf, &len);
+	r = ytree_read_file(path, errs, &buf, &len); /* the hash and the parse see the same bytes */
 	if (r == -EFBIG || r == -EIO)
 		r = -EINVAL; /* the contract's "errors in errs" */
 	if (r < 0)

@@ -16,7 +16,7 @@
 #define CONFIG_ID_MAX 64
 #define CONFIG_MAX_BUSES 32
 #define CONFIG_MAX_DEVICES 1024
-#define CONFIG_FILE_MAX (4 * 1024 * 1024) /* larger files are refused */
+#define CONFIG_FILE_MAX (4 * 1024 * 1024) /* larger files are refused (= YTREE_MAX_FILE) */
 
 struct cfg_site {
 	char id[CONFIG_ID_MAX];

@@ -294,11 +294,11 @@ int ytree_load_buffer(const char *name, const void *buf, size_t len, struct errl
 	return 0;
 }
 
-int ytree_load(const char *path, struct errlist *errs, struct ytree **ret)
+int ytree_read_file(const char *path, struct errlist *errs, char **ret_buf, size_t *ret_len)
 {
 	struct stat st;
+	size_t len, cap;
 	char *buf;
-	size_t got;
 	FILE *f;
 	int r;
 
@@ -309,24 +309,51 @@ int ytree_load(const char *path, struct errlist *errs, struct ytree **ret)
 		return r;
 	}
 	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-		errlist_add(errs, path, 0, 0, "not a regular file");
-		fclose(f);
-		return -EINVAL;
+		errlist_add(errs, path, 0, 0, "not a regular file; give the path of the YAML file");
+		r = -EINVAL;
+		goto out_close;
 	}
 	if (st.st_size > YTREE_MAX_FILE) {
 		errlist_add(errs, path, 0, 0, "file larger than %d bytes; is this the right file?",
 			    YTREE_MAX_FILE);
-		fclose(f);
-		return -EFBIG;
+		r = -EFBIG;
+		goto out_close;
 	}
-	buf = malloc((size_t)st.st_size + 1);
+	/* room for one byte more than the size seen, to notice a file that
+	 * grew meanwhile */
+	cap = (size_t)st.st_size + 2;
+	buf = malloc(cap);
 	if (!buf) {
-		fclose(f);
-		return -ENOMEM;
+		r = -ENOMEM;
+		goto out_close;
 	}
-	got = fread(buf, 1, (size_t)st.st_size, f);
+	len = fread(buf, 1, cap - 1, f);
+	if (ferror(f) || len > (size_t)st.st_size) {
+		errlist_add(errs, path, 0, 0, ferror(f) ? "read error: %s" : "file changed while read: %s",
+			    strerror(EIO));
+		free(buf);
+		r = -EIO;
+		goto out_close;
+	}
+	buf[len] = '\0';
+	*ret_buf = buf;
+	*ret_len = len;
+	r = 0;
+out_close:
 	fclose(f);
-	r = ytree_load_buffer(path, buf, got, errs, ret);
+	return r;
+}
+
+int ytree_load(const char *path, struct errlist *errs, struct ytree **ret)
+{
+	char *buf;
+	size_t len;
+	int r;
+
+	r = ytree_read_file(path, errs, &buf, &len);
+	if (r < 0)
+		return r;
+	r = ytree_load_buffer(path, buf, len, errs, ret);
 	free(buf);
 	return r;
 }

@@ -44,6 +44,10 @@ int ytree_load(const char *path, struct errlist *errs, struct ytree **ret);
 int ytree_load_buffer(const char *name, const void *buf, size_t len, struct errlist *errs,
 		      struct ytree **ret);
 void ytree_free(struct ytree *t);
+/* Reads a whole regular file of at most YTREE_MAX_FILE bytes into a
+ * malloc'd, NUL-terminated buffer (errors added to errs). 0, -ENOENT,
+ * -EACCES, -EINVAL (not a regular file), -EFBIG, -EIO, -ENOMEM. */
+int ytree_read_file(const char *path, struct errlist *errs, char **ret_buf, size_t *ret_len);
 
 /* Map lookup: the value node for key, or NULL. */
 const struct ynode *ynode_get(const struct ynode *map, const char *key);
