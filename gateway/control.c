@@ -272,13 +272,22 @@ int control_call(const char *dir, json_t *req, int timeout_ms,
 	r = socket_path(dir, &sa);
 	if (r < 0)
 		return r;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking throughout: a daemon whose loop is stuck fills its
+	 * listen backlog, and the CLI must still give up at the deadline */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno != EAGAIN && errno != EINTR) {
+			r = -errno;
+			close(fd);
+			return r;
+		}
+		if (util_mono_ms() >= deadline) {
+			close(fd);
+			return -ETIMEDOUT;
+		}
+		poll(NULL, 0, 10); /* a Unix socket has no connect completion to wait on */
 	}
 	line = json_dumps(req, JSON_COMPACT);
 	if (!line) {
@@ -287,10 +296,30 @@ int control_call(const char *dir, json_t *req, int timeout_ms,
 	}
 	len = strlen(line);
 	line[len] = '\n';
-	if (send(fd, line, len + 1, MSG_NOSIGNAL) != (ssize_t)(len + 1)) {
-		free(line);
-		close(fd);
-		return -EPIPE;
+	{
+		size_t off = 0;
+
+		while (off < len + 1) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+			uint64_t now = util_mono_ms();
+			ssize_t w;
+
+			if (now >= deadline) {
+				free(line);
+				close(fd);
+				return -ETIMEDOUT;
+			}
+			if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
+				continue;
+			w = send(fd, line + off, len + 1 - off, MSG_NOSIGNAL);
+			if (w < 0 && errno != EAGAIN && errno != EINTR) {
+				free(line);
+				close(fd);
+				return -EPIPE;
+			}
+			if (w > 0)
+				off += (size_t)w;
+		}
 	}
 	free(line);
 	len = 0;

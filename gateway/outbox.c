@@ -1,8 +1,15 @@
-/* outbox.c - in-memory delivery scheduler over the SQLite outbox. Each
- * order key (alarm point) has a FIFO of entries in seq order, of which the
- * first `sent` are in flight. The next entry to send is the best (prio,
- * seq) among the keys' first unsent entries: a linear scan over the keys
- * that have unsent entries, cheap for the few hundred points of a site.
+/* outbox.c - in-memory delivery scheduler over the SQLite outbox.
+ *
+ * Each order key (an alarm point) has a FIFO of entries in seq order, of
+ * which the first `sent` are in flight. A key competes with the priority of
+ * the most urgent entry it has waiting (a count per priority makes that
+ * O(1)), but always sends its entries in order: a new alarm queued behind
+ * its own point's cleared event pulls that event ahead of every other
+ * point's faults, and both go before them, in order (SPEC §3: alarm first,
+ * the events of one point never reordered). Among keys, the lowest
+ * (priority, seq of the next entry, row) goes first: a linear scan over the
+ * keys, cheap for the few hundred points of a site.
+ *
  * Owned and called by the main loop only. */
 #include "outbox.h"
 
@@ -11,11 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define PRIOS 16 /* priorities counted; larger ones count as the last */
+
 struct okey {
 	char *name;
 	struct outbox_item *items; /* ring of cap entries from head */
 	size_t head, n, cap;
 	size_t sent;               /* items[0..sent) are in flight */
+	size_t waiting[PRIOS];     /* unsent entries per priority */
 };
 
 struct outbox {
@@ -27,6 +37,22 @@ struct outbox {
 static struct outbox_item *okey_at(struct okey *k, size_t i)
 {
 	return &k->items[(k->head + i) % k->cap];
+}
+
+static int prio_slot(int prio)
+{
+	return prio < 0 ? 0 : prio >= PRIOS ? PRIOS - 1 : prio;
+}
+
+/* The priority a key competes with: its most urgent waiting entry. */
+static int okey_prio(const struct okey *k)
+{
+	int p;
+
+	for (p = 0; p < PRIOS; p++)
+		if (k->waiting[p])
+			return p;
+	return INT_MAX;
 }
 
 int outbox_new(outbox **ret)
@@ -108,23 +134,16 @@ int outbox_add(outbox *o, const struct outbox_item *it)
 	}
 	*okey_at(k, k->n) = *it;
 	k->n++;
+	k->waiting[prio_slot(it->prio)]++;
 	o->pending++;
 	return 0;
-}
-
-static bool better(const struct outbox_item *a, const struct outbox_item *b)
-{
-	if (!b || a->prio != b->prio)
-		return !b || a->prio < b->prio;
-	if (a->seq != b->seq)
-		return a->seq < b->seq;
-	return a->row_id < b->row_id;
 }
 
 const struct outbox_item *outbox_next(outbox *o)
 {
 	struct okey *best_key = NULL;
 	struct outbox_item *best = NULL;
+	int best_prio = INT_MAX;
 	size_t i;
 
 	if (o->pending == 0)
@@ -132,17 +151,23 @@ const struct outbox_item *outbox_next(outbox *o)
 	for (i = 0; i < o->n_keys; i++) {
 		struct okey *k = &o->keys[i];
 		struct outbox_item *cand;
+		int p;
 
 		if (k->sent == k->n)
 			continue;
+		p = okey_prio(k);
 		cand = okey_at(k, k->sent);
-		if (better(cand, best)) {
+		if (!best || p < best_prio ||
+		    (p == best_prio && (cand->seq < best->seq ||
+					(cand->seq == best->seq && cand->row_id < best->row_id)))) {
 			best = cand;
 			best_key = k;
+			best_prio = p;
 		}
 	}
 	if (!best)
 		return NULL;
+	best_key->waiting[prio_slot(best->prio)]--;
 	best_key->sent++;
 	o->pending--;
 	o->inflight++;
@@ -155,8 +180,13 @@ void outbox_unsend(outbox *o, uint64_t tag)
 
 	for (i = 0; i < o->n_keys; i++) {
 		struct okey *k = &o->keys[i];
+		struct outbox_item *it;
 
-		if (k->sent > 0 && okey_at(k, k->sent - 1)->tag == tag) {
+		if (k->sent == 0)
+			continue;
+		it = okey_at(k, k->sent - 1);
+		if (it->tag == tag) {
+			k->waiting[prio_slot(it->prio)]++;
 			k->sent--;
 			o->pending++;
 			o->inflight--;
@@ -182,9 +212,14 @@ int outbox_acked(outbox *o, uint64_t tag, int64_t *ret_row_id, uint64_t *ret_seq
 			if (ret_seq)
 				*ret_seq = it->seq;
 			item_clear(it);
-			/* PUBACKs of one key come in order, so j is almost always 0 */
-			for (; j + 1 < k->n; j++)
-				*okey_at(k, j) = *okey_at(k, j + 1);
+			if (j == 0) {
+				/* PUBACKs of one key come in order: the usual case
+				 * costs nothing however long the backlog */
+				k->head = (k->head + 1) % k->cap;
+			} else {
+				for (; j + 1 < k->n; j++)
+					*okey_at(k, j) = *okey_at(k, j + 1);
+			}
 			k->n--;
 			k->sent--;
 			o->inflight--;
@@ -198,12 +233,16 @@ int outbox_acked(outbox *o, uint64_t tag, int64_t *ret_row_id, uint64_t *ret_seq
 
 void outbox_requeue_all(outbox *o)
 {
-	size_t i;
+	size_t i, j;
 
 	for (i = 0; i < o->n_keys; i++) {
-		o->pending += o->keys[i].sent;
-		o->inflight -= o->keys[i].sent;
-		o->keys[i].sent = 0;
+		struct okey *k = &o->keys[i];
+
+		for (j = 0; j < k->sent; j++)
+			k->waiting[prio_slot(okey_at(k, j)->prio)]++;
+		o->pending += k->sent;
+		o->inflight -= k->sent;
+		k->sent = 0;
 	}
 }
 
@@ -226,10 +265,10 @@ int outbox_set_row(outbox *o, uint64_t seq, int64_t row_id)
 
 int outbox_foreach_unstored(outbox *o, int (*cb)(void *ud, const struct outbox_item *it), void *ud)
 {
-	uint64_t last = 0;
+	const struct outbox_item *prev = NULL;
 
 	/* few entries are ever unstored (only while the disk is full): a
-	 * repeated scan for the next seq keeps this simple */
+	 * repeated scan for the next in seq order keeps this simple */
 	for (;;) {
 		const struct outbox_item *next = NULL;
 		size_t i, j;
@@ -239,12 +278,18 @@ int outbox_foreach_unstored(outbox *o, int (*cb)(void *ud, const struct outbox_i
 			for (j = 0; j < o->keys[i].n; j++) {
 				const struct outbox_item *it = okey_at(&o->keys[i], j);
 
-				if (it->row_id == 0 && it->seq > last && (!next || it->seq < next->seq))
+				if (it->row_id != 0)
+					continue;
+				if (prev && (it->seq < prev->seq ||
+					     (it->seq == prev->seq && it <= prev)))
+					continue;
+				if (!next || it->seq < next->seq ||
+				    (it->seq == next->seq && it < next))
 					next = it;
 			}
 		if (!next)
 			return 0;
-		last = next->seq;
+		prev = next;
 		r = cb(ud, next);
 		if (r)
 			return r;
@@ -272,14 +317,10 @@ int outbox_best_prio(const outbox *o)
 	size_t i;
 
 	for (i = 0; i < o->n_keys; i++) {
-		const struct okey *k = &o->keys[i];
+		int p = okey_prio(&o->keys[i]);
 
-		if (k->sent < k->n) {
-			int p = k->items[(k->head + k->sent) % k->cap].prio;
-
-			if (p < best)
-				best = p;
-		}
+		if (p < best)
+			best = p;
 	}
 	return best;
 }

@@ -30,9 +30,11 @@ int outbox_key(outbox *o, const char *name);
 /* Adds an entry; it takes ownership of it->topic/payload (may be NULL).
  * seq must be larger than every seq added before for the same key. */
 int outbox_add(outbox *o, const struct outbox_item *it);
-/* Picks the next entry to send and marks it in flight: the lowest
- * (prio, seq, row) among the first unsent entry of each key. The returned item
- * points at the scheduler's copy (valid until outbox_acked). */
+/* Picks the next entry to send and marks it in flight: each key offers its
+ * first unsent entry with the priority of its most urgent unsent entry;
+ * the lowest (priority, seq, row) wins. The returned item points at the
+ * scheduler's copy: valid until the next call of any outbox function
+ * (copy what you need at once). */
 const struct outbox_item *outbox_next(outbox *o);
 /* Undoes the last outbox_next() (the client refused the send). */
 void outbox_unsend(outbox *o, uint64_t tag);
@@ -52,5 +54,5 @@ int outbox_foreach_unstored(outbox *o, int (*cb)(void *ud, const struct outbox_i
 size_t outbox_pending(const outbox *o);   /* unsent */
 size_t outbox_inflight(const outbox *o);
 size_t outbox_count(const outbox *o);     /* pending + in flight */
-/* Smallest prio among unsent entries, or INT_MAX when none. */
+/* Smallest prio among all unsent entries, or INT_MAX when none. */
 int outbox_best_prio(const outbox *o);

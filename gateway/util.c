@@ -43,41 +43,77 @@ char *util_rfc3339(int64_t wall_ms, char buf[UTIL_TS_LEN])
 	return buf;
 }
 
+/* n decimal digits at *p, exactly; advances *p. -1 when not digits. */
+static int digits(const char **p, int n)
+{
+	int v = 0, i;
+
+	for (i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return -1;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	return v;
+}
+
+static int days_in_month(int year, int month)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	return month == 2 && leap ? 29 : days[month - 1];
+}
+
+/* Strict: exactly YYYY-MM-DD, optionally THH:MM:SS[.fraction]Z; a date
+ * that does not exist (2026-11-31) is refused, not rolled over. */
 int util_parse_rfc3339(const char *s, int64_t *ret_wall_ms)
 {
 	struct tm tm = { 0 };
-	int ms = 0;
-	const char *p;
+	int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0;
+	const char *p = s;
 
 	if (!s)
 		return -EINVAL;
-	p = strptime(s, "%Y-%m-%d", &tm);
-	if (!p)
+	y = digits(&p, 4);
+	if (y < 0 || *p++ != '-' || (mo = digits(&p, 2)) < 0 || *p++ != '-' ||
+	    (d = digits(&p, 2)) < 0)
+		return -EINVAL;
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
 		return -EINVAL;
 	if (*p == 'T') {
-		p = strptime(p + 1, "%H:%M:%S", &tm);
-		if (!p)
+		p++;
+		if ((h = digits(&p, 2)) < 0 || *p++ != ':' || (mi = digits(&p, 2)) < 0 ||
+		    *p++ != ':' || (sec = digits(&p, 2)) < 0)
+			return -EINVAL;
+		if (h > 23 || mi > 59 || sec > 59)
 			return -EINVAL;
 		if (*p == '.') {
-			int digits = 0;
+			int n = 0;
 
 			p++;
 			while (isdigit((unsigned char)*p)) {
-				if (digits < 3)
+				if (n < 3)
 					ms = ms * 10 + (*p - '0');
-				digits++;
+				n++;
 				p++;
 			}
-			if (digits == 0)
+			if (n == 0)
 				return -EINVAL;
-			for (; digits < 3; digits++)
+			for (; n < 3; n++)
 				ms *= 10;
 		}
-		if (*p != 'Z' || p[1] != '\0')
+		if (*p++ != 'Z')
 			return -EINVAL;
-	} else if (*p != '\0') {
-		return -EINVAL;
 	}
+	if (*p != '\0')
+		return -EINVAL;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
 	*ret_wall_ms = (int64_t)timegm(&tm) * 1000 + ms;
 	return 0;
 }

@@ -243,6 +243,25 @@ static int handle_event(struct builder *b, const yaml_event_t *ev)
 	}
 }
 
+/* 1-based line and column (in bytes) of byte offset off in buf. */
+static void offset_position(const void *buf, size_t len, size_t off, int *ret_line, int *ret_col)
+{
+	const unsigned char *b = buf;
+	int line = 1, col = 1;
+	size_t i;
+
+	for (i = 0; i < off && i < len; i++) {
+		if (b[i] == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+	}
+	*ret_line = line;
+	*ret_col = col;
+}
+
 int ytree_load_buffer(const char *name, const void *buf, size_t len, struct errlist *errs,
 		      struct ytree **ret)
 {
@@ -272,9 +291,14 @@ int ytree_load_buffer(const char *name, const void *buf, size_t len, struct errl
 	while (!done) {
 		if (!yaml_parser_parse(&parser, &ev)) {
 			const yaml_mark_t *pm = &parser.problem_mark;
+			int line = (int)pm->line + 1, col = (int)pm->column + 1;
 
-			errlist_add(errs, name, (int)pm->line + 1, (int)pm->column + 1,
-				    "YAML syntax: %s%s%s", parser.problem ? parser.problem : "error",
+			/* the reader (bad bytes: NUL, control characters, invalid
+			 * UTF-8) knows only a byte offset, not a mark */
+			if (parser.error == YAML_READER_ERROR)
+				offset_position(buf, len, parser.problem_offset, &line, &col);
+			errlist_add(errs, name, line, col, "YAML syntax: %s%s%s",
+				    parser.problem ? parser.problem : "error",
 				    parser.context ? " " : "", parser.context ? parser.context : "");
 			r = -EINVAL;
 			break;
