@@ -34,13 +34,12 @@ UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 
-BINS := $(B)/firegw
-ifneq ($(SIM_SRCS),)
-BINS += $(B)/firegw-sim
-endif
+BINS := $(B)/firegw $(B)/firegw-sim
+# test tools: a backlog maker and a wall-clock shifter for the fault tests
+TOOLS := $(B)/mkbacklog $(B)/clockshift.so
 
 .PHONY: all deps run test unit unit-bins sanitize bench clean lint format help install
-all: $(BINS)
+all: $(BINS) $(TOOLS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -55,6 +54,13 @@ $(B)/firegw: $(B)/gateway/main.o $(LIB)
 
 $(B)/firegw-sim: $(SIM_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/mkbacklog: tests/fault/mkbacklog.c $(LIB)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(B)/clockshift.so: tests/fault/clockshift.c
+	@mkdir -p $(dir $@)
+	$(CC) -D_GNU_SOURCE $(WARN) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
 
 $(B)/tests/test_%: tests/unit/test_%.c $(LIB)
 	@mkdir -p $(dir $@)
