@@ -155,6 +155,7 @@ struct gw {
 	int64_t uplink_lost_ms;
 
 	/* telemetry backfill */
+	bool tel_waiting;        /* rows may wait after tel_cursor */
 	int64_t tel_cursor;
 	uint64_t tel_tokens_mono;
 	double tel_tokens;
@@ -921,6 +922,7 @@ static void link_lost(struct gw *g, const char *why)
 	for (size_t i = 0; i < g->n_removed; i++)
 		g->removed[i].tag = 0;
 	g->tel_cursor = 0;
+	g->tel_waiting = true;
 	g->resync = false;
 	if (was_up) {
 		log_warning("uplink to '%s' lost: %s", g->cfg->mqtt.uri, why);
@@ -1090,10 +1092,16 @@ static int send_telemetry(struct gw *g)
 		g->tel_tokens = TELEMETRY_BACKFILL_PER_S;
 	if (g->tel_tokens < 1.0)
 		return -ENOENT; /* nothing may go now; not an error to pause for */
+	if (!g->tel_waiting)
+		return -ENOENT;
 	store_outbox_foreach(g->st, STORE_PRIO_TELEMETRY, STORE_PRIO_TELEMETRY, g->tel_cursor, 1,
 			     tel_pick_cb, &pick);
-	if (!pick.id)
+	if (!pick.id) {
+		/* none left after the cursor: no query per wake-up until a new
+		 * batch is made or the link comes back */
+		g->tel_waiting = false;
 		return -ENOENT;
+	}
 	r = store_outbox_get(g->st, pick.id, &topic, &payload, &len);
 	if (r < 0)
 		return r;
@@ -1242,6 +1250,7 @@ static void handle_note(struct gw *g, struct publish_note *n)
 		g->resync = true;
 		g->resync_next = 0;
 		g->tel_cursor = 0;
+		g->tel_waiting = true;
 		if (g->uplink_fault) {
 			g->uplink_fault = false;
 			emit_gateway_event(g, GWEV_UPLINK_LOST, false, 0, NULL);
@@ -1677,8 +1686,10 @@ static void telemetry_tick(struct gw *g)
 	if (!payload)
 		return;
 	topic_of(g, topic, sizeof(topic), "telemetry", NULL);
-	store_outbox_add(g->st, STORE_DEST_MQTT, topic, payload, len, g->cfg->mqtt.telemetry_qos,
-			 false, STORE_PRIO_TELEMETRY, "telemetry", NULL);
+	if (store_outbox_add(g->st, STORE_DEST_MQTT, topic, payload, len,
+			     g->cfg->mqtt.telemetry_qos, false, STORE_PRIO_TELEMETRY, "telemetry",
+			     NULL) == 0)
+		g->tel_waiting = true;
 	free(payload);
 }
 
