@@ -88,7 +88,8 @@ test: deps
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 sanitize: deps
 	$(MAKE) B=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all unit-bins
-	FIREGW_BUILD=build-san ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	FIREGW_BUILD=build-san FIREGW_SANITIZE=1 \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:verify_asan_link_order=0 \
 		UBSAN_OPTIONS=print_stacktrace=1 tests/run-all.sh
 
 run: deps

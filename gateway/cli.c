@@ -620,6 +620,182 @@ int cli_reset(int argc, char **argv)
 	return r;
 }
 
+/* ------------------------------------------- test mode and disablement */
+
+static void mode_reply_cb(void *ud, json_t *reply)
+{
+	json_t *err = json_object_get(reply, "error");
+
+	if (err) {
+		fprintf(stderr, "firegw: %s: %s\n", json_string_value(json_object_get(err, "code")),
+			json_string_value(json_object_get(err, "message")));
+		*(int *)ud = 1;
+		return;
+	}
+	printf("%" JSON_INTEGER_FORMAT " point(s) done\n",
+	       json_integer_value(json_object_get(reply, "points")));
+}
+
+/* Sends one mode request (test, disable, enable) through the daemon. */
+static int mode_call(const char *cmd, const char *path, json_t *req)
+{
+	struct config *c;
+	int failed = 0, r;
+
+	c = load_config_or_report(path);
+	if (!c)
+		return 2;
+	r = control_call(c->runtime_dir, req, CONTROL_TIMEOUT_MS, mode_reply_cb, &failed);
+	if (r < 0) {
+		fprintf(stderr, "firegw %s: the running daemon is needed (control socket %s/%s): %s\n",
+			cmd, c->runtime_dir, CONTROL_SOCKET_NAME, strerror(-r));
+		failed = 1;
+	}
+	config_free(c);
+	return failed;
+}
+
+static json_t *targets_json(int argc, char **argv, int from)
+{
+	json_t *a = json_array();
+	int i;
+
+	for (i = from; i < argc; i++)
+		json_array_append_new(a, json_string(argv[i]));
+	return a;
+}
+
+int cli_test(int argc, char **argv)
+{
+	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
+					      { "by", required_argument, NULL, 'b' },
+					      { "minutes", required_argument, NULL, 'm' },
+					      { "all", no_argument, NULL, 'a' },
+					      { "help", no_argument, NULL, 'h' },
+					      { 0 } };
+	const char *path = CONFIG_DEFAULT_PATH, *by = NULL, *action;
+	long minutes = 0;
+	bool all = false;
+	json_t *req;
+	int o, r;
+
+	while ((o = getopt_long(argc, argv, "c:b:m:ah", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'b':
+			by = optarg;
+			break;
+		case 'm':
+			if (util_parse_long(optarg, 1, 240, &minutes) < 0) {
+				usage_error("test", "--minutes takes 1..240");
+				return 2;
+			}
+			break;
+		case 'a':
+			all = true;
+			break;
+		case 'h':
+			printf("Usage: firegw test start DEVICE[.POINT]... --by NAME --minutes M [-c FILE]\n"
+			       "       firegw test end (DEVICE[.POINT]... | --all) --by NAME [-c FILE]\n"
+			       "Puts points in test mode (at most 240 min, ends by itself): their fire\n"
+			       "and pre-alarm events go to test/, never alarm/; a point that alarms is\n"
+			       "tested OK (1611), one that does not is reported not tested (1612).\n");
+			return 0;
+		default:
+			usage_error("test", "unknown option");
+			return 2;
+		}
+	}
+	if (optind >= argc || (strcmp(argv[optind], "start") && strcmp(argv[optind], "end"))) {
+		usage_error("test", "say start or end");
+		return 2;
+	}
+	action = argv[optind++];
+	if (!by || !by[0]) {
+		usage_error("test", "--by NAME is required: who tests is recorded");
+		return 2;
+	}
+	if (!strcmp(action, "start") && (!minutes || all || optind >= argc)) {
+		usage_error("test", "start needs DEVICE[.POINT]... and --minutes M (1..240)");
+		return 2;
+	}
+	if (!strcmp(action, "end") && !all && optind >= argc) {
+		usage_error("test", "end needs DEVICE[.POINT]... or --all");
+		return 2;
+	}
+	req = json_pack("{s:s, s:s, s:s, s:I, s:b, s:o}", "op", "test", "action", action, "by", by,
+			"minutes", (json_int_t)minutes, "all", all, "targets",
+			targets_json(argc, argv, optind));
+	r = mode_call("test", path, req);
+	json_decref(req);
+	return r;
+}
+
+static int disable_enable(int argc, char **argv, bool disable)
+{
+	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
+					      { "by", required_argument, NULL, 'b' },
+					      { "reason", required_argument, NULL, 'r' },
+					      { "help", no_argument, NULL, 'h' },
+					      { 0 } };
+	const char *cmd = disable ? "disable" : "enable";
+	const char *path = CONFIG_DEFAULT_PATH, *by = NULL, *reason = NULL;
+	json_t *req;
+	int o, r;
+
+	while ((o = getopt_long(argc, argv, "c:b:r:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'b':
+			by = optarg;
+			break;
+		case 'r':
+			reason = optarg;
+			break;
+		case 'h':
+			if (disable)
+				printf("Usage: firegw disable DEVICE[.POINT]... --reason TEXT --by NAME [-c FILE]\n"
+				       "The point is still polled and its events stored, not published;\n"
+				       "a 1571 fault is published, announced again daily, until enabled.\n");
+			else
+				printf("Usage: firegw enable DEVICE[.POINT]... --by NAME [-c FILE]\n"
+				       "Returns disabled points to service (3571).\n");
+			return 0;
+		default:
+			usage_error(cmd, "unknown option");
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage_error(cmd, "give DEVICE or DEVICE.POINT");
+		return 2;
+	}
+	if (!by || !by[0] || (disable && (!reason || !reason[0]))) {
+		usage_error(cmd, disable ? "--reason TEXT and --by NAME are required"
+					 : "--by NAME is required");
+		return 2;
+	}
+	req = json_pack("{s:s, s:s, s:s?, s:o}", "op", cmd, "by", by, "reason", reason, "targets",
+			targets_json(argc, argv, optind));
+	r = mode_call(cmd, path, req);
+	json_decref(req);
+	return r;
+}
+
+int cli_disable(int argc, char **argv)
+{
+	return disable_enable(argc, argv, true);
+}
+
+int cli_enable(int argc, char **argv)
+{
+	return disable_enable(argc, argv, false);
+}
+
 /* ------------------------------------------------------- probe / scan */
 
 struct direct_ctx {

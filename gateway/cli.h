@@ -11,3 +11,6 @@ int cli_reset(int argc, char **argv);
 int cli_probe(int argc, char **argv);
 int cli_scan(int argc, char **argv);
 int cli_history(int argc, char **argv);
+int cli_test(int argc, char **argv);
+int cli_disable(int argc, char **argv);
+int cli_enable(int argc, char **argv);

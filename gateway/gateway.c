@@ -71,6 +71,15 @@ struct point_rt {
 	int key;                /* outbox order key */
 	uint64_t last_seq;
 	bool stored;            /* has a row in point_state */
+	/* operating mode (SPEC §4), persisted as JSON in point_state.mode */
+	int64_t test_until_ms;  /* wall time the test ends; 0: not in test */
+	uint64_t test_end_mono; /* the same as a monotonic deadline */
+	bool tested;            /* alarmed during the current test */
+	bool disabled;
+	char mode_by[64];       /* who started the test / disabled the point */
+	char dis_reason[160];
+	int64_t dis_since_ms;
+	uint64_t dis_remind_mono; /* next daily 1571 reminder */
 };
 
 struct value_rt {
@@ -242,9 +251,72 @@ static void point_key(const struct gw *g, int dev, int pt, char *buf, size_t len
 {
 	if (dev < 0)
 		snprintf(buf, len, "gateway");
+	else if (pt < 0)
+		snprintf(buf, len, "%s", g->cfg->devices[dev].id); /* device-level events */
 	else
 		snprintf(buf, len, "%s.%s", g->cfg->devices[dev].id,
 			 g->cfg->devices[dev].points[pt].name);
+}
+
+static bool in_test(const struct point_rt *p)
+{
+	return p->test_until_ms != 0;
+}
+
+/* The point's operating mode as stored: "" in normal service. */
+static void mode_json(const struct point_rt *p, char *buf, size_t len)
+{
+	json_t *o;
+	char *str;
+
+	buf[0] = '\0';
+	if (!in_test(p) && !p->disabled)
+		return;
+	o = json_object();
+	if (in_test(p)) {
+		json_object_set_new(o, "test_until", json_integer(p->test_until_ms));
+		json_object_set_new(o, "tested", json_boolean(p->tested));
+	}
+	if (p->disabled) {
+		json_object_set_new(o, "disabled", json_true());
+		json_object_set_new(o, "reason", json_string(p->dis_reason));
+		json_object_set_new(o, "since", json_integer(p->dis_since_ms));
+	}
+	json_object_set_new(o, "by", json_string(p->mode_by));
+	str = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (str && strlen(str) < len)
+		util_strlcpy(buf, str, len);
+	free(str);
+}
+
+static void mode_restore(struct point_rt *p, const char *mode)
+{
+	json_t *o = mode[0] ? json_loads(mode, 0, NULL) : NULL;
+	int64_t now_wall = util_wall_ms();
+	uint64_t now = util_mono_ms();
+	const char *v;
+
+	if (!o)
+		return;
+	p->test_until_ms = json_integer_value(json_object_get(o, "test_until"));
+	if (p->test_until_ms) {
+		/* a test that ended while the gateway was down ends at once */
+		int64_t left = p->test_until_ms - now_wall;
+
+		p->test_end_mono = now + (uint64_t)(left > 0 ? left : 0);
+		p->tested = json_is_true(json_object_get(o, "tested"));
+	}
+	p->disabled = json_is_true(json_object_get(o, "disabled"));
+	if (p->disabled) {
+		v = json_string_value(json_object_get(o, "reason"));
+		util_strlcpy(p->dis_reason, v ? v : "", sizeof(p->dis_reason));
+		p->dis_since_ms = json_integer_value(json_object_get(o, "since"));
+		p->dis_remind_mono = now + 24ull * 3600 * 1000;
+	}
+	v = json_string_value(json_object_get(o, "by"));
+	util_strlcpy(p->mode_by, v ? v : "", sizeof(p->mode_by));
+	json_decref(o);
 }
 
 static void pstate_fill(const struct gw *g, int dev, int pt, struct store_point_state *ps)
@@ -260,6 +332,7 @@ static void pstate_fill(const struct gw *g, int dev, int pt, struct store_point_
 	memcpy(ps->fault_causes, p->det.fault_causes, sizeof(ps->fault_causes));
 	ps->since_ms = p->since_ms;
 	ps->last_seq = p->last_seq;
+	mode_json(p, ps->mode, sizeof(ps->mode));
 }
 
 static void link_kick(struct gw *g);
@@ -336,7 +409,7 @@ static int hold_event(struct gw *g, const struct store_event *sev)
 static int gw_emit(struct gw *g, const struct emit *e)
 {
 	const struct cfg_device *d = e->dev >= 0 ? &g->cfg->devices[e->dev] : NULL;
-	const struct cfg_point *cp = d ? &d->points[e->pt] : NULL;
+	const struct cfg_point *cp = d && e->pt >= 0 ? &d->points[e->pt] : NULL;
 	struct store_point_state ps;
 	struct event_info info = { 0 };
 	struct store_event sev = { 0 };
@@ -356,9 +429,9 @@ static int gw_emit(struct gw *g, const struct emit *e)
 	info.cid = e->cid;
 	info.device = d ? d->id : "gateway";
 	info.point = cp ? cp->name : NULL;
-	info.zone = cp ? cp->zone : NULL;
-	info.zone_no = cp ? cp->zone_no : 0;
-	info.location = cp ? cp->location : NULL;
+	info.zone = cp ? cp->zone : d ? d->zone : NULL;
+	info.zone_no = cp ? cp->zone_no : d ? d->zone_no : 0;
+	info.location = cp ? cp->location : d ? d->location : NULL;
 	info.causes = e->causes;
 	info.has_value = e->has_value;
 	info.value = e->value;
@@ -460,11 +533,36 @@ static int prio_of(enum event_class cls, bool active)
 	}
 }
 
+/* Test mode and disablement events (SPEC §3 codes 1607/3607 test mode,
+ * 1611/1612 tested / not tested, 1571/3571 disabled). pt < 0: the device. */
+static void emit_mode_event(struct gw *g, int dev, int pt, const char *type, bool active,
+			    int code, const char *by, const char *note)
+{
+	struct emit e = { 0 };
+	char cid[5];
+
+	snprintf(cid, sizeof(cid), "%c%03d", active ? '1' : '3', code);
+	e.cls = code == 571 ? EVCLASS_FAULT : EVCLASS_TEST;
+	e.type = type;
+	e.active = active;
+	e.cid = cid;
+	e.dev = dev;
+	e.pt = pt;
+	e.causes = CAUSE_MANUAL;
+	e.threshold = NAN;
+	e.by = by && by[0] ? by : NULL;
+	e.note = note;
+	e.prio = code == 571 && active ? STORE_PRIO_FAULT : STORE_PRIO_OTHER;
+	e.topic_kind = code == 571 ? "fault" : "test";
+	gw_emit(g, &e);
+}
+
 static void emit_point_event(struct gw *g, int dev, int pt, const struct detect_event *de,
 			     const char *by)
 {
 	const struct cfg_device *d = &g->cfg->devices[dev];
 	const struct cfg_point *cp = &d->points[pt];
+	struct point_rt *p = &g->devs[dev].points[pt];
 	struct emit e = { 0 };
 	char cid[5];
 
@@ -483,7 +581,21 @@ static void emit_point_event(struct gw *g, int dev, int pt, const struct detect_
 	e.prio = prio_of(de->cls, de->active);
 	e.suppressed = de->suppressed;
 	e.topic_kind = de->cls == EVCLASS_FAULT ? "fault" : "alarm";
+	if (p->disabled) {
+		/* still polled and stored, not published (SPEC §4) */
+		e.topic_kind = NULL;
+	} else if (in_test(p) && de->cls != EVCLASS_FAULT) {
+		/* a point in test: its fire and pre-alarm events go to test/,
+		 * never to alarm/; faults stay real */
+		e.cls = EVCLASS_TEST;
+		e.topic_kind = "test";
+		e.prio = STORE_PRIO_OTHER;
+	}
 	gw_emit(g, &e);
+	if (e.cls == EVCLASS_TEST && de->cls == EVCLASS_ALARM && de->active && !p->tested) {
+		p->tested = true;
+		emit_mode_event(g, dev, pt, "point_tested", true, 611, by, NULL);
+	}
 }
 
 static void emit_gateway_event(struct gw *g, enum gw_event ge, bool active, int64_t ts_ms,
@@ -719,9 +831,17 @@ static void clock_check(struct gw *g, uint64_t now)
 
 /* ---------------------------------------------------------- point state */
 
+/* Detection's state with the operating mode laid over it: a disabled
+ * point is "disabled"; a point in test is "test" unless it has a fault. */
 static enum point_state point_state_now(const struct point_rt *p)
 {
-	return detect_point_state(&p->det);
+	enum point_state s = detect_point_state(&p->det);
+
+	if (p->disabled)
+		return PSTATE_DISABLED;
+	if (in_test(p))
+		return s == PSTATE_FAULT ? PSTATE_FAULT : PSTATE_TEST;
+	return s;
 }
 
 static void device_update_state(struct gw *g, int dev)
@@ -829,6 +949,14 @@ static char *device_state_payload(const struct gw *g, int dev, size_t *ret_len)
 			json_object_set_new(po, "location", json_string(cp->location));
 		if (cp->value >= 0)
 			json_object_set_new(po, "value", value_json(g, dev, cp->value, now));
+		if (in_test(p))
+			json_object_set_new(po, "test_until",
+					    json_string(util_rfc3339(p->test_until_ms, ts)));
+		if (p->disabled)
+			json_object_set_new(po, "disabled",
+					    json_pack("{s:s, s:s, s:s}", "reason", p->dis_reason,
+						      "by", p->mode_by, "since",
+						      util_rfc3339(p->dis_since_ms, ts)));
 		json_object_set_new(pts, cp->name, po);
 	}
 	json_object_set_new(o, "points", pts);
@@ -1432,6 +1560,7 @@ static json_t *request_readings(struct gw *g, const char *id, json_t *req)
 
 static int reset_points(struct gw *g, int dev, int pt, const char *by, int *ret_cleared,
 			int *ret_held);
+static json_t *mode_op(struct gw *g, const char *op, json_t *req);
 
 static json_t *request_reset(struct gw *g, const char *id, json_t *req)
 {
@@ -1491,13 +1620,20 @@ static void handle_request(struct gw *g, const struct publish_note *n)
 		resp = request_readings(g, id, req);
 	else if (strcmp(op, "reset") == 0)
 		resp = request_reset(g, id, req);
-	else if (strcmp(op, "compliance") == 0 || strcmp(op, "report") == 0 ||
-		 strcmp(op, "test") == 0)
+	else if (strcmp(op, "test") == 0) {
+		if (!g->cfg->remote.allow_test) {
+			resp = error_json(id, "forbidden",
+					  "remote test is not allowed on this gateway (remote.allow_test)");
+		} else {
+			resp = mode_op(g, op, req);
+			json_object_set_new(resp, "id", json_string(id));
+		}
+	} else if (strcmp(op, "compliance") == 0 || strcmp(op, "report") == 0)
 		resp = error_json(id, "unsupported",
-				  "this gateway version does not keep compliance records or test mode yet");
+				  "this gateway version does not keep compliance records yet");
 	else
 		resp = error_json(id, "bad_request",
-				  "unknown op; one of status, history, readings, reset");
+				  "unknown op; one of status, history, readings, reset, test");
 	respond(g, n, id, resp);
 	json_decref(req);
 }
@@ -1787,6 +1923,267 @@ static void do_reset(struct gw *g, int client, json_t *req)
 	control_reply(g->ctl, client, done, true);
 }
 
+/* ------------------------------------------------- test mode, disablement */
+
+#define TEST_MAX_MINUTES 240
+
+/* Resolves "DEVICE" or "DEVICE.POINT" into dev and pt (-1: every point).
+ * Returns 0 or writes a reason into why. */
+static int resolve_target(struct gw *g, const char *target, int *ret_dev, int *ret_pt,
+			  char *why, size_t len)
+{
+	char devname[CONFIG_ID_MAX + 1];
+	char *dot;
+
+	util_strlcpy(devname, target, sizeof(devname));
+	dot = strchr(devname, '.');
+	if (dot)
+		*dot = '\0';
+	*ret_dev = config_device_index(g->cfg, devname);
+	if (*ret_dev < 0) {
+		snprintf(why, len, "no device '%s' in the configuration", devname);
+		return -ENOENT;
+	}
+	*ret_pt = -1;
+	if (dot) {
+		*ret_pt = find_point(&g->cfg->devices[*ret_dev], dot + 1);
+		if (*ret_pt < 0) {
+			snprintf(why, len, "device '%s' has no point '%s'", devname, dot + 1);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
+static void point_save(struct gw *g, int dev, int pt)
+{
+	struct store_point_state ps;
+
+	pstate_fill(g, dev, pt, &ps);
+	store_point_state_save(g->st, &ps);
+	g->devs[dev].state_dirty = true;
+}
+
+/* Starts (or extends) a test of dev's points (pt < 0: all) for seconds.
+ * Returns the number of points put in test. */
+static int test_start(struct gw *g, int dev, int pt, const char *by, int seconds)
+{
+	const struct cfg_device *d = &g->cfg->devices[dev];
+	int64_t until = util_wall_ms() + (int64_t)seconds * 1000;
+	char note[96];
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < d->n_points; i++) {
+		struct point_rt *p = &g->devs[dev].points[i];
+
+		if (pt >= 0 && (int)i != pt)
+			continue;
+		if (!in_test(p))
+			p->tested = false;
+		p->test_until_ms = until;
+		p->test_end_mono = util_mono_ms() + (uint64_t)seconds * 1000u;
+		util_strlcpy(p->mode_by, by, sizeof(p->mode_by));
+		n++;
+	}
+	snprintf(note, sizeof(note), "%d point(s) in test for %d min", n, (seconds + 59) / 60);
+	emit_mode_event(g, dev, -1, "test_mode", true, 607, by, note);
+	for (i = 0; i < d->n_points; i++)
+		if (pt < 0 || (int)i == pt)
+			point_save(g, dev, (int)i);
+	device_update_state(g, dev);
+	return n;
+}
+
+/* Ends the test of dev's points in test (pt < 0: all): latches left by
+ * test alarms are reset (their events still go to test/), a point that did
+ * not alarm is reported not tested (1612), then the end (3607). */
+static int test_end(struct gw *g, int dev, int pt, const char *by, bool only_expired)
+{
+	const struct cfg_device *d = &g->cfg->devices[dev];
+	int n = 0, untested = 0;
+	char note[96];
+	size_t i;
+
+	for (i = 0; i < d->n_points; i++) {
+		struct point_rt *p = &g->devs[dev].points[i];
+		struct detect_event evs[DETECT_EVENTS_MAX];
+		int k, m;
+
+		if ((pt >= 0 && (int)i != pt) || !in_test(p))
+			continue;
+		if (only_expired && util_mono_ms() < p->test_end_mono)
+			continue;
+		m = detect_reset(&d->points[i].rules, &p->det, evs, DETECT_EVENTS_MAX);
+		for (k = 0; k < m; k++)
+			emit_point_event(g, dev, (int)i, &evs[k], by);
+		if (!p->tested) {
+			emit_mode_event(g, dev, (int)i, "point_not_tested", true, 612, by, NULL);
+			untested++;
+		}
+		p->test_until_ms = 0;
+		p->tested = false;
+		n++;
+		if (p->det.conditions & COND_ALARM && !p->det.latched) {
+			/* the fire condition outlived the test: from now on it is
+			 * a real alarm, and the center must hear of it */
+			struct detect_event real = {
+				.cls = EVCLASS_ALARM,
+				.cond = COND_ALARM,
+				.active = true,
+				.causes = p->det.alarm_causes,
+				.threshold = NAN,
+			};
+
+			emit_point_event(g, dev, (int)i, &real, NULL);
+		}
+	}
+	if (!n)
+		return 0;
+	snprintf(note, sizeof(note), "%d point(s) tested, %d not tested", n - untested, untested);
+	emit_mode_event(g, dev, -1, "test_mode", false, 607, by, note);
+	for (i = 0; i < d->n_points; i++)
+		if (pt < 0 || (int)i == pt)
+			point_save(g, dev, (int)i);
+	device_update_state(g, dev);
+	return n;
+}
+
+static int set_disabled(struct gw *g, int dev, int pt, bool disable, const char *by,
+			const char *reason)
+{
+	const struct cfg_device *d = &g->cfg->devices[dev];
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < d->n_points; i++) {
+		struct point_rt *p = &g->devs[dev].points[i];
+
+		if ((pt >= 0 && (int)i != pt) || p->disabled == disable)
+			continue;
+		if (disable) {
+			p->disabled = true;
+			p->dis_since_ms = util_wall_ms();
+			p->dis_remind_mono = util_mono_ms() + 24ull * 3600 * 1000;
+			util_strlcpy(p->dis_reason, reason ? reason : "", sizeof(p->dis_reason));
+			util_strlcpy(p->mode_by, by, sizeof(p->mode_by));
+			emit_mode_event(g, dev, (int)i, "disabled", true, 571, by, reason);
+		} else {
+			p->disabled = false;
+			p->dis_reason[0] = '\0';
+			emit_mode_event(g, dev, (int)i, "disabled", false, 571, by, NULL);
+			if (p->det.conditions & COND_ALARM) {
+				/* an alarm made while disabled was stored, not
+				 * published: back in service, the center hears of it */
+				struct detect_event real = {
+					.cls = EVCLASS_ALARM,
+					.cond = COND_ALARM,
+					.active = true,
+					.causes = p->det.alarm_causes,
+					.threshold = NAN,
+				};
+
+				emit_point_event(g, dev, (int)i, &real, by);
+			}
+		}
+		point_save(g, dev, (int)i);
+		n++;
+	}
+	device_update_state(g, dev);
+	return n;
+}
+
+/* Every second: tests that ran out end by themselves; disabled points are
+ * announced again daily (SPEC §4). */
+static void mode_tick(struct gw *g, uint64_t now)
+{
+	size_t i, j;
+
+	for (i = 0; i < g->cfg->n_devices; i++) {
+		bool expired = false;
+
+		for (j = 0; j < g->cfg->devices[i].n_points; j++)
+			expired |= in_test(&g->devs[i].points[j]) &&
+				   now >= g->devs[i].points[j].test_end_mono;
+		if (expired)
+			test_end(g, (int)i, -1, NULL, true); /* the time is over */
+		for (j = 0; j < g->cfg->devices[i].n_points; j++) {
+			struct point_rt *p = &g->devs[i].points[j];
+
+			if (p->disabled && now >= p->dis_remind_mono) {
+				char note[256];
+
+				p->dis_remind_mono = now + 24ull * 3600 * 1000;
+				snprintf(note, sizeof(note), "still disabled: %s", p->dis_reason);
+				emit_mode_event(g, (int)i, (int)j, "disabled", true, 571, p->mode_by,
+						note);
+			}
+		}
+	}
+}
+
+/* {"op": "test", "action": "start"|"end", "targets": [...], "by", "minutes"}
+ * {"op": "disable"|"enable", "targets": [...], "by", "reason"}: from the
+ * control socket and, when allowed, from the center. Returns the answer. */
+static json_t *mode_op(struct gw *g, const char *op, json_t *req)
+{
+	const char *by = json_string_value(json_object_get(req, "by"));
+	const char *action = json_string_value(json_object_get(req, "action"));
+	const char *reason = json_string_value(json_object_get(req, "reason"));
+	json_t *targets = json_object_get(req, "targets");
+	json_int_t minutes = json_integer_value(json_object_get(req, "minutes"));
+	/* "seconds" (control socket only, for commissioning checks and tests)
+	 * overrides "minutes" with a finer grain, same 240 min bound */
+	json_int_t seconds = json_integer_value(json_object_get(req, "seconds"));
+	bool all = json_is_true(json_object_get(req, "all"));
+	bool is_test = strcmp(op, "test") == 0;
+	char why[160];
+	int n = 0;
+	size_t i;
+
+	if (!by || !by[0])
+		return error_json(NULL, "bad_request", "\"by\" (who does it) is required");
+	if (is_test && (!action || (strcmp(action, "start") && strcmp(action, "end"))))
+		return error_json(NULL, "bad_request", "\"action\" must be start or end");
+	if (seconds > 0 && seconds <= TEST_MAX_MINUTES * 60)
+		minutes = 0;
+	else if (is_test && !strcmp(action, "start") && (minutes < 1 || minutes > TEST_MAX_MINUTES))
+		return error_json(NULL, "bad_request", "\"minutes\" must be 1..240");
+	else
+		seconds = minutes * 60;
+	if (!strcmp(op, "disable") && (!reason || !reason[0]))
+		return error_json(NULL, "bad_request", "\"reason\" is required to disable a point");
+	if (all && is_test && !strcmp(action, "end")) {
+		for (i = 0; i < g->cfg->n_devices; i++)
+			n += test_end(g, (int)i, -1, by, false);
+		return json_pack("{s:b, s:i}", "ok", 1, "points", n);
+	}
+	if (!json_is_array(targets) || json_array_size(targets) == 0)
+		return error_json(NULL, "bad_request",
+				  "\"targets\" must list DEVICE or DEVICE.POINT names");
+	/* all targets must exist before anything changes */
+	for (i = 0; i < json_array_size(targets); i++) {
+		const char *t = json_string_value(json_array_get(targets, i));
+		int dev, pt;
+
+		if (!t || resolve_target(g, t, &dev, &pt, why, sizeof(why)) < 0)
+			return error_json(NULL, "not_found", t ? why : "targets must be strings");
+	}
+	for (i = 0; i < json_array_size(targets); i++) {
+		int dev, pt;
+
+		resolve_target(g, json_string_value(json_array_get(targets, i)), &dev, &pt, why,
+			       sizeof(why));
+		if (is_test && !strcmp(action, "start"))
+			n += test_start(g, dev, pt, by, (int)seconds);
+		else if (is_test)
+			n += test_end(g, dev, pt, by, false);
+		else
+			n += set_disabled(g, dev, pt, !strcmp(op, "disable"), by, reason);
+	}
+	return json_pack("{s:b, s:i}", "ok", 1, "points", n);
+}
+
 static json_t *probe_json(struct gw *g, const struct poll_result *res)
 {
 	const struct cfg_device *d = &g->cfg->devices[res->device];
@@ -1915,14 +2312,19 @@ static void control_cb(void *ud, int client, json_t *req)
 		do_job(g, client, req, POLLER_JOB_PROBE);
 	else if (strcmp(op, "scan") == 0)
 		do_job(g, client, req, POLLER_JOB_SCAN);
-	else if (strcmp(op, "ping") == 0)
+	else if (strcmp(op, "test") == 0 || strcmp(op, "disable") == 0 ||
+		 strcmp(op, "enable") == 0) {
+		json_t *resp = mode_op(g, op, req);
+
+		control_reply(g->ctl, client, resp, true);
+	} else if (strcmp(op, "ping") == 0)
 		control_reply(g->ctl, client,
 			      json_pack("{s:b, s:s, s:I}", "ok", 1, "epoch", store_epoch(g->st),
 					"last_seq", (json_int_t)g->last_seq),
 			      true);
 	else
 		control_error(g->ctl, client, "bad_request",
-			      "unknown op '%s' (reset, probe, scan, ping)", op);
+			      "unknown op '%s' (reset, test, disable, enable, probe, scan, ping)", op);
 }
 
 /* ------------------------------------------------------------ start-up */
@@ -1971,6 +2373,7 @@ static int restore_cb(void *ud, const struct store_point_state *ps)
 	g->devs[d].points[p].since_ms = ps->since_ms;
 	g->devs[d].points[p].last_seq = ps->last_seq;
 	g->devs[d].points[p].stored = true;
+	mode_restore(&g->devs[d].points[p], ps->mode);
 	return 0;
 }
 
@@ -2478,6 +2881,7 @@ static void gw_loop(struct gw *g)
 			store_tick(g->st, now);
 			storage_check(g, now);
 			ack_check(g, now);
+			mode_tick(g, now);
 			g->next_store_tick = now + 1000;
 		}
 		if (now >= g->next_heartbeat) {

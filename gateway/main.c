@@ -25,6 +25,9 @@ static const struct command {
 	{ "watch", cli_watch, "subscribe like the command center and print events and states" },
 	{ "reset", cli_reset, "reset latched alarms of a device or point (through the daemon)" },
 	{ "history", cli_history, "list stored events" },
+	{ "test", cli_test, "start or end test mode of points (through the daemon)" },
+	{ "disable", cli_disable, "take points out of service, with a reason (through the daemon)" },
+	{ "enable", cli_enable, "return disabled points to service (through the daemon)" },
 };
 
 static void usage(FILE *f)

@@ -90,8 +90,9 @@ static const char *const stmt_sql[ST_MAX] = {
 	[ST_PSTATE_UPSERT] = "INSERT OR REPLACE INTO point_state(key, conditions, latched, "
 			     "alarm_causes, prealarm_causes, fault_causes_0, fault_causes_1, "
 			     "fault_causes_2, fault_causes_3, fault_causes_4, fault_causes_5, "
-			     "fault_causes_6, fault_causes_7, since_ms, last_seq) "
-			     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+			     "fault_causes_6, fault_causes_7, since_ms, last_seq, mode) "
+			     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+			     "?16)",
 	[ST_OUTBOX_GET] = "SELECT topic, payload FROM outbox WHERE id = ?1",
 	[ST_OUTBOX_DELETE] = "DELETE FROM outbox WHERE id = ?1",
 	[ST_READING_INSERT] = "INSERT INTO readings(ts_ms, device, name, value, quality) "
@@ -191,8 +192,13 @@ struct migration {
 	int (*post)(store *s); /* runs in the step's transaction, may be NULL */
 };
 
+/* v2: the operating mode of a point (test mode, disablement), as JSON
+ * written and read by the daemon; '' when the point is in normal service. */
+static const char schema_v2[] = "ALTER TABLE point_state ADD COLUMN mode TEXT NOT NULL DEFAULT '';";
+
 static const struct migration migrations[] = {
 	{ 1, schema_v1, migrate_v1_meta },
+	{ 2, schema_v2, NULL },
 };
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))
 
@@ -887,6 +893,7 @@ static int bind_pstate(struct binder *b, const struct store_point_state *ps)
 		b_int(b, 6 + i, ps->fault_causes[i]);
 	b_int(b, 14, ps->since_ms);
 	b_int(b, 15, (int64_t)ps->last_seq);
+	b_text(b, 16, ps->mode);
 	return b->rc;
 }
 
@@ -1316,7 +1323,7 @@ int store_point_state_foreach(store *s, int (*cb)(void *ud, const struct store_p
 				"SELECT key, conditions, latched, alarm_causes, prealarm_causes, "
 				"fault_causes_0, fault_causes_1, fault_causes_2, fault_causes_3, "
 				"fault_causes_4, fault_causes_5, fault_causes_6, fault_causes_7, "
-				"since_ms, last_seq FROM point_state ORDER BY key",
+				"since_ms, last_seq, mode FROM point_state ORDER BY key",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return fail(s, rc, "reading point states");
@@ -1332,6 +1339,8 @@ int store_point_state_foreach(store *s, int (*cb)(void *ud, const struct store_p
 			ps.fault_causes[i] = (uint32_t)sqlite3_column_int64(st, 5 + i);
 		ps.since_ms = sqlite3_column_int64(st, 13);
 		ps.last_seq = (uint64_t)sqlite3_column_int64(st, 14);
+		k = sqlite3_column_text(st, 15);
+		util_strlcpy(ps.mode, k ? (const char *)k : "", sizeof(ps.mode));
 		r = cb(ud, &ps);
 		if (r != 0)
 			goto out_finalize;

@@ -19,6 +19,7 @@ enum {
 };
 #define STORE_DEST_MQTT "mqtt"
 #define STORE_KEY_MAX 160 /* "device.point" and similar */
+#define STORE_MODE_MAX 512
 
 struct store_opts {
 	const char *path;
@@ -49,6 +50,7 @@ struct store_point_state {
 	uint32_t fault_causes[8];
 	int64_t since_ms;        /* wall time of the last state change */
 	uint64_t last_seq;       /* seq of the last event of this point */
+	char mode[STORE_MODE_MAX]; /* test mode / disablement, JSON; "" in normal service */
 };
 
 struct store_event {

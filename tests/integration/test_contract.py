@@ -44,7 +44,8 @@ def config(ack=0, extra="", allow_reset="false"):
             .replace("@ALLOW_RESET@", allow_reset))
 
 
-class ContractTest(fgtest.FiregwTest):
+class SiteMixin:
+    """A broker, the simulator and the gateway with one config."""
 
     def start(self, cfg):
         self.env.write_config(cfg)
@@ -67,6 +68,9 @@ class ContractTest(fgtest.FiregwTest):
         self.publish(self.env.topic("request"), json.dumps(req))
         return self.sub.wait_for(lambda t, p: t == self.env.topic("response", rid), 20,
                                  "answer to %s" % rid, since=mark)
+
+
+class ContractTest(SiteMixin, fgtest.FiregwTest):
 
     def test_clean_stop_publishes_offline(self):
         self.start(config())
@@ -194,6 +198,148 @@ class ContractTest(fgtest.FiregwTest):
         self.assertIn("zone khu-a #12", line)
         w.p.wait(20)
         self.assertEqual(w.p.returncode, 0)
+
+
+class ModeTest(SiteMixin, fgtest.FiregwTest):
+    """Test mode and disablement (SPEC §4): where events go, the codes, the
+    states, and that the mode survives a restart."""
+
+    def control(self, req):
+        import socket
+        path = os.path.join(self.env.run_dir, "control.sock")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            c.settimeout(10)
+            c.connect(path)
+            c.sendall((json.dumps(req) + "\n").encode())
+            buf = b""
+            while b"\n" not in buf:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+        return json.loads(buf.split(b"\n")[0])
+
+    def topics_of(self, pred):
+        return [m[1] for m in self.sub.snapshot() if isinstance(m[2], dict) and pred(m[2])]
+
+    def test_test_mode_routes_to_test_topic(self):
+        self.start(config())
+        r = self.env.firegw("test", "start", "smoke-1", "th-1", "--by", "Kỹ thuật A",
+                            "--minutes", "30", "-c", self.env.config_path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        start = self.sub.wait_event(device="smoke-1", type="test_mode", state="active")
+        self.assertEqual(start["cid"], "1607")
+        self.assertEqual(start["class"], "test")
+        self.assertEqual(start["by"], "Kỹ thuật A")
+        self.sub.wait_for(lambda t, p: t == self.env.topic("state", "smoke-1")
+                          and isinstance(p, dict) and p["points"]["fire"]["state"] == "test",
+                          20, "smoke-1 in test")
+        self.env.sim("flag", "smoke-1", "fire", "on")
+        ev = self.sub.wait_event(device="smoke-1", type="smoke", state="active",
+                                 **{"class": "test"})
+        self.assertEqual(ev["cid"], "1111")
+        ok = self.sub.wait_event(device="smoke-1", type="point_tested")
+        self.assertEqual(ok["cid"], "1611")
+        self.assertEqual(self.topics_of(lambda p: p.get("event_id") == ev["event_id"]),
+                         [self.env.topic("test", "smoke-1")])
+        self.assertEqual(self.topics_of(lambda p: p.get("class") == "alarm"), [],
+                         "a point in test must never publish on alarm/")
+        self.env.sim("flag", "smoke-1", "fire", "off")
+        self.sub.wait_for(lambda t, p: t == self.env.topic("state", "smoke-1")
+                          and isinstance(p, dict) and p["points"]["fire"]["latched"], 20,
+                          "the test alarm latched")
+        r = self.env.firegw("test", "end", "--all", "--by", "Kỹ thuật A", "-c",
+                            self.env.config_path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        nt = self.sub.wait_event(device="th-1", type="point_not_tested")
+        self.assertEqual(nt["cid"], "1612")
+        end = self.sub.wait_event(device="smoke-1", type="test_mode", state="cleared")
+        self.assertEqual(end["cid"], "3607")
+        self.sub.wait_for(lambda t, p: t == self.env.topic("state", "smoke-1")
+                          and isinstance(p, dict) and p["points"]["fire"]["state"] == "normal",
+                          20, "smoke-1 back to normal: the test alarm's latch was reset")
+        self.assertEqual(self.topics_of(lambda p: p.get("class") == "alarm"), [])
+        # after the test, a real fire is real
+        self.env.sim("flag", "smoke-1", "fire", "on")
+        real = self.sub.wait_event(device="smoke-1", **{"class": "alarm", "state": "active"})
+        self.assertEqual(real["cid"], "1111")
+
+    def test_fire_outliving_its_test_becomes_real(self):
+        self.start(config())
+        r = self.env.firegw("test", "start", "smoke-1", "--by", "t", "--minutes", "5", "-c",
+                            self.env.config_path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.env.sim("flag", "smoke-1", "fire", "on")
+        self.sub.wait_event(device="smoke-1", type="smoke", **{"class": "test"})
+        r = self.env.firegw("test", "end", "smoke-1", "--by", "t", "-c", self.env.config_path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ev = self.sub.wait_event(device="smoke-1", **{"class": "alarm", "state": "active"})
+        self.assertEqual(ev["cid"], "1111")
+
+    def test_test_mode_ends_by_itself(self):
+        self.start(config())
+        ans = self.control({"op": "test", "action": "start", "targets": ["th-1.temperature"],
+                            "by": "t", "seconds": 2})
+        self.assertTrue(ans["ok"], ans)
+        self.sub.wait_event(device="th-1", type="test_mode", state="active")
+        nt = self.sub.wait_event(device="th-1", type="point_not_tested")
+        self.assertEqual(nt["point"], "temperature")
+        self.sub.wait_event(device="th-1", type="test_mode", state="cleared")
+        # bad requests are refused and change nothing
+        for bad in ({"op": "test", "action": "start", "targets": ["th-1"], "by": "t",
+                     "minutes": 241},
+                    {"op": "test", "action": "start", "targets": ["nope"], "by": "t",
+                     "minutes": 5},
+                    {"op": "test", "action": "start", "targets": ["th-1"], "minutes": 5},
+                    {"op": "disable", "targets": ["th-1"], "by": "t"}):
+            ans = self.control(bad)
+            self.assertFalse(ans["ok"], bad)
+
+    def test_disable_and_enable(self):
+        self.start(config())
+        r = self.env.firegw("disable", "smoke-1", "--reason", "thay đầu báo", "--by", "Bảo",
+                            "-c", self.env.config_path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = self.sub.wait_event(device="smoke-1", type="disabled", state="active")
+        self.assertEqual(d["cid"], "1571")
+        self.assertEqual(d["note"], "thay đầu báo")
+        self.assertEqual(self.topics_of(lambda p: p.get("event_id") == d["event_id"]),
+                         [self.env.topic("fault", "smoke-1")])
+        st = self.sub.wait_for(lambda t, p: t == self.env.topic("state", "smoke-1")
+                               and isinstance(p, dict)
+                               and p["points"]["fire"]["state"] == "disabled", 20, "disabled")
+        self.assertEqual(st["points"]["fire"]["disabled"]["reason"], "thay đầu báo")
+        # still polled and stored, not published
+        self.env.sim("flag", "smoke-1", "fire", "on")
+        fgtest.wait_until(lambda: self.db_count("class='alarm' and device='smoke-1'") == 1, 20,
+                          "the alarm of the disabled point stored")
+        self.assertEqual(self.topics_of(lambda p: p.get("class") == "alarm"), [])
+        # the mode survives a restart
+        self.env.gw.stop()
+        mark = self.sub.mark()
+        self.env.start_gateway()
+        self.sub.wait_for(lambda t, p: t == self.env.topic("state", "smoke-1")
+                          and isinstance(p, dict)
+                          and p["points"]["fire"]["state"] == "disabled", 20,
+                          "still disabled after a restart", since=mark)
+        r = self.env.firegw("enable", "smoke-1", "--by", "Bảo", "-c", self.env.config_path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        e = self.sub.wait_event(device="smoke-1", type="disabled", state="cleared")
+        self.assertEqual(e["cid"], "3571")
+        # the alarm made while it was disabled is told now
+        a = self.sub.wait_event(device="smoke-1", **{"class": "alarm", "state": "active"})
+        self.assertEqual(a["cid"], "1111")
+        self.assertGreater(a["seq"], e["seq"])
+        self.sub.wait_for(lambda t, p: t == self.env.topic("state", "smoke-1")
+                          and isinstance(p, dict) and p["points"]["fire"]["state"] == "alarm",
+                          20, "back in service, in alarm")
+
+    def db_count(self, where):
+        db = sqlite3.connect("file:%s?mode=ro" % self.env.db, uri=True)
+        try:
+            return db.execute("select count(*) from events where " + where).fetchone()[0]
+        finally:
+            db.close()
 
 
 class CheckTest(fgtest.FiregwTest):

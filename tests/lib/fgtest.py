@@ -278,6 +278,7 @@ class Env:
     def __init__(self, test_name):
         self.dir = tempfile.mkdtemp(prefix="firegw-%s-" % test_name)
         self.procs = []
+        self.sanitizer_reports = []
         self.broker = None
         self.sim_proc = None
         self.gw = None
@@ -315,8 +316,22 @@ class Env:
                 p.kill()
         for m in reversed(self.mounts):
             subprocess.run(["umount", "-l", m], capture_output=True, timeout=20)
+        self.sanitizer_reports = self.find_sanitizer_reports()
         if not keep and not os.environ.get("FIREGW_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                       "WARNING: ThreadSanitizer")
+
+    def find_sanitizer_reports(self):
+        """Lines of ASan/UBSan/LSan reports in the logs of the processes this
+        test started (make sanitize): any of them fails the test."""
+        found = []
+        for p in self.procs:
+            for line in p.lines:
+                if any(m in line for m in self.SANITIZER_MARKS):
+                    found.append("%s: %s" % (p.name, line))
+        return found
 
     def dump_logs(self):
         out = []
@@ -534,6 +549,9 @@ class FiregwTest(unittest.TestCase):
         if failed:
             sys.stderr.write("\n" + self.env.dump_logs() + "\n")
         self.env.cleanup()
+        if self.env.sanitizer_reports:
+            self.fail("sanitizer reports in the processes of this test:\n" +
+                      "\n".join(self.env.sanitizer_reports[:20]))
 
 
 def main():

@@ -529,8 +529,8 @@ static void test_new_database(void **state)
 	assert_true(is_hex8(store_epoch(s)));
 	assert_int_equal(store_last_seq(s), 0);
 	assert_false(store_unclean(s));
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
-	assert_int_equal(raw_int(f->path, "SELECT schema_version FROM meta"), 1);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "SELECT schema_version FROM meta"), 2);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM meta"), 1);
 	assert_true(raw_int(f->path, "SELECT created_ms FROM meta") > 1700000000000);
 	assert_int_equal(store_integrity_check(s), 0);
@@ -888,6 +888,7 @@ static void assert_pstate_equal(const struct store_point_state *a,
 		assert_int_equal(a->fault_causes[i], b->fault_causes[i]);
 	assert_int_equal(a->since_ms, b->since_ms);
 	assert_int_equal(a->last_seq, b->last_seq);
+	assert_string_equal(a->mode, b->mode);
 }
 
 static void test_point_state_roundtrip(void **state)
@@ -906,6 +907,7 @@ static void test_point_state_roundtrip(void **state)
 		a.fault_causes[i] = (uint32_t)(0xf0000000u + i);
 	a.since_ms = 1764296506123;
 	a.last_seq = 9007199254740993ull; /* beyond a double's exact range */
+	util_strlcpy(a.mode, "{\"disabled\":true,\"reason\":\"thay đầu báo\"}", sizeof(a.mode));
 	util_strlcpy(b.key, "gateway", sizeof(b.key));
 	b.since_ms = -5;
 	assert_int_equal(store_point_state_save(s, &a), 0);
@@ -930,6 +932,30 @@ static void test_point_state_roundtrip(void **state)
 	assert_int_equal(store_point_state_foreach(s, pstate_cb, got), 0);
 	assert_pstate_equal(&got[1], &a);
 	assert_int_equal(got[2].key[0], '\0');
+	store_free(s);
+}
+
+/* A database made by the first schema (no point mode) is migrated in
+ * place: its point states stay, in normal service. */
+static void test_migration_v1_to_v2(void **state)
+{
+	struct fx *f = *state;
+	struct store_point_state a = { 0 }, got[2];
+	store *s = open_rw(f, 0);
+
+	util_strlcpy(a.key, "smoke-1.fire", sizeof(a.key));
+	a.latched = true;
+	a.conditions = 1;
+	assert_int_equal(store_point_state_save(s, &a), 0);
+	store_free(s);
+	raw_exec(f->path, "ALTER TABLE point_state DROP COLUMN mode; PRAGMA user_version = 1; "
+			  "UPDATE meta SET schema_version = 1");
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	s = open_rw(f, 0);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	memset(got, 0, sizeof(got));
+	assert_int_equal(store_point_state_foreach(s, pstate_cb, got), 0);
+	assert_pstate_equal(&got[0], &a);
 	store_free(s);
 }
 
@@ -1267,6 +1293,7 @@ int main(void)
 		T(test_outbox_delete),
 		T(test_outbox_stats),
 		T(test_point_state_roundtrip),
+		T(test_migration_v1_to_v2),
 		T(test_readings_batched),
 		T(test_latest_readings),
 		T(test_events_query),
