@@ -1477,6 +1477,13 @@ static void resolve_device(struct ctx *x, size_t idx)
 	}
 	if (!p)
 		goto out;
+	/* sized to the profile, not to the largest profile possible: 250
+	 * devices must fit the SPEC §8 memory budget */
+	d->points = calloc(p->n_points ? p->n_points : 1, sizeof(*d->points));
+	if (!d->points) {
+		x->nomem = true;
+		goto out;
+	}
 	for (i = 0; i < p->n_points; i++) {
 		const struct profile_point *pp = &p->points[i];
 		const struct point_ovr *po = &x->povr[i];
@@ -1832,6 +1839,8 @@ void config_free(struct config *c)
 		free(c->profile_dirs[i]);
 	for (i = 0; i < c->n_profiles; i++)
 		profile_free(c->profiles[i]);
+	for (i = 0; c->devices && i < c->n_devices; i++)
+		free(c->devices[i].points);
 	free(c->devices);
 	free(c);
 }

@@ -103,7 +103,7 @@ struct cfg_device {
 	int dead_retry_s; /* 10; 1..3600 */
 	int timeout_ms;   /* bus value unless set */
 	int retries;      /* bus value unless set */
-	struct cfg_point points[PROFILE_MAX_POINTS];
+	struct cfg_point *points; /* n_points alarm points, owned by the config */
 	size_t n_points;
 	int line, col;
 };

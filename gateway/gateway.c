@@ -90,8 +90,8 @@ struct value_rt {
 };
 
 struct device_rt {
-	struct point_rt points[PROFILE_MAX_POINTS];
-	struct value_rt values[PROFILE_MAX_VALUES];
+	struct point_rt *points; /* cfg n_points, sized per device (memory budget) */
+	struct value_rt *values; /* profile n_values */
 	uint32_t polls;
 	int last_rc;
 	enum point_state state;
@@ -2594,7 +2594,14 @@ static int gw_start(struct gw *g)
 	if (!g->devs)
 		return -ENOMEM;
 	for (i = 0; i < g->cfg->n_devices; i++) {
+		const struct cfg_device *d = &g->cfg->devices[i];
 		char key[STORE_KEY_MAX];
+
+		g->devs[i].points = calloc(d->n_points ? d->n_points : 1, sizeof(struct point_rt));
+		g->devs[i].values = calloc(d->profile->n_values ? d->profile->n_values : 1,
+					   sizeof(struct value_rt));
+		if (!g->devs[i].points || !g->devs[i].values)
+			return -ENOMEM;
 
 		g->devs[i].state = PSTATE_UNKNOWN;
 		g->devs[i].state_dirty = true;
@@ -2740,6 +2747,10 @@ static void gw_stop(struct gw *g)
 	control_free(g->ctl);
 	queue_free(g->results);
 	outbox_free(g->ob);
+	for (i = 0; g->devs && i < g->cfg->n_devices; i++) {
+		free(g->devs[i].points);
+		free(g->devs[i].values);
+	}
 	free(g->devs);
 	for (i = 0; i < g->n_held; i++)
 		held_clear(&g->held[i]);

@@ -42,6 +42,7 @@
 
 #include <MQTTAsync.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -698,6 +699,8 @@ static int dup_opt(const char *s, char **ret)
 
 /* ---- public API (owner thread) -------------------------------------- */
 
+static atomic_bool paho_initialised;
+
 int publish_new(const struct publish_opts *o, publisher **ret)
 {
 	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
@@ -755,6 +758,17 @@ int publish_new(const struct publish_opts *o, publisher **ret)
 	if (r < 0)
 		goto out_free;
 
+	/* paho initialises all of OpenSSL (error strings, every algorithm)
+	 * unless told not to: without TLS that is megabytes of resident memory
+	 * for nothing (SPEC §8 budget). Once per process, before the first
+	 * client, as paho requires; OpenSSL 3 still initialises itself when
+	 * TLS is used after all. */
+	if (!atomic_exchange(&paho_initialised, true)) {
+		MQTTAsync_init_options io = MQTTAsync_init_options_initializer;
+
+		io.do_openssl_init = tls ? 1 : 0;
+		MQTTAsync_global_init(&io);
+	}
 	co.sendWhileDisconnected = 0;
 	co.maxBufferedMessages = p->max_inflight;
 	co.MQTTVersion = p->version;

@@ -66,16 +66,32 @@ void queue_free(queue *q)
 	free(q);
 }
 
-static void queue_put_locked(queue *q, const void *item)
+static void signal_locked(queue *q)
+{
+	uint64_t one = 1;
+
+	if (write(q->efd, &one, sizeof(one)) < 0) {
+		/* EAGAIN only if the counter is saturated: still readable */
+	}
+}
+
+static void queue_put_locked(queue *q, const void *item, bool quiet)
 {
 	size_t tail = (q->head + q->len) % q->capacity;
-	uint64_t one = 1;
 
 	memcpy(q->items + tail * q->item_size, item, q->item_size);
 	q->len++;
-	if (q->len == 1 && write(q->efd, &one, sizeof(one)) < 0) {
-		/* EAGAIN only if the counter is saturated: still readable */
-	}
+	/* a full queue always wakes the consumer, quiet or not */
+	if ((q->len == 1 && !quiet) || q->len == q->capacity)
+		signal_locked(q);
+}
+
+void queue_signal(queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	if (q->len > 0)
+		signal_locked(q);
+	pthread_mutex_unlock(&q->lock);
 }
 
 int queue_push(queue *q, const void *item)
@@ -88,12 +104,12 @@ int queue_push(queue *q, const void *item)
 	else if (q->len == q->capacity)
 		r = -EAGAIN;
 	else
-		queue_put_locked(q, item);
+		queue_put_locked(q, item, false);
 	pthread_mutex_unlock(&q->lock);
 	return r;
 }
 
-int queue_push_wait(queue *q, const void *item, int timeout_ms)
+static int push_wait(queue *q, const void *item, int timeout_ms, bool quiet)
 {
 	struct timespec dl;
 	int r = 0;
@@ -111,11 +127,21 @@ int queue_push_wait(queue *q, const void *item, int timeout_ms)
 	if (q->closed)
 		r = -ECANCELED;
 	else if (q->len < q->capacity) {
-		queue_put_locked(q, item);
+		queue_put_locked(q, item, quiet);
 		r = 0;
 	}
 	pthread_mutex_unlock(&q->lock);
 	return r;
+}
+
+int queue_push_wait(queue *q, const void *item, int timeout_ms)
+{
+	return push_wait(q, item, timeout_ms, false);
+}
+
+int queue_push_wait_quiet(queue *q, const void *item, int timeout_ms)
+{
+	return push_wait(q, item, timeout_ms, true);
 }
 
 bool queue_pop(queue *q, void *ret_item)

@@ -15,6 +15,11 @@ int queue_push(queue *q, const void *item);
 /* Like queue_push but waits up to timeout_ms for room; -ETIMEDOUT, or
  * -ECANCELED once queue_close() was called. */
 int queue_push_wait(queue *q, const void *item, int timeout_ms);
+/* Like queue_push_wait, but leaves the eventfd alone: a producer pushing a
+ * burst signals once, with queue_signal(), when the burst is over. */
+int queue_push_wait_quiet(queue *q, const void *item, int timeout_ms);
+/* Makes the eventfd readable if items wait (after quiet pushes). */
+void queue_signal(queue *q);
 /* Copies the oldest item out. Returns true if one was taken. */
 bool queue_pop(queue *q, void *ret_item);
 /* Readable while the queue is not empty; the consumer polls it, then
