@@ -714,9 +714,10 @@ static void poll_device(poller *p, struct dev_sched *s)
 	int fault_after = d->fault_after > 0 ? d->fault_after : 3;
 	struct poll_result *res = &p->res;
 	bool was_dead = s->dead;
-	uint64_t now, period;
+	uint64_t start, now, period;
 	int rc, exc;
 
+	start = util_mono_ms();
 	/* a device in comm loss gets one try per dead retry, not 1 + retries */
 	rc = read_blocks(&p->port, d->unit, d->profile, s->dead ? 1 : dev_tries(p->port.bus, d),
 			 dev_timeout_ms(p->port.bus, d), &res->raw, &exc);
@@ -741,8 +742,13 @@ static void poll_device(poller *p, struct dev_sched *s)
 	if (s->dead != was_dead) {
 		s->next_due = now + period;
 	} else {
-		s->next_due += period;
-		/* late by more than a period: start afresh, no burst of catch-up polls */
+		/* early (it joined a burst): from the start of this poll, so
+		 * two reads are never more than a period apart (the fire
+		 * latency bound) and devices polled together stay together;
+		 * late (the bus was busy): from when it was due, so a slow
+		 * neighbour costs no poll rate; more than a period late: afresh,
+		 * no burst of catch-up polls */
+		s->next_due = (start < s->next_due ? start : s->next_due) + period;
 		if (s->next_due + period < now)
 			s->next_due = now + period;
 	}

@@ -291,7 +291,10 @@ def run_size(label, n, rtu_baud=None, with_fault=False):
         res.update(alarm_ms=summary(lat), alarms_missed=missed)
         if with_fault:
             log("%s: fault latency and poll rate with a silent device" % label)
-            fl, ratios, base = fault_scenario(faults, ctl, names, 6 if QUICK else 20)
+            # 40 s: polls come in bursts, so one burst more or less inside
+            # the window moves every device's count by one poll; 1/40 is
+            # within what the 95 % target measures, 1/20 is not
+            fl, ratios, base = fault_scenario(faults, ctl, names, 6 if QUICK else 40)
             res.update(fault_ms=fl, others_rate_pct=summary(ratios),
                        baseline_rate_pct=summary(base))
         res["rss_after_kb"] = rss_kb(gw.pid)
