@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -114,8 +115,7 @@ struct held {
 	void *payload;
 	size_t len;
 	int prio;
-	bool has_pstate;
-	struct store_point_state ps;
+	int dev, pt;    /* the point whose state is saved when written; -1: none */
 	bool delivered; /* PUBACK came first: no outbox row when written */
 };
 
@@ -359,8 +359,10 @@ static void held_clear(struct held *h)
 	free(h->payload);
 }
 
-/* Keeps a copy of sev in memory until the store takes it. */
-static int hold_event(struct gw *g, const struct store_event *sev)
+/* Keeps a copy of sev in memory until the store takes it. The point's
+ * state is not copied: when the event is finally written, the point's
+ * state then (never older than the event's) goes with it. */
+static int hold_event(struct gw *g, const struct store_event *sev, int dev, int pt)
 {
 	struct held *h;
 
@@ -393,10 +395,8 @@ static int hold_event(struct gw *g, const struct store_event *sev)
 	if (h->payload)
 		memcpy(h->payload, sev->payload, sev->payload_len);
 	h->len = sev->payload_len;
-	if (sev->pstate) {
-		h->has_pstate = true;
-		h->ps = *sev->pstate;
-	}
+	h->dev = sev->pstate ? dev : -1;
+	h->pt = sev->pstate ? pt : -1;
 	if (!h->event_id || !h->cls || !h->state || !h->device || !h->payload ||
 	    (sev->topic && !h->topic) || !h->order_key) {
 		held_clear(h);
@@ -476,7 +476,7 @@ static int gw_emit(struct gw *g, const struct emit *e)
 	r = g->n_held ? -EAGAIN : store_commit_event(g->st, &sev, &row_id);
 	g->last_seq = info.seq;
 	if (r < 0) {
-		int hr = hold_event(g, &sev);
+		int hr = hold_event(g, &sev, e->dev, e->pt);
 
 		if (hr < 0)
 			log_error("event %s (%s %s on '%s') could not be stored nor held (%s); "
@@ -657,9 +657,14 @@ static void held_flush(struct gw *g)
 			.qos = 1,
 			.prio = h->prio,
 			.order_key = h->order_key,
-			.pstate = h->has_pstate ? &h->ps : NULL,
 		};
+		struct store_point_state ps;
 		int64_t row_id = 0;
+
+		if (h->dev >= 0) {
+			pstate_fill(g, h->dev, h->pt, &ps);
+			sev.pstate = &ps;
+		}
 
 		if (store_commit_event(g->st, &sev, &row_id) < 0)
 			break;
@@ -1964,6 +1969,21 @@ static void point_save(struct gw *g, int dev, int pt)
 	g->devs[dev].state_dirty = true;
 }
 
+/* An alarm active event for a fire condition that holds while its own
+ * activation was not published (made in test mode or while disabled). */
+static void emit_real_alarm(struct gw *g, int dev, int pt, const char *by)
+{
+	struct detect_event real = {
+		.cls = EVCLASS_ALARM,
+		.cond = COND_ALARM,
+		.active = true,
+		.causes = g->devs[dev].points[pt].det.alarm_causes,
+		.threshold = NAN,
+	};
+
+	emit_point_event(g, dev, pt, &real, by);
+}
+
 /* Starts (or extends) a test of dev's points (pt < 0: all) for seconds.
  * Returns the number of points put in test. */
 static int test_start(struct gw *g, int dev, int pt, const char *by, int seconds)
@@ -2024,19 +2044,10 @@ static int test_end(struct gw *g, int dev, int pt, const char *by, bool only_exp
 		p->test_until_ms = 0;
 		p->tested = false;
 		n++;
-		if (p->det.conditions & COND_ALARM && !p->det.latched) {
-			/* the fire condition outlived the test: from now on it is
-			 * a real alarm, and the center must hear of it */
-			struct detect_event real = {
-				.cls = EVCLASS_ALARM,
-				.cond = COND_ALARM,
-				.active = true,
-				.causes = p->det.alarm_causes,
-				.threshold = NAN,
-			};
-
-			emit_point_event(g, dev, (int)i, &real, NULL);
-		}
+		/* the fire condition outlived the test: from now on it is a
+		 * real alarm, and the center must hear of it */
+		if (p->det.conditions & COND_ALARM && !p->det.latched)
+			emit_real_alarm(g, dev, (int)i, NULL);
 	}
 	if (!n)
 		return 0;
@@ -2072,19 +2083,10 @@ static int set_disabled(struct gw *g, int dev, int pt, bool disable, const char 
 			p->disabled = false;
 			p->dis_reason[0] = '\0';
 			emit_mode_event(g, dev, (int)i, "disabled", false, 571, by, NULL);
-			if (p->det.conditions & COND_ALARM) {
-				/* an alarm made while disabled was stored, not
-				 * published: back in service, the center hears of it */
-				struct detect_event real = {
-					.cls = EVCLASS_ALARM,
-					.cond = COND_ALARM,
-					.active = true,
-					.causes = p->det.alarm_causes,
-					.threshold = NAN,
-				};
-
-				emit_point_event(g, dev, (int)i, &real, by);
-			}
+			/* an alarm made while disabled was stored, not published:
+			 * back in service, the center hears of it */
+			if (p->det.conditions & COND_ALARM)
+				emit_real_alarm(g, dev, (int)i, by);
 		}
 		point_save(g, dev, (int)i);
 		n++;
@@ -2896,6 +2898,12 @@ static void gw_loop(struct gw *g)
 			g->next_store_tick = now + 1000;
 		}
 		if (now >= g->next_heartbeat) {
+			struct mallinfo2 mi = mallinfo2();
+
+			/* for soak runs (-v): heap in use, to tell a leak from
+			 * pages touched for the first time */
+			log_debug("heap in use %zu KiB, %zu held, %zu waiting, %zu in flight",
+				  mi.uordblks / 1024, g->n_held, outbox_count(g->ob), g->n_inflight);
 			g->status_dirty = true;
 			g->next_heartbeat = now + (uint64_t)g->cfg->mqtt.heartbeat_s * 1000u;
 			sd_notify(0, "WATCHDOG=1");
@@ -2922,6 +2930,10 @@ int gateway_run(const char *config_path)
 			  config_path, config_path);
 		return 1;
 	}
+	/* one malloc arena for every thread: the threads allocate little
+	 * (paho per message, the main loop per event), and per-thread arenas
+	 * would each keep their own free pages resident (SPEC §8 memory) */
+	mallopt(M_ARENA_MAX, 1);
 	/* before any thread exists (paho's, the pollers'): they inherit it */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);

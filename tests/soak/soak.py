@@ -56,7 +56,7 @@ def main():
                     smoke_devices(device_names(ndev), [b["id"] for b in buses], per_bus),
                     mqtt_extra={"keepalive_s": 10, "reconnect_max_s": 5})
         w.start_sim(cfg)
-        gw = w.start_gateway(cfg)
+        gw = w.start_gateway(cfg, verbose=True)
         print("soak: %d devices on %d TCP buses, %d s, broker down %d s every %d s; gateway pid %d"
               % (ndev, nbus, seconds, down, flap, gw.pid), flush=True)
         t_start = time.monotonic()
@@ -77,8 +77,10 @@ def main():
                 samples.append(r)
                 if baseline is None:
                     baseline = r
-                print("soak: t=%4d s  rss %6d KiB  (%+d KiB since minute 1)  flaps %d"
-                      % (now - t_start, r, r - baseline, flaps), flush=True)
+                heap = [l for l in getattr(gw, "lines", []) if "heap in use" in l]
+                print("soak: t=%4d s  rss %6d KiB  (%+d KiB since minute 1)  flaps %d  %s"
+                      % (now - t_start, r, r - baseline, flaps,
+                         heap[-1].split("debug: ")[-1] if heap else ""), flush=True)
                 next_print += 60
             if now >= next_flap:
                 w.stop_broker()
