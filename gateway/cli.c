@@ -545,11 +545,13 @@ static void print_reply_cb(void *ud, json_t *reply)
 		printf("unit %" JSON_INTEGER_FORMAT " answers\n",
 		       json_integer_value(json_object_get(reply, "unit")));
 	} else if (json_object_get(reply, "cleared")) {
+		json_int_t held = json_integer_value(json_object_get(reply, "still_alarm"));
+
 		printf("reset %s: %" JSON_INTEGER_FORMAT " point(s) cleared, %" JSON_INTEGER_FORMAT
-		       " still in alarm (the fire condition holds)\n",
+		       " still in alarm%s\n",
 		       json_string_value(json_object_get(reply, "target")),
-		       json_integer_value(json_object_get(reply, "cleared")),
-		       json_integer_value(json_object_get(reply, "still_alarm")));
+		       json_integer_value(json_object_get(reply, "cleared")), held,
+		       held ? " (the fire condition holds)" : "");
 	}
 }
 

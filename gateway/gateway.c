@@ -336,6 +336,7 @@ static void pstate_fill(const struct gw *g, int dev, int pt, struct store_point_
 }
 
 static void link_kick(struct gw *g);
+static enum point_state point_state_now(const struct point_rt *p);
 
 static void storage_fault_raise(struct gw *g, int err);
 static void ack_track(struct gw *g, const char *event_id);
@@ -450,7 +451,17 @@ static int gw_emit(struct gw *g, const struct emit *e)
 		topic_of(g, topic, sizeof(topic), e->topic_kind, d ? d->id : "gateway");
 	event_id(info.site, info.epoch, info.seq, id, sizeof(id));
 	if (cp) {
-		g->devs[e->dev].points[e->pt].last_seq = info.seq;
+		struct point_rt *p = &g->devs[e->dev].points[e->pt];
+		enum point_state now_state = point_state_now(p);
+
+		/* the stored "since" is the time of this change, not of the
+		 * previous one */
+		if (now_state != p->state) {
+			p->state = now_state;
+			p->since_ms = info.ts_ms;
+			g->devs[e->dev].state_dirty = true;
+		}
+		p->last_seq = info.seq;
 		pstate_fill(g, e->dev, e->pt, &ps);
 	}
 	sev.seq = info.seq;
