@@ -6,6 +6,7 @@ check and watch commands. Real mosquitto, simulator and gateway; assertions
 on what a real subscriber (mosquitto_sub) receives."""
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -340,6 +341,40 @@ class ModeTest(SiteMixin, fgtest.FiregwTest):
             return db.execute("select count(*) from events where " + where).fetchone()[0]
         finally:
             db.close()
+
+
+class ReloadTest(SiteMixin, fgtest.FiregwTest):
+
+    def test_sighup_reloads_a_valid_config_and_keeps_a_bad_one_out(self):
+        self.start(config())
+        pid = self.env.gw.pid
+        # a broken file: refused, the daemon keeps running on the old one
+        with open(self.env.config_path, "a") as f:
+            f.write("bogus: 1\n")
+        self.env.gw.signal(signal.SIGHUP)
+        self.env.gw.wait_line(lambda l: "keeping the running configuration" in l, 20,
+                              "the bad file refused")
+        self.assertTrue(self.env.gw.alive())
+        # a valid change: the same process restarts with it, state kept
+        self.env.sim("flag", "smoke-1", "fire", "on")
+        ev = self.sub.wait_event(device="smoke-1", **{"class": "alarm", "state": "active"})
+        extra = "  - {id: smoke-new, bus: lan, unit: 4, profile: smoke-point, poll_ms: 300}"
+        self.env.write_config(config(extra=extra))
+        mark = self.sub.mark()
+        self.env.gw.signal(signal.SIGHUP)
+        self.sub.wait_for(lambda t, p: t == self.env.topic("status") and isinstance(p, dict)
+                          and p.get("state") == "offline" and p.get("reason") == "reload", 20,
+                          "offline, reason reload", since=mark)
+        self.sub.wait_for(lambda t, p: t == self.env.topic("state", "smoke-new")
+                          and isinstance(p, dict), 30, "the new device's state", since=mark)
+        self.assertEqual(self.env.gw.pid, pid)
+        self.assertTrue(self.env.gw.alive())
+        st = self.sub.wait_for(lambda t, p: t == self.env.topic("state", "smoke-1")
+                               and isinstance(p, dict), 20, "smoke-1 after reload", since=mark)
+        self.assertEqual(st["points"]["fire"]["state"], "alarm")
+        again = [e for e in self.sub.events() if e.get("class") == "alarm"
+                 and e.get("device") == "smoke-1" and e.get("state") == "active"]
+        self.assertEqual([e["seq"] for e in again], [ev["seq"]], "a reload makes no new alarm")
 
 
 class CheckTest(fgtest.FiregwTest):
