@@ -5,7 +5,7 @@ CC      ?= cc
 PKGS    := libmodbus jansson yaml-0.1 sqlite3 libsystemd libcrypto
 DEB_PKGS := build-essential pkg-config libpaho-mqtt-dev libmodbus-dev libsqlite3-dev \
 	    libyaml-dev libcmocka-dev libjansson-dev libsystemd-dev mosquitto \
-	    mosquitto-clients socat sqlite3 python3 libssl-dev valgrind
+	    mosquitto-clients socat sqlite3 python3 libssl-dev valgrind mbpoll
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wconversion
 ifeq ($(CI),true)
