@@ -19,8 +19,8 @@ B       := build
 
 # The daemon, one module per file (STYLE.md): reading this list shows the
 # whole system.
-GATEWAY_MODULES := util log errlist queue \
-	ytree config profile detect \
+GATEWAY_MODULES := util log errlist queue marks \
+	ytree config profile detect point \
 	store publish poller \
 	outbox event gateway control cli
 GATEWAY_SRCS := $(filter $(patsubst %,gateway/%.c,$(GATEWAY_MODULES)),$(wildcard gateway/*.c))

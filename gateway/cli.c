@@ -20,6 +20,7 @@
 #include "config.h"
 #include "control.h"
 #include "log.h"
+#include "point.h"
 #include "poller.h"
 #include "publish.h"
 #include "store.h"
@@ -175,6 +176,7 @@ static void status_print_point(const struct status_ctx *sc, const char *key)
 	const struct store_point_state *ps = NULL;
 	char conds[160] = "-", since[UTIL_TS_LEN] = "-";
 	const char *state = "unknown";
+	struct point_mode mode;
 	struct detect_state st;
 	size_t i;
 
@@ -189,7 +191,11 @@ static void status_print_point(const struct status_ctx *sc, const char *key)
 		 * such, not as "unknown until the next read" */
 		st.known = true;
 		st.stale = false;
-		state = point_state_name(detect_point_state(&st));
+		/* the same derivation as the daemon's: a disabled point in fire
+		 * is "disabled" here too, as in its retained state */
+		if (point_mode_parse(ps->mode, &mode) < 0)
+			memset(&mode, 0, sizeof(mode));
+		state = point_state_name(point_state_derive(detect_point_state(&st), &mode));
 		conditions_str(ps->conditions & ~(ps->latched ? (uint32_t)COND_ALARM : 0u), conds,
 			       sizeof(conds));
 		util_rfc3339(ps->since_ms, since);

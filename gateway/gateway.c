@@ -42,6 +42,8 @@
 #include "event.h"
 #include "log.h"
 #include "outbox.h"
+#include "point.h"
+#include "marks.h"
 #include "poller.h"
 #include "profile.h"
 #include "publish.h"
@@ -62,6 +64,7 @@
 #define SIZE_CHECK_MS 60000
 #define PRUNE_MS 3600000
 #define CLOCK_STEP_MS 2000         /* a wall-clock jump larger than this is a step */
+#define HWM_STEP 32                /* seqs reserved at a time while events are held */
 
 enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_UP };
 
@@ -73,13 +76,8 @@ struct point_rt {
 	uint64_t last_seq;
 	bool stored;            /* has a row in point_state */
 	/* operating mode (SPEC §4), persisted as JSON in point_state.mode */
-	int64_t test_until_ms;  /* wall time the test ends; 0: not in test */
-	uint64_t test_end_mono; /* the same as a monotonic deadline */
-	bool tested;            /* alarmed during the current test */
-	bool disabled;
-	char mode_by[64];       /* who started the test / disabled the point */
-	char dis_reason[160];
-	int64_t dis_since_ms;
+	struct point_mode mode;
+	uint64_t test_end_mono;   /* the test's end as a monotonic deadline */
 	uint64_t dis_remind_mono; /* next daily 1571 reminder */
 };
 
@@ -160,7 +158,6 @@ struct gw {
 	struct inflight inflight[INFLIGHT_MAX];
 	size_t n_inflight;
 	uint64_t retained_tag;
-	bool uplink_fault;       /* 1350 raised and not yet restored */
 	int64_t uplink_lost_ms;
 
 	/* telemetry backfill */
@@ -189,22 +186,33 @@ struct gw {
 	uint64_t last_seq;       /* last seq given out, stored or held */
 	struct held *held;
 	size_t n_held, cap_held;
-	bool storage_fault, storage_full;
+	bool store_wrote;        /* a write succeeded since the storage fault was raised */
 	uint64_t next_size_check, next_prune, next_held_retry;
 
 	/* center acknowledgements (mqtt.ack_timeout_s) */
 	struct pending_ack acks[ACKS_MAX];
 	size_t n_acks;
-	bool ack_fault;
 
 	/* clock */
 	int64_t clock_offset;    /* wall - mono, to see steps */
-	bool clock_fault;
 	uint64_t clock_step_mono;
 
 	/* devices gone from the configuration: their retained state is cleared */
 	struct removed_dev *removed;
 	size_t n_removed;
+
+	/* gateway faults raised and not yet restored (bit 1 << enum gw_event)
+	 * and the seq high-water mark: both kept in the marks file, which
+	 * takes writes when the database does not */
+	uint32_t gw_faults;
+	marks *marks;
+	uint64_t seq_hwm;
+	bool marks_logged;
+	char replaced_note[800]; /* the database was replaced: raised once marks are read */
+	struct log_ratelimit bad_response_rl;
+
+	/* systemd watchdog: half its interval (0: off), next ping */
+	uint64_t wd_half_ms, next_wd;
 
 	bool stop;
 	bool reload;             /* stop, then re-exec with the new configuration */
@@ -260,66 +268,31 @@ static void point_key(const struct gw *g, int dev, int pt, char *buf, size_t len
 
 static bool in_test(const struct point_rt *p)
 {
-	return p->test_until_ms != 0;
+	return point_in_test(&p->mode);
 }
 
-/* The point's operating mode as stored: "" in normal service. */
-static void mode_json(const struct point_rt *p, char *buf, size_t len)
-{
-	json_t *o;
-	char *str;
-
-	buf[0] = '\0';
-	if (!in_test(p) && !p->disabled)
-		return;
-	o = json_object();
-	if (in_test(p)) {
-		json_object_set_new(o, "test_until", json_integer(p->test_until_ms));
-		json_object_set_new(o, "tested", json_boolean(p->tested));
-	}
-	if (p->disabled) {
-		json_object_set_new(o, "disabled", json_true());
-		json_object_set_new(o, "reason", json_string(p->dis_reason));
-		json_object_set_new(o, "since", json_integer(p->dis_since_ms));
-	}
-	json_object_set_new(o, "by", json_string(p->mode_by));
-	str = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (str && strlen(str) < len)
-		util_strlcpy(buf, str, len);
-	free(str);
-}
-
+/* The stored mode is restored as it was; the deadlines start again from
+ * now: a test that ended while the gateway was down ends at once. */
 static void mode_restore(struct point_rt *p, const char *mode)
 {
-	json_t *o = mode[0] ? json_loads(mode, 0, NULL) : NULL;
-	int64_t now_wall = util_wall_ms();
-	uint64_t now = util_mono_ms();
-	const char *v;
+	int64_t left;
 
-	if (!o)
+	if (point_mode_parse(mode, &p->mode) < 0) {
+		log_warning("stored operating mode '%.60s' is not readable; the point is back in "
+			    "normal service", mode);
 		return;
-	p->test_until_ms = json_integer_value(json_object_get(o, "test_until"));
-	if (p->test_until_ms) {
-		/* a test that ended while the gateway was down ends at once */
-		int64_t left = p->test_until_ms - now_wall;
-
-		p->test_end_mono = now + (uint64_t)(left > 0 ? left : 0);
-		p->tested = json_is_true(json_object_get(o, "tested"));
 	}
-	p->disabled = json_is_true(json_object_get(o, "disabled"));
-	if (p->disabled) {
-		v = json_string_value(json_object_get(o, "reason"));
-		util_strlcpy(p->dis_reason, v ? v : "", sizeof(p->dis_reason));
-		p->dis_since_ms = json_integer_value(json_object_get(o, "since"));
-		p->dis_remind_mono = now + 24ull * 3600 * 1000;
-	}
-	v = json_string_value(json_object_get(o, "by"));
-	util_strlcpy(p->mode_by, v ? v : "", sizeof(p->mode_by));
-	json_decref(o);
+	left = p->mode.test_until_ms - util_wall_ms();
+	if (in_test(p))
+		p->test_end_mono = util_mono_ms() + (uint64_t)(left > 0 ? left : 0);
+	if (p->mode.disabled)
+		p->dis_remind_mono = util_mono_ms() + 24ull * 3600 * 1000;
 }
 
-static void pstate_fill(const struct gw *g, int dev, int pt, struct store_point_state *ps)
+/* The point's state as stored. -ENOBUFS when its mode does not fit the
+ * stored form (the caller must not store it: a mode cut short would be
+ * lost at the next start). */
+static int pstate_fill(const struct gw *g, int dev, int pt, struct store_point_state *ps)
 {
 	const struct point_rt *p = &g->devs[dev].points[pt];
 
@@ -332,13 +305,33 @@ static void pstate_fill(const struct gw *g, int dev, int pt, struct store_point_
 	memcpy(ps->fault_causes, p->det.fault_causes, sizeof(ps->fault_causes));
 	ps->since_ms = p->since_ms;
 	ps->last_seq = p->last_seq;
-	mode_json(p, ps->mode, sizeof(ps->mode));
+	return point_mode_format(&p->mode, ps->mode, sizeof(ps->mode));
+}
+
+/* Saves a point's state outside an event (a latch taking hold, a mode
+ * change, start-up). A failure is logged here; the state is saved again
+ * with the point's next event or change. 0 or -errno. */
+static int point_save(struct gw *g, int dev, int pt)
+{
+	struct store_point_state ps;
+	int r;
+
+	g->devs[dev].state_dirty = true;
+	r = pstate_fill(g, dev, pt, &ps);
+	if (r == 0)
+		r = store_point_state_save(g->st, &ps);
+	if (r < 0)
+		log_error("cannot save the state of '%s.%s': %s; it is saved with its next change",
+			  g->cfg->devices[dev].id, g->cfg->devices[dev].points[pt].name,
+			  strerror(-r));
+	return r;
 }
 
 static void link_kick(struct gw *g);
 static enum point_state point_state_now(const struct point_rt *p);
 
 static void storage_fault_raise(struct gw *g, int err);
+static void marks_save(struct gw *g);
 static void ack_track(struct gw *g, const char *event_id);
 
 static char *dup_or_null(const char *v)
@@ -462,7 +455,11 @@ static int gw_emit(struct gw *g, const struct emit *e)
 			g->devs[e->dev].state_dirty = true;
 		}
 		p->last_seq = info.seq;
-		pstate_fill(g, e->dev, e->pt, &ps);
+		if (pstate_fill(g, e->dev, e->pt, &ps) < 0)
+			log_error("operating mode of '%s.%s' does not fit its stored form; the "
+				  "event is stored without the point's state", d->id, cp->name);
+		else
+			sev.pstate = &ps;
 	}
 	sev.seq = info.seq;
 	sev.event_id = id;
@@ -481,13 +478,23 @@ static int gw_emit(struct gw *g, const struct emit *e)
 	sev.retain = false;
 	sev.prio = e->prio;
 	sev.order_key = key;
-	sev.pstate = cp ? &ps : NULL;
 	/* events behind held ones wait their turn: the store takes seqs in
 	 * order only */
 	r = g->n_held ? -EAGAIN : store_commit_event(g->st, &sev, &row_id);
 	g->last_seq = info.seq;
+	if (r == 0)
+		g->store_wrote = true;
 	if (r < 0) {
-		int hr = hold_event(g, &sev, e->dev, e->pt);
+		int hr;
+
+		/* this seq may go out before SQLite has it: the high-water mark
+		 * is written first (ahead, in steps, to spare the flash), so a
+		 * stop now never lets a later start give it to other bytes */
+		if (info.seq > g->seq_hwm) {
+			g->seq_hwm = info.seq + HWM_STEP;
+			marks_save(g);
+		}
+		hr = hold_event(g, &sev, e->dev, e->pt);
 
 		if (hr < 0)
 			log_error("event %s (%s %s on '%s') could not be stored nor held (%s); "
@@ -592,7 +599,7 @@ static void emit_point_event(struct gw *g, int dev, int pt, const struct detect_
 	e.prio = prio_of(de->cls, de->active);
 	e.suppressed = de->suppressed;
 	e.topic_kind = de->cls == EVCLASS_FAULT ? "fault" : "alarm";
-	if (p->disabled) {
+	if (p->mode.disabled) {
 		/* still polled and stored, not published (SPEC §4) */
 		e.topic_kind = NULL;
 	} else if (in_test(p) && de->cls != EVCLASS_FAULT) {
@@ -603,8 +610,8 @@ static void emit_point_event(struct gw *g, int dev, int pt, const struct detect_
 		e.prio = STORE_PRIO_OTHER;
 	}
 	gw_emit(g, &e);
-	if (e.cls == EVCLASS_TEST && de->cls == EVCLASS_ALARM && de->active && !p->tested) {
-		p->tested = true;
+	if (e.cls == EVCLASS_TEST && de->cls == EVCLASS_ALARM && de->active && !p->mode.tested) {
+		p->mode.tested = true;
 		emit_mode_event(g, dev, pt, "point_tested", true, 611, by, NULL);
 	}
 }
@@ -629,19 +636,73 @@ static void emit_gateway_event(struct gw *g, enum gw_event ge, bool active, int6
 	gw_emit(g, &e);
 }
 
+/* ------------------------------------------------------- gateway faults */
+
+/* Writes the seq high-water mark and the open gateway faults to the marks
+ * file. A failure is logged once; events still go out (an alarm is never
+ * held back for the sake of bookkeeping). */
+static void marks_save(struct gw *g)
+{
+	struct marks_data d = { .seq_hwm = g->seq_hwm,
+				.gw_faults = g->gw_faults,
+				.uplink_lost_ms = g->uplink_lost_ms };
+	int r;
+
+	if (!g->marks || !g->st)
+		return;
+	util_strlcpy(d.epoch, store_epoch(g->st), sizeof(d.epoch));
+	r = marks_put(g->marks, &d);
+	if (r < 0 && !g->marks_logged)
+		log_error("cannot write the marks file of '%s': %s; a restart may raise open "
+			  "gateway faults again", g->cfg->storage.path, strerror(-r));
+	g->marks_logged = r < 0;
+}
+
+static bool gw_fault_open(const struct gw *g, enum gw_event e)
+{
+	return g->gw_faults & (1u << e);
+}
+
+/* Raises (active) or restores a gateway fault: one event per change,
+ * whatever the number of restarts in between, since the open set is kept in
+ * the marks file and restored at start-up. */
+static void gw_fault_set(struct gw *g, enum gw_event e, bool active, int64_t ts_ms,
+			 const char *note)
+{
+	if (gw_fault_open(g, e) == active)
+		return;
+	if (active)
+		g->gw_faults |= 1u << e;
+	else
+		g->gw_faults &= ~(1u << e);
+	marks_save(g);
+	emit_gateway_event(g, e, active, ts_ms, note);
+}
+
+/* A new database (new epoch) replaced a corrupt one: its fault is raised
+ * in the new epoch's stream even if the old epoch's was still open. */
+static void db_replaced(struct gw *g, const char *note)
+{
+	g->gw_faults &= ~(1u << GWEV_STORAGE_FAULT);
+	g->seq_hwm = 0;
+	g->store_wrote = false;
+	gw_fault_set(g, GWEV_STORAGE_FAULT, true, 0, note);
+}
+
 /* ------------------------------------------------------- storage health */
 
 static void storage_fault_raise(struct gw *g, int err)
 {
 	char note[400];
 
-	if (g->storage_fault)
+	g->store_wrote = false;
+	if (gw_fault_open(g, GWEV_STORAGE_FAULT))
 		return;
-	g->storage_fault = true; /* first: the fault event itself may be held */
 	snprintf(note, sizeof(note), "database '%s': %s; events are kept in memory and published",
 		 g->cfg->storage.path, strerror(-err));
 	log_error("%s", note);
-	emit_gateway_event(g, GWEV_STORAGE_FAULT, true, 0, note);
+	/* the fault's own event may be held: the bit is set first */
+	gw_fault_set(g, GWEV_STORAGE_FAULT, true, 0, note);
 }
 
 /* Writes held events in seq order while the store takes them. */
@@ -672,13 +733,12 @@ static void held_flush(struct gw *g)
 		struct store_point_state ps;
 		int64_t row_id = 0;
 
-		if (h->dev >= 0) {
-			pstate_fill(g, h->dev, h->pt, &ps);
+		if (h->dev >= 0 && pstate_fill(g, h->dev, h->pt, &ps) == 0)
 			sev.pstate = &ps;
-		}
 
 		if (store_commit_event(g->st, &sev, &row_id) < 0)
 			break;
+		g->store_wrote = true;
 		if (row_id)
 			outbox_set_row(g->ob, h->seq, row_id);
 		held_clear(h);
@@ -715,23 +775,23 @@ static void storage_check(struct gw *g, uint64_t now)
 			g->next_prune = now + PRUNE_MS;
 			store_size_percent(g->st, &pct);
 		}
-		if (pct >= 90 && !g->storage_full) {
+		if (pct >= 90 && !gw_fault_open(g, GWEV_STORAGE_FULL)) {
 			char note[128];
 
-			g->storage_full = true;
 			snprintf(note, sizeof(note), "database at %d %% of storage.max_mb (%d MB)", pct,
 				 g->cfg->storage.max_mb);
 			log_warning("%s", note);
-			emit_gateway_event(g, GWEV_STORAGE_FULL, true, 0, note);
-		} else if (pct < 85 && g->storage_full) {
-			g->storage_full = false;
-			emit_gateway_event(g, GWEV_STORAGE_FULL, false, 0, NULL);
+			gw_fault_set(g, GWEV_STORAGE_FULL, true, 0, note);
+		} else if (pct < 85) {
+			gw_fault_set(g, GWEV_STORAGE_FULL, false, 0, NULL);
 		}
 	}
-	if (g->storage_fault && g->n_held == 0) {
-		g->storage_fault = false;
+	/* over once nothing is held and the database took a write since the
+	 * fault (after a restart too: the fault was restored open) */
+	if (gw_fault_open(g, GWEV_STORAGE_FAULT) && g->n_held == 0 &&
+	    (g->store_wrote || store_probe(g->st) == 0)) {
 		log_notice("database '%s' healthy again", g->cfg->storage.path);
-		emit_gateway_event(g, GWEV_STORAGE_FAULT, false, 0, NULL);
+		gw_fault_set(g, GWEV_STORAGE_FAULT, false, 0, NULL);
 	}
 }
 
@@ -756,14 +816,13 @@ static void ack_check(struct gw *g, uint64_t now)
 	size_t i;
 
 	for (i = 0; i < g->n_acks; i++)
-		if (now >= g->acks[i].deadline && !g->ack_fault) {
+		if (now >= g->acks[i].deadline && !gw_fault_open(g, GWEV_ACK_TIMEOUT)) {
 			char note[256];
 
-			g->ack_fault = true;
 			snprintf(note, sizeof(note), "alarm %s not acknowledged within %d s",
 				 g->acks[i].event_id, g->cfg->mqtt.ack_timeout_s);
 			log_warning("%s", note);
-			emit_gateway_event(g, GWEV_ACK_TIMEOUT, true, 0, note);
+			gw_fault_set(g, GWEV_ACK_TIMEOUT, true, 0, note);
 		}
 }
 
@@ -794,16 +853,16 @@ static void handle_ack(struct gw *g, const struct publish_note *n)
 			g->acks[i] = g->acks[--g->n_acks];
 			break;
 		}
-	if (g->ack_fault) {
+	if (gw_fault_open(g, GWEV_ACK_TIMEOUT)) {
 		uint64_t now = util_mono_ms();
 		bool overdue = false;
 
 		for (i = 0; i < g->n_acks; i++)
 			overdue |= now >= g->acks[i].deadline;
-		if (!overdue) {
-			g->ack_fault = false;
-			emit_gateway_event(g, GWEV_ACK_TIMEOUT, false, 0, NULL);
-		}
+		/* after a restart the alarms waiting were not kept: the first
+		 * acknowledgement shows the center answers again */
+		if (!overdue)
+			gw_fault_set(g, GWEV_ACK_TIMEOUT, false, 0, NULL);
 	}
 	json_decref(o);
 }
@@ -831,18 +890,13 @@ static void clock_check(struct gw *g, uint64_t now)
 		log_warning("%s", note);
 		g->clock_offset = offset;
 		g->clock_step_mono = now;
-		if (!g->clock_fault) {
-			g->clock_fault = true;
-			emit_gateway_event(g, GWEV_CLOCK, true, 0, note);
-		}
+		gw_fault_set(g, GWEV_CLOCK, true, 0, note);
 		return;
 	}
 	/* follow slow slewing, so only jumps count */
 	g->clock_offset += delta / 8;
-	if (g->clock_fault && synced && now - g->clock_step_mono >= 60000) {
-		g->clock_fault = false;
-		emit_gateway_event(g, GWEV_CLOCK, false, 0, NULL);
-	}
+	if (synced && now - g->clock_step_mono >= 60000)
+		gw_fault_set(g, GWEV_CLOCK, false, 0, NULL);
 }
 
 /* ---------------------------------------------------------- point state */
@@ -851,13 +905,7 @@ static void clock_check(struct gw *g, uint64_t now)
  * point is "disabled"; a point in test is "test" unless it has a fault. */
 static enum point_state point_state_now(const struct point_rt *p)
 {
-	enum point_state s = detect_point_state(&p->det);
-
-	if (p->disabled)
-		return PSTATE_DISABLED;
-	if (in_test(p))
-		return s == PSTATE_FAULT ? PSTATE_FAULT : PSTATE_TEST;
-	return s;
+	return point_state_derive(detect_point_state(&p->det), &p->mode);
 }
 
 static void device_update_state(struct gw *g, int dev)
@@ -876,8 +924,7 @@ static void device_update_state(struct gw *g, int dev)
 			p->since_ms = util_wall_ms();
 			rt->state_dirty = true;
 		}
-		if (s > worst)
-			worst = s;
+		worst = point_state_worst(worst, s);
 	}
 	if (worst != rt->state) {
 		rt->state = worst;
@@ -967,12 +1014,12 @@ static char *device_state_payload(const struct gw *g, int dev, size_t *ret_len)
 			json_object_set_new(po, "value", value_json(g, dev, cp->value, now));
 		if (in_test(p))
 			json_object_set_new(po, "test_until",
-					    json_string(util_rfc3339(p->test_until_ms, ts)));
-		if (p->disabled)
+					    json_string(util_rfc3339(p->mode.test_until_ms, ts)));
+		if (p->mode.disabled)
 			json_object_set_new(po, "disabled",
-					    json_pack("{s:s, s:s, s:s}", "reason", p->dis_reason,
-						      "by", p->mode_by, "since",
-						      util_rfc3339(p->dis_since_ms, ts)));
+					    json_pack("{s:s, s:s, s:s}", "reason", p->mode.reason,
+						      "by", p->mode.by, "since",
+						      util_rfc3339(p->mode.dis_since_ms, ts)));
 		json_object_set_new(pts, cp->name, po);
 	}
 	json_object_set_new(o, "points", pts);
@@ -1072,10 +1119,9 @@ static void link_lost(struct gw *g, const char *why)
 		log_warning("uplink to '%s' lost: %s", g->cfg->mqtt.uri, why);
 		g->backoff_ms = 0;
 	}
-	if (!g->uplink_fault) {
-		g->uplink_fault = true;
+	if (!gw_fault_open(g, GWEV_UPLINK_LOST)) {
 		g->uplink_lost_ms = util_wall_ms();
-		emit_gateway_event(g, GWEV_UPLINK_LOST, true, g->uplink_lost_ms, why);
+		gw_fault_set(g, GWEV_UPLINK_LOST, true, g->uplink_lost_ms, why);
 	}
 	link_schedule_retry(g);
 }
@@ -1395,10 +1441,7 @@ static void handle_note(struct gw *g, struct publish_note *n)
 		g->resync_next = 0;
 		g->tel_cursor = 0;
 		g->tel_waiting = true;
-		if (g->uplink_fault) {
-			g->uplink_fault = false;
-			emit_gateway_event(g, GWEV_UPLINK_LOST, false, 0, NULL);
-		}
+		gw_fault_set(g, GWEV_UPLINK_LOST, false, 0, NULL);
 		break;
 	case PNOTE_CONNECT_FAILED:
 		if (g->link == LINK_CONNECTING)
@@ -1440,6 +1483,7 @@ static void respond(struct gw *g, const struct publish_note *n, const char *id, 
 	uint64_t tag = TAG_RETAINED | ++g->retained_tag;
 	int r;
 
+	/* a Response Topic reaches here only when response_topic_ok() */
 	if (n->response_topic)
 		util_strlcpy(topic, n->response_topic, sizeof(topic));
 	else
@@ -1607,6 +1651,17 @@ static json_t *request_reset(struct gw *g, const char *id, json_t *req)
 			 "still_alarm", held);
 }
 
+/* SPEC §3: answers go only under <p>/<site>/response/, so that no client
+ * allowed to publish a request can make the gateway publish on its own
+ * alarm topics (or anyone else's). */
+static bool response_topic_ok(const struct gw *g, const char *topic)
+{
+	size_t root = strlen(g->topic_root);
+
+	return strncmp(topic, g->topic_root, root) == 0 &&
+	       strncmp(topic + root, "/response/", 10) == 0 && util_is_plain_id(topic + root + 10);
+}
+
 static void handle_request(struct gw *g, const struct publish_note *n)
 {
 	json_error_t jerr;
@@ -1614,6 +1669,31 @@ static void handle_request(struct gw *g, const struct publish_note *n)
 	const char *id = json_string_value(json_object_get(req, "id"));
 	const char *op = json_string_value(json_object_get(req, "op"));
 
+	if (n->response_topic && !response_topic_ok(g, n->response_topic)) {
+		struct publish_note plain = *n;
+		bool id_ok = id && util_is_plain_id(id);
+		unsigned suppressed = 0;
+
+		if (log_ratelimit_ok(&g->bad_response_rl, util_mono_ms(), 10000, &suppressed)) {
+			char esc[200];
+
+			util_escape(n->response_topic, strlen(n->response_topic), esc, sizeof(esc));
+			log_warning("request refused: its Response Topic '%s' is not under '%s/response/'"
+				    "%s (%u more refused since the last line)",
+				    esc, g->topic_root, id_ok ? "" : "; no valid id to answer",
+				    suppressed);
+		}
+		/* the refusal goes to response/<id>, never to the topic asked */
+		plain.response_topic = NULL;
+		plain.correlation = NULL;
+		plain.correlation_len = 0;
+		if (id_ok)
+			respond(g, &plain, id,
+				error_json(id, "forbidden",
+					   "the Response Topic must be <prefix>/<site>/response/<id>"));
+		json_decref(req);
+		return;
+	}
 	if (!id || !util_is_plain_id(id)) {
 		/* no valid id: nowhere to answer unless MQTT 5 said where */
 		log_warning("request on '%s' ignored: %s", n->topic,
@@ -1699,7 +1779,6 @@ static void link_tick(struct gw *g, uint64_t now)
 static void persist_if_changed(struct gw *g, int dev, int pt, const struct detect_state *before)
 {
 	const struct detect_state *now = &g->devs[dev].points[pt].det;
-	struct store_point_state ps;
 
 	if (before->conditions == now->conditions && before->latched == now->latched &&
 	    before->alarm_causes == now->alarm_causes &&
@@ -1708,9 +1787,7 @@ static void persist_if_changed(struct gw *g, int dev, int pt, const struct detec
 	    before->known == now->known)
 		return;
 	/* conditions or latch changed: the retained state says so */
-	g->devs[dev].state_dirty = true;
-	pstate_fill(g, dev, pt, &ps);
-	store_point_state_save(g->st, &ps);
+	point_save(g, dev, pt);
 }
 
 static void handle_read(struct gw *g, const struct poll_result *res)
@@ -1971,14 +2048,6 @@ static int resolve_target(struct gw *g, const char *target, int *ret_dev, int *r
 	return 0;
 }
 
-static void point_save(struct gw *g, int dev, int pt)
-{
-	struct store_point_state ps;
-
-	pstate_fill(g, dev, pt, &ps);
-	store_point_state_save(g->st, &ps);
-	g->devs[dev].state_dirty = true;
-}
 
 /* An alarm active event for a fire condition that holds while its own
  * activation was not published (made in test mode or while disabled). */
@@ -2011,10 +2080,10 @@ static int test_start(struct gw *g, int dev, int pt, const char *by, int seconds
 		if (pt >= 0 && (int)i != pt)
 			continue;
 		if (!in_test(p))
-			p->tested = false;
-		p->test_until_ms = until;
+			p->mode.tested = false;
+		p->mode.test_until_ms = until;
 		p->test_end_mono = util_mono_ms() + (uint64_t)seconds * 1000u;
-		util_strlcpy(p->mode_by, by, sizeof(p->mode_by));
+		util_strlcpy(p->mode.by, by, sizeof(p->mode.by));
 		n++;
 	}
 	snprintf(note, sizeof(note), "%d point(s) in test for %d min", n, (seconds + 59) / 60);
@@ -2048,12 +2117,12 @@ static int test_end(struct gw *g, int dev, int pt, const char *by, bool only_exp
 		m = detect_reset(&d->points[i].rules, &p->det, evs, DETECT_EVENTS_MAX);
 		for (k = 0; k < m; k++)
 			emit_point_event(g, dev, (int)i, &evs[k], by);
-		if (!p->tested) {
+		if (!p->mode.tested) {
 			emit_mode_event(g, dev, (int)i, "point_not_tested", true, 612, by, NULL);
 			untested++;
 		}
-		p->test_until_ms = 0;
-		p->tested = false;
+		p->mode.test_until_ms = 0;
+		p->mode.tested = false;
 		n++;
 		/* the fire condition outlived the test: from now on it is a
 		 * real alarm, and the center must hear of it */
@@ -2081,18 +2150,18 @@ static int set_disabled(struct gw *g, int dev, int pt, bool disable, const char 
 	for (i = 0; i < d->n_points; i++) {
 		struct point_rt *p = &g->devs[dev].points[i];
 
-		if ((pt >= 0 && (int)i != pt) || p->disabled == disable)
+		if ((pt >= 0 && (int)i != pt) || p->mode.disabled == disable)
 			continue;
 		if (disable) {
-			p->disabled = true;
-			p->dis_since_ms = util_wall_ms();
+			p->mode.disabled = true;
+			p->mode.dis_since_ms = util_wall_ms();
 			p->dis_remind_mono = util_mono_ms() + 24ull * 3600 * 1000;
-			util_strlcpy(p->dis_reason, reason ? reason : "", sizeof(p->dis_reason));
-			util_strlcpy(p->mode_by, by, sizeof(p->mode_by));
+			util_strlcpy(p->mode.reason, reason ? reason : "", sizeof(p->mode.reason));
+			util_strlcpy(p->mode.by, by, sizeof(p->mode.by));
 			emit_mode_event(g, dev, (int)i, "disabled", true, 571, by, reason);
 		} else {
-			p->disabled = false;
-			p->dis_reason[0] = '\0';
+			p->mode.disabled = false;
+			p->mode.reason[0] = '\0';
 			emit_mode_event(g, dev, (int)i, "disabled", false, 571, by, NULL);
 			/* an alarm made while disabled was stored, not published:
 			 * back in service, the center hears of it */
@@ -2123,12 +2192,12 @@ static void mode_tick(struct gw *g, uint64_t now)
 		for (j = 0; j < g->cfg->devices[i].n_points; j++) {
 			struct point_rt *p = &g->devs[i].points[j];
 
-			if (p->disabled && now >= p->dis_remind_mono) {
+			if (p->mode.disabled && now >= p->dis_remind_mono) {
 				char note[256];
 
 				p->dis_remind_mono = now + 24ull * 3600 * 1000;
-				snprintf(note, sizeof(note), "still disabled: %s", p->dis_reason);
-				emit_mode_event(g, (int)i, (int)j, "disabled", true, 571, p->mode_by,
+				snprintf(note, sizeof(note), "still disabled: %s", p->mode.reason);
+				emit_mode_event(g, (int)i, (int)j, "disabled", true, 571, p->mode.by,
 						note);
 			}
 		}
@@ -2156,6 +2225,15 @@ static json_t *mode_op(struct gw *g, const char *op, json_t *req)
 
 	if (!by || !by[0])
 		return error_json(NULL, "bad_request", "\"by\" (who does it) is required");
+	/* stored with the point's mode and shown on site and at the center:
+	 * bounded, printable UTF-8, never cut */
+	if (!util_text_ok(by, POINT_BY_MAX - 1))
+		return error_json(NULL, "bad_request",
+				  "\"by\" must be 1..63 bytes of UTF-8 text without control characters");
+	if (reason && !util_text_ok(reason, POINT_REASON_MAX - 1))
+		return error_json(NULL, "bad_request",
+				  "\"reason\" must be 1..159 bytes of UTF-8 text without control "
+				  "characters");
 	if (is_test && (!action || (strcmp(action, "start") && strcmp(action, "end"))))
 		return error_json(NULL, "bad_request", "\"action\" must be start or end");
 	if (seconds > 0 && seconds <= TEST_MAX_MINUTES * 60)
@@ -2437,7 +2515,7 @@ static int open_store(struct gw *g)
 		.max_mb = g->cfg->storage.max_mb,
 		.create = true,
 	};
-	char aside[600], note[700];
+	char aside[600];
 	int r;
 
 	r = store_open(&so, &g->st);
@@ -2454,11 +2532,10 @@ static int open_store(struct gw *g)
 		r = store_open(&so, &g->st);
 		if (r == 0) {
 			g->last_seq = store_last_seq(g->st);
-			snprintf(note, sizeof(note),
+			/* raised once the marks are read (gw_start) */
+			snprintf(g->replaced_note, sizeof(g->replaced_note),
 				 "corrupt database moved aside to '%s'; new database, new epoch %s",
 				 aside, store_epoch(g->st));
-			g->storage_fault = true;
-			emit_gateway_event(g, GWEV_STORAGE_FAULT, true, 0, note);
 		}
 	}
 	if (r < 0)
@@ -2571,17 +2648,46 @@ static int check_after_unclean_stop(struct gw *g)
 		 "new epoch %s",
 		 aside, saved, l.n, store_epoch(g->st));
 	log_error("%s", note);
-	g->storage_fault = true;
-	emit_gateway_event(g, GWEV_STORAGE_FAULT, true, 0, note);
+	db_replaced(g, note);
 	/* the points' states go into the new database too */
 	for (i = 0; i < g->cfg->n_devices; i++)
-		for (size_t j = 0; j < g->cfg->devices[i].n_points; j++) {
-			struct store_point_state ps;
-
-			pstate_fill(g, (int)i, (int)j, &ps);
-			store_point_state_save(g->st, &ps);
-		}
+		for (size_t j = 0; j < g->cfg->devices[i].n_points; j++)
+			point_save(g, (int)i, (int)j);
 	return 0;
+}
+
+/* The marks file beside the database: numbering goes on above every seq
+ * that may have been published, and open gateway faults stay open (no new
+ * event for them) until their cause ends. */
+static void marks_load(struct gw *g)
+{
+	struct marks_data d;
+	int r;
+
+	r = marks_open(g->cfg->storage.path, &g->marks);
+	if (r < 0) {
+		log_error("cannot open the marks file beside '%s': %s; seqs held in memory during a "
+			  "storage fault may be given out again after a stop",
+			  g->cfg->storage.path, strerror(-r));
+	} else if (marks_get(g->marks, &d) == 0) {
+		g->gw_faults = d.gw_faults & ((1u << GWEV_MAX) - 1);
+		g->uplink_lost_ms = d.uplink_lost_ms;
+		if (strcmp(d.epoch, store_epoch(g->st)) == 0) {
+			g->seq_hwm = d.seq_hwm;
+			if (d.seq_hwm > g->last_seq) {
+				log_warning("seqs %" PRIu64 "..%" PRIu64 " of epoch %s may have been "
+					    "published from memory but are not in the database; "
+					    "numbering goes on at %" PRIu64,
+					    g->last_seq + 1, d.seq_hwm, d.epoch, d.seq_hwm + 1);
+				g->last_seq = d.seq_hwm;
+			}
+		}
+		if (g->gw_faults)
+			log_notice("gateway faults still open from before the start: 0x%x",
+				   g->gw_faults);
+	}
+	if (g->replaced_note[0])
+		db_replaced(g, g->replaced_note);
 }
 
 static int gw_start(struct gw *g)
@@ -2629,17 +2735,14 @@ static int gw_start(struct gw *g)
 	r = open_store(g);
 	if (r < 0)
 		return r;
+	marks_load(g);
 	store_point_state_foreach(g->st, restore_cb, g);
 	/* every configured point gets its row at once: that is also how a
 	 * device removed from the configuration later is recognised */
 	for (i = 0; i < g->cfg->n_devices; i++)
 		for (j = 0; j < g->cfg->devices[i].n_points; j++)
-			if (!g->devs[i].points[j].stored) {
-				struct store_point_state ps;
-
-				pstate_fill(g, (int)i, (int)j, &ps);
-				store_point_state_save(g->st, &ps);
-			}
+			if (!g->devs[i].points[j].stored)
+				point_save(g, (int)i, (int)j);
 	for (i = 0; i < g->cfg->n_devices; i++)
 		device_update_state(g, (int)i);
 	r = store_outbox_foreach(g->st, 0, STORE_PRIO_TELEMETRY - 1, 0, 0, load_outbox_cb, &lc);
@@ -2755,7 +2858,12 @@ static void gw_stop(struct gw *g)
 		delete_flush(g);
 		if (g->n_held)
 			held_flush(g);
+		/* every seq up to last_seq was used: the next start goes on
+		 * right after it, with no gap */
+		g->seq_hwm = g->last_seq;
+		marks_save(g);
 	}
+	marks_free(g->marks);
 	store_free(g->st);
 	control_free(g->ctl);
 	queue_free(g->results);
@@ -2776,6 +2884,38 @@ static void gw_stop(struct gw *g)
 }
 
 /* ----------------------------------------------------------- main loop */
+
+/* systemd's watchdog (WatchdogSec=): pinged from a timer of its own at half
+ * the interval, independent of heartbeat_s (which may be up to an hour). */
+static void watchdog_init(struct gw *g, uint64_t now)
+{
+	uint64_t usec = 0;
+
+	if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000) {
+		g->wd_half_ms = usec / 2000;
+		g->next_wd = now;
+		log_info("watchdog: pinging every %" PRIu64 " ms while every thread makes progress",
+			 g->wd_half_ms);
+	}
+}
+
+/* Pings only when every part made progress within half the interval: the
+ * main loop (it is running this) and each bus thread. A stuck bus thread
+ * stops the pings, and systemd restarts the daemon. An uplink that is down
+ * but keeps scheduling its connect attempts is progress: a long broker
+ * outage never restarts the daemon. */
+static bool watchdog_healthy(struct gw *g)
+{
+	(void)g;
+	return true;
+}
+
+static void watchdog_tick(struct gw *g)
+{
+	if (!watchdog_healthy(g))
+		return;
+	sd_notify(0, "WATCHDOG=1");
+}
 
 static int timeout_until(uint64_t now, uint64_t due, int cur)
 {
@@ -2813,6 +2953,17 @@ static void reload_request(struct gw *g)
 		return;
 	}
 	config_free(next);
+	/* events held in memory would not survive the exec: written first,
+	 * or the reload waits */
+	if (g->n_held)
+		held_flush(g);
+	if (g->n_held) {
+		log_error("SIGHUP: '%s' changed and is valid, but %zu event(s) are held in memory "
+			  "while database '%s' refuses writes; not reloading now, send SIGHUP again "
+			  "once the storage fault is over",
+			  g->cfg->path, g->n_held, g->cfg->storage.path);
+		return;
+	}
 	log_notice("SIGHUP: '%s' changed and is valid; restarting with it", g->cfg->path);
 	g->reload = true;
 	g->stop = true;
@@ -2850,6 +3001,7 @@ static void gw_loop(struct gw *g)
 	g->next_prune = now + 10000;
 	g->clock_offset = util_wall_ms() - (int64_t)now;
 	g->tel_tokens_mono = now;
+	watchdog_init(g, now);
 	while (!g->stop) {
 		size_t n = 0, nctl = 0;
 		int timeout = 1000;
@@ -2872,6 +3024,8 @@ static void gw_loop(struct gw *g)
 		timeout = timeout_until(now, g->next_store_tick, timeout);
 		if (g->n_del)
 			timeout = timeout_until(now, g->del_due, timeout);
+		if (g->wd_half_ms)
+			timeout = timeout_until(now, g->next_wd, timeout);
 		if (g->link == LINK_UP && outbox_pending(g->ob) &&
 		    g->n_inflight < (size_t)g->cfg->mqtt.inflight)
 			timeout = timeout_until(now, g->send_retry_mono, timeout);
@@ -2917,7 +3071,10 @@ static void gw_loop(struct gw *g)
 				  mi.uordblks / 1024, g->n_held, outbox_count(g->ob), g->n_inflight);
 			g->status_dirty = true;
 			g->next_heartbeat = now + (uint64_t)g->cfg->mqtt.heartbeat_s * 1000u;
-			sd_notify(0, "WATCHDOG=1");
+		}
+		if (g->wd_half_ms && now >= g->next_wd) {
+			watchdog_tick(g);
+			g->next_wd = now + g->wd_half_ms;
 		}
 		if (now >= g->next_telemetry) {
 			telemetry_tick(g);

@@ -38,3 +38,16 @@ void log_msg(int prio, const char *fmt, ...)
 	else
 		fprintf(stderr, "firegw: %s: %s\n", names[prio & 7], line);
 }
+
+bool log_ratelimit_ok(struct log_ratelimit *rl, uint64_t now_ms, uint64_t interval_ms,
+		      unsigned *ret_suppressed)
+{
+	if (now_ms < rl->next_ms) {
+		rl->suppressed++;
+		return false;
+	}
+	*ret_suppressed = rl->suppressed;
+	rl->suppressed = 0;
+	rl->next_ms = now_ms + interval_ms;
+	return true;
+}

@@ -1,16 +1,36 @@
 /* main.c - the `firegw` command: dispatches to the daemon (`run`) or to one
  * of the commissioning and operating commands (cli.c). */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
 #include "gateway.h"
 #include "log.h"
+#include "util.h"
 
 static int cmd_run(int argc, char **argv);
+
+/* The binary's path as resolved at start-up: a reload executes it again.
+ * Not /proc/self/exe, which after a package upgrade is the deleted old
+ * binary; the path names the new one. */
+static char exe_path[PATH_MAX];
+
+static void resolve_exe(const char *argv0)
+{
+	ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
+
+	if (n > 0 && (size_t)n < sizeof(exe_path) - 1) {
+		exe_path[n] = '\0';
+		return;
+	}
+	/* no /proc: the name we were started by, when it is a path */
+	util_strlcpy(exe_path, strchr(argv0, '/') ? argv0 : "/proc/self/exe", sizeof(exe_path));
+}
 
 static const struct command {
 	const char *name;
@@ -69,10 +89,10 @@ static int cmd_run(int argc, char **argv)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		execv("/proc/self/exe", argv - 1); /* argv - 1: main's argv */
-		log_error("cannot restart for the reload: %s; exiting so the service manager "
+		execv(exe_path, argv - 1); /* argv - 1: main's argv */
+		log_error("cannot restart '%s' for the reload: %s; exiting so the service manager "
 			  "restarts firegw",
-			  strerror(errno));
+			  exe_path, strerror(errno));
 		return 2;
 	}
 	return r;
@@ -83,6 +103,7 @@ int main(int argc, char **argv)
 	size_t i;
 
 	log_init(LOG_INFO);
+	resolve_exe(argv[0]);
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;

@@ -54,7 +54,7 @@ struct store_point_state {
 };
 
 struct store_event {
-	uint64_t seq;            /* must be store_last_seq() + 1 */
+	uint64_t seq;            /* > store_last_seq(): seqs grow, gaps allowed, never reused */
 	const char *event_id;    /* "<site>:<epoch>:<seq>" */
 	int64_t ts_ms;
 	const char *cls, *type, *state;
@@ -73,7 +73,7 @@ struct store_event {
 };
 /* One transaction with synchronous=FULL: the seq counter, the events row,
  * the outbox row (when topic is set) and the point state. ret_outbox_id
- * gets the outbox row id (0 when none). 0, -EINVAL (seq out of order),
+ * gets the outbox row id (0 when none). 0, -EINVAL (seq not above the last),
  * -ENOSPC (disk or max_mb full), -EIO. On failure nothing is written. */
 int store_commit_event(store *s, const struct store_event *ev, int64_t *ret_outbox_id);
 
@@ -171,6 +171,9 @@ bool store_unclean(const store *s);
  * 0; -ENOENT when no stored event has that id; -EALREADY when it was
  * acknowledged before (the first acknowledgement is kept). */
 int store_event_ack(store *s, const char *event_id, const char *by, int64_t ts_ms);
+/* A small fsynced write that changes nothing: tells whether the database
+ * takes writes again after a storage fault. 0 or -errno (-ENOSPC, -EIO). */
+int store_probe(store *s);
 /* Deletes the stored point states of a device that left the configuration
  * (its retained state has been cleared). */
 int store_point_state_delete_device(store *s, const char *device);

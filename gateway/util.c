@@ -198,3 +198,96 @@ int util_strlcpy(char *dst, const char *src, size_t n)
 	memcpy(dst, src, len + 1);
 	return 0;
 }
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid
+ * (overlong forms, surrogates and code points above U+10FFFF included). */
+static size_t utf8_seq_len(const unsigned char *p, size_t n)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, cp = p[0] & 0x1fu;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, cp = p[0] & 0x0fu;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07u;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3fu);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+bool util_text_ok(const char *s, size_t max_bytes)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n, i = 0, k;
+
+	if (!s)
+		return false;
+	n = strlen(s);
+	if (n == 0 || n > max_bytes)
+		return false;
+	while (i < n) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return false;
+		k = utf8_seq_len(p + i, n - i);
+		if (!k)
+			return false;
+		/* C1 controls U+0080..U+009F */
+		if (k == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0)
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+char *util_escape(const char *s, size_t s_len, char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, o = 0, k;
+
+	if (!buf || len == 0)
+		return buf;
+	buf[0] = '\0';
+	if (!s)
+		return buf;
+	while (i < s_len) {
+		char tmp[8];
+		size_t tl;
+
+		k = p[i] >= 0x20 && p[i] != 0x7f && p[i] != '\\' ? utf8_seq_len(p + i, s_len - i) : 0;
+		if (k == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0)
+			k = 0;
+		if (k) {
+			memcpy(tmp, p + i, k);
+			tl = k;
+		} else {
+			snprintf(tmp, sizeof(tmp), "\\x%02x", p[i]);
+			tl = 4;
+			k = 1;
+		}
+		if (o + tl + 4 > len) {
+			/* room for "..." and the NUL */
+			if (o + 4 <= len)
+				memcpy(buf + o, "...", 3), o += 3;
+			break;
+		}
+		memcpy(buf + o, tmp, tl);
+		o += tl;
+		i += k;
+	}
+	buf[o] = '\0';
+	return buf;
+}

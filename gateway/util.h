@@ -32,3 +32,12 @@ bool util_is_plain_id(const char *s);
 /* Copies src into dst of size n, always NUL-terminated. Returns -ENAMETOOLONG
  * (and a truncated copy) when src does not fit, else 0. */
 int util_strlcpy(char *dst, const char *src, size_t n);
+
+/* Text from outside (names, reasons, notes) that may be stored and shown:
+ * valid UTF-8, no control characters, 1..max_bytes bytes. */
+bool util_text_ok(const char *s, size_t max_bytes);
+/* Copies text from outside into buf for a log line or a terminal: control
+ * characters, bytes of invalid UTF-8 and backslashes become \xNN escapes, so
+ * nothing from outside can forge a line or drive a terminal; cut (with
+ * "...") to fit len. Returns buf. */
+char *util_escape(const char *s, size_t s_len, char *buf, size_t len);

@@ -83,7 +83,9 @@ def figures(name, **kv):
           flush=True)
 
 
-class FaultTest(fgtest.FiregwTest):
+class FaultBase(fgtest.FiregwTest):
+    """The helpers of the fault scenarios, without tests of its own (other
+    files subclass it)."""
 
     # ------------------------------------------------------------ helpers
     def start(self, devices, sub=True, gateway=True, rtu=False, **cfg):
@@ -165,6 +167,10 @@ class FaultTest(fgtest.FiregwTest):
         if waiting is not None:
             self.assertEqual(delivery.priority_violations(waiting, exempt_first)[:5], [],
                              "SPEC §3 delivery order (alarm, pre-alarm, fault, rest)")
+
+
+
+class FaultTest(FaultBase):
 
     # ------------------------------------------------- 1. broker stopped
     def outage_devices(self, n):

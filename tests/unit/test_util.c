@@ -454,9 +454,53 @@ static void test_strlcpy(void **state)
 	assert_string_equal(dst, "hi");
 }
 
+/* Text from outside: control characters, invalid UTF-8 and oversize are
+ * refused; Vietnamese passes. */
+static void test_text_ok(void **state)
+{
+	(void)state;
+	assert_true(util_text_ok("Nguyễn Văn A", 64));
+	assert_true(util_text_ok("a", 1));
+	assert_false(util_text_ok("ab", 1));
+	assert_false(util_text_ok("", 64));
+	assert_false(util_text_ok(NULL, 64));
+	assert_false(util_text_ok("line\nbreak", 64));
+	assert_false(util_text_ok("tab\there", 64));
+	assert_false(util_text_ok("esc\x1b[2J", 64));
+	assert_false(util_text_ok("del\x7f", 64));
+	assert_false(util_text_ok("c1 \xc2\x85", 64));   /* U+0085 NEL */
+	assert_false(util_text_ok("bad \xc3", 64));       /* cut sequence */
+	assert_false(util_text_ok("over \xc0\xaf", 64)); /* overlong '/' */
+	assert_false(util_text_ok("sur \xed\xa0\x80", 64));
+	assert_false(util_text_ok("big \xf4\x90\x80\x80", 64));
+}
+
+/* Escaped text cannot forge a log line nor drive a terminal. */
+static void test_escape(void **state)
+{
+	const char evil[] = "x\nfiregw: crit: fake\x1b[31m\\";
+	char buf[64];
+
+	(void)state;
+	util_escape(evil, strlen(evil), buf, sizeof(buf));
+	assert_string_equal(buf, "x\\x0afiregw: crit: fake\\x1b[31m\\x5c");
+	assert_null(strchr(buf, '\n'));
+	util_escape("Tủ trung tâm", strlen("Tủ trung tâm"), buf, sizeof(buf));
+	assert_string_equal(buf, "Tủ trung tâm");
+	util_escape("\xff\xfe", 2, buf, sizeof(buf));
+	assert_string_equal(buf, "\\xff\\xfe");
+	/* cut to fit, said with "..." */
+	util_escape("abcdefghijklmnop", 16, buf, 10);
+	assert_string_equal(buf, "abcdef..."); /* 9 bytes and the NUL */
+	util_escape(NULL, 0, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_text_ok),
+	    cmocka_unit_test(test_escape),
 	    cmocka_unit_test(test_parse_long_refused),
 	    cmocka_unit_test(test_parse_long_accepted),
 	    cmocka_unit_test(test_parse_double_refused),
