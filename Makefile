@@ -20,7 +20,7 @@ B       := build
 # The daemon, one module per file (STYLE.md): reading this list shows the
 # whole system.
 GATEWAY_MODULES := util log errlist queue marks \
-	ytree config profile detect point \
+	ytree config profile detect point compliance \
 	store publish poller \
 	outbox event gateway control cli
 GATEWAY_SRCS := $(filter $(patsubst %,gateway/%.c,$(GATEWAY_MODULES)),$(wildcard gateway/*.c))
