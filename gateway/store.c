@@ -8,6 +8,7 @@
  * daemon's main loop owns the read-write handle, a CLI command its own
  * read-only one. Not thread-safe (the connection is opened NOMUTEX). */
 #include "store.h"
+#include "store_int.h"
 
 #include "log.h"
 #include "util.h"
@@ -22,62 +23,6 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* Page cache bound: 1 MiB per connection (negative cache_size is KiB): the
- * hot pages of a gateway (outbox head, point states, the last readings)
- * fit, and the daemon stays inside the SPEC §8 memory budget. */
-#define CACHE_KIB 1024
-/* After a checkpoint the WAL file is truncated back to this size. */
-#define JOURNAL_LIMIT_BYTES (4 * 1024 * 1024)
-/* The writer is the main loop: it must not stall long behind a lock (there
- * is no other writer in normal operation). A CLI reader can wait longer. */
-#define BUSY_MS_WRITER 1000
-#define BUSY_MS_READER 5000
-
-#define READINGS_MAX 4096      /* buffered readings between two flushes */
-#define READING_STR_MAX 80     /* device ids are slugs (<= 63), names plain ids (<= 64) */
-#define FLUSH_PERIOD_MS 1000   /* readings hit the disk at most once per second */
-#define QUERY_LIMIT_DEFAULT 1000
-#define QUERY_CLASSES_MAX 16
-#define PRIO_MIN 0
-#define PRIO_MAX STORE_PRIO_TELEMETRY
-#define FOREACH_CHUNK 64       /* outbox rows read before callbacks run */
-
-/* Pruning works in bounded batches, each its own short transaction, so one
- * call never holds the main loop for long; what is left goes next call. */
-#define PRUNE_BATCH 2000        /* rows per age-pruning batch */
-#define PRUNE_MAX_BATCHES 50
-#define PRUNE_SIZE_BATCH 256    /* smaller: size pruning stops near its target */
-#define PRUNE_SIZE_MAX_BATCHES 400
-#define PRUNE_START_PERCENT 80
-#define PRUNE_TARGET_PERCENT 75
-#define DAY_MS (86400 * (int64_t)1000)
-/* Events stamped before 2024-01-01 were made with an unset clock: their age
- * is unknown, so age pruning keeps them (records must outlive inspections). */
-#define SANE_WALL_MS_SQL "1704067200000"
-
-struct buffered_reading {
-	int64_t ts_ms;
-	double value;
-	int quality;
-	char device[READING_STR_MAX];
-	char name[READING_STR_MAX];
-};
-
-/* Prepared once, kept for the life of the handle (hot paths). */
-enum stmt_id {
-	ST_BEGIN,
-	ST_COMMIT,
-	ST_ROLLBACK,
-	ST_META_SEQ,
-	ST_EVENT_INSERT,
-	ST_OUTBOX_INSERT,
-	ST_PSTATE_UPSERT,
-	ST_OUTBOX_GET,
-	ST_OUTBOX_DELETE,
-	ST_READING_INSERT,
-	ST_MAX
-};
 
 static const char *const stmt_sql[ST_MAX] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -107,24 +52,6 @@ static const char outbox_page_sql[] =
 	"SELECT id, seq, prio, qos, retain, created_ms, order_key FROM outbox "
 	"WHERE prio = ?1 AND id > ?2 ORDER BY id LIMIT ?3";
 
-struct store {
-	sqlite3 *db;
-	char *path;
-	bool readonly;
-	bool unclean;      /* a non-empty WAL was left by the previous writer */
-	int max_mb;
-	int64_t page_size;
-	bool sync_full;    /* current PRAGMA synchronous of the connection */
-	int logged_err;    /* last error logged, so a repeated failure logs once */
-	char epoch[9];
-	uint64_t last_seq;
-	sqlite3_stmt *st[ST_MAX];
-	sqlite3_stmt *page_st[PRIO_MAX + 1];
-	struct buffered_reading *readings;
-	size_t n_readings;
-	bool tick_started;
-	uint64_t last_flush_ms;
-};
 
 /* ---- schema and migrations ------------------------------------------ */
 
@@ -254,7 +181,7 @@ static int sql_errno(sqlite3 *db, int rc)
 	}
 }
 
-static const char *advice(int err)
+const char *store_advice(int err)
 {
 	switch (err) {
 	case -ENOSPC:
@@ -279,7 +206,7 @@ static const char *advice(int err)
 
 /* Translates and logs a SQLite failure. A failure that repeats the last one
  * logged goes to debug only, so a full disk does not flood the journal. */
-static int fail(store *s, int rc, const char *what)
+int store_fail(store *s, int rc, const char *what)
 {
 	int r = sql_errno(s->db, rc);
 
@@ -287,7 +214,7 @@ static int fail(store *s, int rc, const char *what)
 		r = -EIO;
 	if (r != s->logged_err) {
 		log_error("storage '%s': %s failed: %s: %s", s->path, what,
-			  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc), advice(r));
+			  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc), store_advice(r));
 		s->logged_err = r;
 	} else {
 		log_debug("storage '%s': %s failed again: %s", s->path, what,
@@ -297,7 +224,7 @@ static int fail(store *s, int rc, const char *what)
 }
 
 /* After a storage fault (not after a rejected bad call), say it is over. */
-static void succeeded(store *s)
+void store_succeeded(store *s)
 {
 	if (s->logged_err && s->logged_err != -EINVAL && s->logged_err != -EEXIST)
 		log_notice("storage '%s': writing again", s->path);
@@ -306,7 +233,7 @@ static void succeeded(store *s)
 
 /* ---- statement helpers ---------------------------------------------- */
 
-static int stmt_get(store *s, enum stmt_id id, sqlite3_stmt **ret)
+int store_stmt_get(store *s, enum stmt_id id, sqlite3_stmt **ret)
 {
 	int rc;
 
@@ -314,31 +241,26 @@ static int stmt_get(store *s, enum stmt_id id, sqlite3_stmt **ret)
 		rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
 					&s->st[id], NULL);
 		if (rc != SQLITE_OK)
-			return fail(s, rc, "preparing a statement");
+			return store_fail(s, rc, "preparing a statement");
 	}
 	*ret = s->st[id];
 	return 0;
 }
 
-/* Accumulates the first bind error so a run of binds is checked once. */
-struct binder {
-	sqlite3_stmt *st;
-	int rc;
-};
 
-static void b_int(struct binder *b, int i, int64_t v)
+void store_b_int(struct binder *b, int i, int64_t v)
 {
 	if (b->rc == SQLITE_OK)
 		b->rc = sqlite3_bind_int64(b->st, i, v);
 }
 
-static void b_double(struct binder *b, int i, double v)
+void store_b_double(struct binder *b, int i, double v)
 {
 	if (b->rc == SQLITE_OK)
 		b->rc = isnan(v) ? sqlite3_bind_null(b->st, i) : sqlite3_bind_double(b->st, i, v);
 }
 
-static void b_text(struct binder *b, int i, const char *v)
+void store_b_text(struct binder *b, int i, const char *v)
 {
 	if (b->rc == SQLITE_OK)
 		b->rc = v ? sqlite3_bind_text(b->st, i, v, -1, SQLITE_STATIC)
@@ -346,7 +268,7 @@ static void b_text(struct binder *b, int i, const char *v)
 }
 
 /* A zero-length blob must not bind as NULL (the columns are NOT NULL). */
-static void b_blob(struct binder *b, int i, const void *p, size_t len)
+void store_b_blob(struct binder *b, int i, const void *p, size_t len)
 {
 	if (b->rc != SQLITE_OK)
 		return;
@@ -356,85 +278,85 @@ static void b_blob(struct binder *b, int i, const void *p, size_t len)
 		b->rc = sqlite3_bind_blob64(b->st, i, p, len, SQLITE_STATIC);
 }
 
-static void b_null(struct binder *b, int i)
+void store_b_null(struct binder *b, int i)
 {
 	if (b->rc == SQLITE_OK)
 		b->rc = sqlite3_bind_null(b->st, i);
 }
 
 /* Steps a write statement to completion and resets it for the next use. */
-static int step_done(store *s, sqlite3_stmt *st, const char *what)
+int store_step_done(store *s, sqlite3_stmt *st, const char *what)
 {
 	int rc = sqlite3_step(st);
 	int r = 0;
 
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		r = fail(s, rc, what);
+		r = store_fail(s, rc, what);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return r;
 }
 
-static int bind_check(store *s, struct binder *b, const char *what)
+int store_bind_check(store *s, struct binder *b, const char *what)
 {
 	if (b->rc == SQLITE_OK)
 		return 0;
 	sqlite3_reset(b->st);
 	sqlite3_clear_bindings(b->st);
-	return fail(s, b->rc, what);
+	return store_fail(s, b->rc, what);
 }
 
-static int exec(store *s, const char *sql, const char *what)
+int store_exec(store *s, const char *sql, const char *what)
 {
 	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
 
-	return rc == SQLITE_OK ? 0 : fail(s, rc, what);
+	return rc == SQLITE_OK ? 0 : store_fail(s, rc, what);
 }
 
 /* Runs a one-row statement and returns its first column as an integer. */
-static int query_int(store *s, const char *sql, int64_t *ret)
+int store_query_int(store *s, const char *sql, int64_t *ret)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, r = 0;
 
 	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
-		return fail(s, rc, sql);
+		return store_fail(s, rc, sql);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*ret = sqlite3_column_int64(st, 0);
 	else if (rc == SQLITE_DONE)
 		*ret = 0;
 	else
-		r = fail(s, rc, sql);
+		r = store_fail(s, rc, sql);
 	sqlite3_finalize(st);
 	return r;
 }
 
-static int tx_begin(store *s)
+int store_tx_begin(store *s)
 {
 	sqlite3_stmt *st = NULL;
-	int r = stmt_get(s, ST_BEGIN, &st);
+	int r = store_stmt_get(s, ST_BEGIN, &st);
 
-	return r < 0 ? r : step_done(s, st, "starting a transaction");
+	return r < 0 ? r : store_step_done(s, st, "starting a transaction");
 }
 
-static int tx_commit(store *s)
+int store_tx_commit(store *s)
 {
 	sqlite3_stmt *st = NULL;
-	int r = stmt_get(s, ST_COMMIT, &st);
+	int r = store_stmt_get(s, ST_COMMIT, &st);
 
-	return r < 0 ? r : step_done(s, st, "committing");
+	return r < 0 ? r : store_step_done(s, st, "committing");
 }
 
 /* SQLite may already have rolled back by itself (SQLITE_FULL, I/O errors). */
-static void tx_rollback(store *s)
+void store_tx_rollback(store *s)
 {
 	sqlite3_stmt *st = NULL;
 
 	if (sqlite3_get_autocommit(s->db))
 		return;
-	if (stmt_get(s, ST_ROLLBACK, &st) == 0 && sqlite3_step(st) != SQLITE_DONE)
+	if (store_stmt_get(s, ST_ROLLBACK, &st) == 0 && sqlite3_step(st) != SQLITE_DONE)
 		log_warning("storage '%s': rollback failed: %s", s->path, sqlite3_errmsg(s->db));
 	if (st)
 		sqlite3_reset(st);
@@ -445,13 +367,13 @@ static void tx_rollback(store *s)
  * outbox deletions do not. The WAL is append-only, so the next FULL commit
  * also makes every earlier NORMAL commit durable. Must run outside a
  * transaction. */
-static int set_sync(store *s, bool full)
+int store_set_sync(store *s, bool full)
 {
 	int r;
 
 	if (s->sync_full == full)
 		return 0;
-	r = exec(s, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+	r = store_exec(s, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
 		 "setting PRAGMA synchronous");
 	if (r == 0)
 		s->sync_full = full;
@@ -516,13 +438,13 @@ static int migrate_v1_meta(store *s)
 				"INSERT INTO meta(id, epoch, last_seq, created_ms, schema_version) "
 				"VALUES(1, ?1, 0, ?2, 1)", -1, &st, NULL);
 	if (rc != SQLITE_OK)
-		return fail(s, rc, "creating the meta row");
+		return store_fail(s, rc, "creating the meta row");
 	b = (struct binder){ st, SQLITE_OK };
-	b_text(&b, 1, epoch);
-	b_int(&b, 2, util_wall_ms());
-	r = bind_check(s, &b, "creating the meta row");
+	store_b_text(&b, 1, epoch);
+	store_b_int(&b, 2, util_wall_ms());
+	r = store_bind_check(s, &b, "creating the meta row");
 	if (r == 0)
-		r = step_done(s, st, "creating the meta row");
+		r = store_step_done(s, st, "creating the meta row");
 	sqlite3_finalize(st);
 	return r;
 }
@@ -534,7 +456,7 @@ static int migrate(store *s)
 	size_t i;
 	int r;
 
-	r = query_int(s, "PRAGMA user_version", &v);
+	r = store_query_int(s, "PRAGMA user_version", &v);
 	if (r < 0)
 		return r;
 	if (v > SCHEMA_VERSION) {
@@ -548,22 +470,22 @@ static int migrate(store *s)
 
 		if (m->version <= v)
 			continue;
-		r = tx_begin(s);
+		r = store_tx_begin(s);
 		if (r < 0)
 			return r;
-		r = exec(s, m->sql, "migrating the schema");
+		r = store_exec(s, m->sql, "migrating the schema");
 		if (r == 0 && m->post)
 			r = m->post(s);
 		if (r == 0) {
 			snprintf(sql, sizeof(sql),
 				 "PRAGMA user_version = %d; UPDATE meta SET schema_version = %d",
 				 m->version, m->version);
-			r = exec(s, sql, "migrating the schema");
+			r = store_exec(s, sql, "migrating the schema");
 		}
 		if (r == 0)
-			r = tx_commit(s);
+			r = store_tx_commit(s);
 		if (r < 0) {
-			tx_rollback(s);
+			store_tx_rollback(s);
 			return r;
 		}
 		log_info("storage '%s': schema at version %d", s->path, m->version);
@@ -591,17 +513,17 @@ static int load_meta(store *s)
 	rc = sqlite3_prepare_v2(s->db, "SELECT epoch, last_seq FROM meta WHERE id = 1", -1, &st,
 				NULL);
 	if (rc != SQLITE_OK)
-		return fail(s, rc, "reading the meta row");
+		return store_fail(s, rc, "reading the meta row");
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		r = fail(s, rc, "reading the meta row");
+		r = store_fail(s, rc, "reading the meta row");
 		goto out_finalize;
 	}
 	e = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
 	seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : -1;
 	if (!e || strlen((const char *)e) != 8 || !is_epoch((const char *)e) || seq < 0) {
 		log_error("storage '%s': the meta row is missing or invalid: %s", s->path,
-			  advice(-EBADMSG));
+			  store_advice(-EBADMSG));
 		r = -EBADMSG;
 		goto out_finalize;
 	}
@@ -633,18 +555,18 @@ static int configure(store *s)
 		}
 		sqlite3_finalize(st);
 		if (rc != SQLITE_OK)
-			return fail(s, rc, "opening");
+			return store_fail(s, rc, "opening");
 		if (strcmp(mode, "wal") != 0)
 			log_warning("storage '%s': journal mode is '%s', not 'wal': "
 				    "check that the directory is writable", s->path, mode);
 	}
 	snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d; PRAGMA journal_size_limit=%d",
 		 CACHE_KIB, JOURNAL_LIMIT_BYTES);
-	r = exec(s, sql, "opening");
+	r = store_exec(s, sql, "opening");
 	if (r < 0)
 		return r;
 	if (!s->readonly) {
-		r = exec(s, "PRAGMA synchronous=FULL", "opening");
+		r = store_exec(s, "PRAGMA synchronous=FULL", "opening");
 		if (r < 0)
 			return r;
 		s->sync_full = true;
@@ -658,7 +580,7 @@ static int apply_max_size(store *s)
 	int64_t pages, got;
 	int r;
 
-	r = query_int(s, "PRAGMA page_size", &s->page_size);
+	r = store_query_int(s, "PRAGMA page_size", &s->page_size);
 	if (r < 0)
 		return r;
 	if (s->page_size <= 0)
@@ -667,7 +589,7 @@ static int apply_max_size(store *s)
 		return 0;
 	pages = (int64_t)s->max_mb * 1024 * 1024 / s->page_size;
 	snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%lld", (long long)pages);
-	r = query_int(s, sql, &got);
+	r = store_query_int(s, sql, &got);
 	if (r < 0)
 		return r;
 	/* SQLite never sets the limit below the current size. */
@@ -735,7 +657,7 @@ int store_open(const struct store_opts *o, store **ret)
 		flags |= SQLITE_OPEN_READWRITE | (o->create ? SQLITE_OPEN_CREATE : 0);
 	rc = sqlite3_open_v2(o->path, &s->db, flags, NULL);
 	if (rc != SQLITE_OK) {
-		r = fail(s, rc, "opening");
+		r = store_fail(s, rc, "opening");
 		goto out_free;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
@@ -745,7 +667,7 @@ int store_open(const struct store_opts *o, store **ret)
 	if (r < 0)
 		goto out_free;
 	if (o->readonly) {
-		r = query_int(s, "PRAGMA user_version", &v);
+		r = store_query_int(s, "PRAGMA user_version", &v);
 		if (r < 0)
 			goto out_free;
 		if (v == 0) {
@@ -797,40 +719,40 @@ static int readings_flush(store *s)
 
 	if (s->n_readings == 0)
 		return 0;
-	r = stmt_get(s, ST_READING_INSERT, &st);
+	r = store_stmt_get(s, ST_READING_INSERT, &st);
 	if (r < 0)
 		return r;
-	r = set_sync(s, false);
+	r = store_set_sync(s, false);
 	if (r < 0)
 		return r;
-	r = tx_begin(s);
+	r = store_tx_begin(s);
 	if (r < 0)
 		return r;
 	for (i = 0; i < s->n_readings; i++) {
 		const struct buffered_reading *br = &s->readings[i];
 
 		b = (struct binder){ st, SQLITE_OK };
-		b_int(&b, 1, br->ts_ms);
-		b_text(&b, 2, br->device);
-		b_text(&b, 3, br->name);
-		b_double(&b, 4, br->value);
-		b_int(&b, 5, br->quality);
-		r = bind_check(s, &b, "writing readings");
+		store_b_int(&b, 1, br->ts_ms);
+		store_b_text(&b, 2, br->device);
+		store_b_text(&b, 3, br->name);
+		store_b_double(&b, 4, br->value);
+		store_b_int(&b, 5, br->quality);
+		r = store_bind_check(s, &b, "writing readings");
 		if (r == 0)
-			r = step_done(s, st, "writing readings");
+			r = store_step_done(s, st, "writing readings");
 		if (r < 0)
 			goto out_rollback;
 	}
-	r = tx_commit(s);
+	r = store_tx_commit(s);
 	if (r < 0)
 		goto out_rollback;
 	s->n_readings = 0;
-	succeeded(s);
+	store_succeeded(s);
 	return 0;
 
 out_rollback:
 	/* The buffer is kept and retried at the next tick. */
-	tx_rollback(s);
+	store_tx_rollback(s);
 	return r;
 }
 
@@ -886,16 +808,16 @@ static int bind_pstate(struct binder *b, const struct store_point_state *ps)
 {
 	int i;
 
-	b_text(b, 1, ps->key);
-	b_int(b, 2, ps->conditions);
-	b_int(b, 3, ps->latched ? 1 : 0);
-	b_int(b, 4, ps->alarm_causes);
-	b_int(b, 5, ps->prealarm_causes);
+	store_b_text(b, 1, ps->key);
+	store_b_int(b, 2, ps->conditions);
+	store_b_int(b, 3, ps->latched ? 1 : 0);
+	store_b_int(b, 4, ps->alarm_causes);
+	store_b_int(b, 5, ps->prealarm_causes);
 	for (i = 0; i < 8; i++)
-		b_int(b, 6 + i, ps->fault_causes[i]);
-	b_int(b, 14, ps->since_ms);
-	b_int(b, 15, (int64_t)ps->last_seq);
-	b_text(b, 16, ps->mode);
+		store_b_int(b, 6 + i, ps->fault_causes[i]);
+	store_b_int(b, 14, ps->since_ms);
+	store_b_int(b, 15, (int64_t)ps->last_seq);
+	store_b_text(b, 16, ps->mode);
 	return b->rc;
 }
 
@@ -917,7 +839,7 @@ int store_commit_event(store *s, const struct store_event *ev, int64_t *ret_outb
 	if (ev->seq <= s->last_seq) {
 		log_error("storage '%s': event seq %llu reused (last stored %llu): %s", s->path,
 			  (unsigned long long)ev->seq, (unsigned long long)s->last_seq,
-			  advice(-EINVAL));
+			  store_advice(-EINVAL));
 		return -EINVAL;
 	}
 	if (ev->seq > INT64_MAX || !ev->event_id || !ev->cls || !ev->type || !ev->state ||
@@ -928,24 +850,24 @@ int store_commit_event(store *s, const struct store_event *ev, int64_t *ret_outb
 	if (ev->pstate && !key_ok(ev->pstate->key))
 		return -EINVAL;
 
-	if ((r = stmt_get(s, ST_META_SEQ, &st_meta)) < 0 ||
-	    (r = stmt_get(s, ST_EVENT_INSERT, &st_ev)) < 0 ||
-	    (r = stmt_get(s, ST_OUTBOX_INSERT, &st_ob)) < 0 ||
-	    (r = stmt_get(s, ST_PSTATE_UPSERT, &st_ps)) < 0)
+	if ((r = store_stmt_get(s, ST_META_SEQ, &st_meta)) < 0 ||
+	    (r = store_stmt_get(s, ST_EVENT_INSERT, &st_ev)) < 0 ||
+	    (r = store_stmt_get(s, ST_OUTBOX_INSERT, &st_ob)) < 0 ||
+	    (r = store_stmt_get(s, ST_PSTATE_UPSERT, &st_ps)) < 0)
 		return r;
-	r = set_sync(s, true);
+	r = store_set_sync(s, true);
 	if (r < 0)
 		return r;
-	r = tx_begin(s);
+	r = store_tx_begin(s);
 	if (r < 0)
 		return r;
 
 	b = (struct binder){ st_meta, SQLITE_OK };
-	b_int(&b, 1, (int64_t)ev->seq);
-	b_int(&b, 2, (int64_t)s->last_seq);
-	r = bind_check(s, &b, "committing an event");
+	store_b_int(&b, 1, (int64_t)ev->seq);
+	store_b_int(&b, 2, (int64_t)s->last_seq);
+	r = store_bind_check(s, &b, "committing an event");
 	if (r == 0)
-		r = step_done(s, st_meta, "committing an event");
+		r = store_step_done(s, st_meta, "committing an event");
 	if (r < 0)
 		goto out_rollback;
 	if (sqlite3_changes(s->db) != 1) {
@@ -956,36 +878,36 @@ int store_commit_event(store *s, const struct store_event *ev, int64_t *ret_outb
 	}
 
 	b = (struct binder){ st_ev, SQLITE_OK };
-	b_int(&b, 1, (int64_t)ev->seq);
-	b_text(&b, 2, ev->event_id);
-	b_int(&b, 3, ev->ts_ms);
-	b_text(&b, 4, ev->cls);
-	b_text(&b, 5, ev->type);
-	b_text(&b, 6, ev->state);
-	b_text(&b, 7, ev->cid ? ev->cid : ""); /* "": no Contact ID code (records) */
-	b_text(&b, 8, ev->device);
-	b_text(&b, 9, ev->point);
-	b_blob(&b, 10, ev->payload, ev->payload_len);
-	r = bind_check(s, &b, "committing an event");
+	store_b_int(&b, 1, (int64_t)ev->seq);
+	store_b_text(&b, 2, ev->event_id);
+	store_b_int(&b, 3, ev->ts_ms);
+	store_b_text(&b, 4, ev->cls);
+	store_b_text(&b, 5, ev->type);
+	store_b_text(&b, 6, ev->state);
+	store_b_text(&b, 7, ev->cid ? ev->cid : ""); /* "": no Contact ID code (records) */
+	store_b_text(&b, 8, ev->device);
+	store_b_text(&b, 9, ev->point);
+	store_b_blob(&b, 10, ev->payload, ev->payload_len);
+	r = store_bind_check(s, &b, "committing an event");
 	if (r == 0)
-		r = step_done(s, st_ev, "committing an event");
+		r = store_step_done(s, st_ev, "committing an event");
 	if (r < 0)
 		goto out_rollback;
 
 	if (ev->topic) {
 		b = (struct binder){ st_ob, SQLITE_OK };
-		b_text(&b, 1, ev->dest ? ev->dest : STORE_DEST_MQTT);
-		b_int(&b, 2, (int64_t)ev->seq);
-		b_text(&b, 3, ev->topic);
-		b_blob(&b, 4, ev->payload, ev->payload_len);
-		b_int(&b, 5, ev->qos);
-		b_int(&b, 6, ev->retain ? 1 : 0);
-		b_int(&b, 7, ev->prio);
-		b_text(&b, 8, ev->order_key ? ev->order_key : "");
-		b_int(&b, 9, util_wall_ms());
-		r = bind_check(s, &b, "committing an event's outbox row");
+		store_b_text(&b, 1, ev->dest ? ev->dest : STORE_DEST_MQTT);
+		store_b_int(&b, 2, (int64_t)ev->seq);
+		store_b_text(&b, 3, ev->topic);
+		store_b_blob(&b, 4, ev->payload, ev->payload_len);
+		store_b_int(&b, 5, ev->qos);
+		store_b_int(&b, 6, ev->retain ? 1 : 0);
+		store_b_int(&b, 7, ev->prio);
+		store_b_text(&b, 8, ev->order_key ? ev->order_key : "");
+		store_b_int(&b, 9, util_wall_ms());
+		r = store_bind_check(s, &b, "committing an event's outbox row");
 		if (r == 0)
-			r = step_done(s, st_ob, "committing an event's outbox row");
+			r = store_step_done(s, st_ob, "committing an event's outbox row");
 		if (r < 0)
 			goto out_rollback;
 		outbox_id = sqlite3_last_insert_rowid(s->db);
@@ -994,25 +916,25 @@ int store_commit_event(store *s, const struct store_event *ev, int64_t *ret_outb
 	if (ev->pstate) {
 		b = (struct binder){ st_ps, SQLITE_OK };
 		bind_pstate(&b, ev->pstate);
-		r = bind_check(s, &b, "committing a point state");
+		r = store_bind_check(s, &b, "committing a point state");
 		if (r == 0)
-			r = step_done(s, st_ps, "committing a point state");
+			r = store_step_done(s, st_ps, "committing a point state");
 		if (r < 0)
 			goto out_rollback;
 	}
 
-	r = tx_commit(s);
+	r = store_tx_commit(s);
 	if (r < 0)
 		goto out_rollback;
 	/* Only a committed seq advances the counter. */
 	s->last_seq = ev->seq;
-	succeeded(s);
+	store_succeeded(s);
 	if (ret_outbox_id)
 		*ret_outbox_id = outbox_id;
 	return 0;
 
 out_rollback:
-	tx_rollback(s);
+	store_tx_rollback(s);
 	return r;
 }
 
@@ -1032,28 +954,28 @@ int store_outbox_add(store *s, const char *dest, const char *topic, const void *
 		return -EINVAL;
 	if (s->readonly)
 		return -EROFS;
-	r = stmt_get(s, ST_OUTBOX_INSERT, &st);
+	r = store_stmt_get(s, ST_OUTBOX_INSERT, &st);
 	if (r < 0)
 		return r;
-	r = set_sync(s, false);
+	r = store_set_sync(s, false);
 	if (r < 0)
 		return r;
 	b = (struct binder){ st, SQLITE_OK };
-	b_text(&b, 1, dest ? dest : STORE_DEST_MQTT);
-	b_null(&b, 2);
-	b_text(&b, 3, topic);
-	b_blob(&b, 4, payload, len);
-	b_int(&b, 5, qos);
-	b_int(&b, 6, retain ? 1 : 0);
-	b_int(&b, 7, prio);
-	b_text(&b, 8, order_key ? order_key : "");
-	b_int(&b, 9, util_wall_ms());
-	r = bind_check(s, &b, "adding to the outbox");
+	store_b_text(&b, 1, dest ? dest : STORE_DEST_MQTT);
+	store_b_null(&b, 2);
+	store_b_text(&b, 3, topic);
+	store_b_blob(&b, 4, payload, len);
+	store_b_int(&b, 5, qos);
+	store_b_int(&b, 6, retain ? 1 : 0);
+	store_b_int(&b, 7, prio);
+	store_b_text(&b, 8, order_key ? order_key : "");
+	store_b_int(&b, 9, util_wall_ms());
+	r = store_bind_check(s, &b, "adding to the outbox");
 	if (r == 0)
-		r = step_done(s, st, "adding to the outbox");
+		r = store_step_done(s, st, "adding to the outbox");
 	if (r < 0)
 		return r;
-	succeeded(s);
+	store_succeeded(s);
 	if (ret_id)
 		*ret_id = sqlite3_last_insert_rowid(s->db);
 	return 0;
@@ -1067,7 +989,7 @@ static int page_stmt(store *s, int prio, sqlite3_stmt **ret)
 		rc = sqlite3_prepare_v3(s->db, outbox_page_sql, -1, SQLITE_PREPARE_PERSISTENT,
 					&s->page_st[prio], NULL);
 		if (rc != SQLITE_OK)
-			return fail(s, rc, "reading the outbox");
+			return store_fail(s, rc, "reading the outbox");
 	}
 	*ret = s->page_st[prio];
 	return 0;
@@ -1105,17 +1027,17 @@ static int outbox_chunk(store *s, int lo, int hi, int64_t after_id, size_t max,
 		if (r < 0)
 			goto out_reset;
 		b = (struct binder){ sts[p], SQLITE_OK };
-		b_int(&b, 1, p);
-		b_int(&b, 2, after_id);
-		b_int(&b, 3, (int64_t)max);
-		r = bind_check(s, &b, "reading the outbox");
+		store_b_int(&b, 1, p);
+		store_b_int(&b, 2, after_id);
+		store_b_int(&b, 3, (int64_t)max);
+		r = store_bind_check(s, &b, "reading the outbox");
 		if (r < 0)
 			goto out_reset;
 		rc = sqlite3_step(sts[p]);
 		if (rc == SQLITE_ROW) {
 			live[p] = true;
 		} else if (rc != SQLITE_DONE) {
-			r = fail(s, rc, "reading the outbox");
+			r = store_fail(s, rc, "reading the outbox");
 			goto out_reset;
 		}
 	}
@@ -1132,7 +1054,7 @@ static int outbox_chunk(store *s, int lo, int hi, int64_t after_id, size_t max,
 		if (rc != SQLITE_ROW) {
 			live[best] = false;
 			if (rc != SQLITE_DONE) {
-				r = fail(s, rc, "reading the outbox");
+				r = store_fail(s, rc, "reading the outbox");
 				goto out_reset;
 			}
 		}
@@ -1193,12 +1115,12 @@ int store_outbox_get(store *s, int64_t id, char **ret_topic, void **ret_payload,
 
 	if (!s || !ret_topic || !ret_payload || !ret_len)
 		return -EINVAL;
-	r = stmt_get(s, ST_OUTBOX_GET, &st);
+	r = store_stmt_get(s, ST_OUTBOX_GET, &st);
 	if (r < 0)
 		return r;
 	b = (struct binder){ st, SQLITE_OK };
-	b_int(&b, 1, id);
-	r = bind_check(s, &b, "reading the outbox");
+	store_b_int(&b, 1, id);
+	r = store_bind_check(s, &b, "reading the outbox");
 	if (r < 0)
 		return r;
 	rc = sqlite3_step(st);
@@ -1207,7 +1129,7 @@ int store_outbox_get(store *s, int64_t id, char **ret_topic, void **ret_payload,
 		goto out_reset;
 	}
 	if (rc != SQLITE_ROW) {
-		r = fail(s, rc, "reading the outbox");
+		r = store_fail(s, rc, "reading the outbox");
 		goto out_reset;
 	}
 	t = sqlite3_column_text(st, 0);
@@ -1246,33 +1168,33 @@ int store_outbox_delete(store *s, const int64_t *ids, size_t n)
 		return 0;
 	if (s->readonly)
 		return -EROFS;
-	r = stmt_get(s, ST_OUTBOX_DELETE, &st);
+	r = store_stmt_get(s, ST_OUTBOX_DELETE, &st);
 	if (r < 0)
 		return r;
 	/* A lost deletion only means one more resend, deduplicated by event_id. */
-	r = set_sync(s, false);
+	r = store_set_sync(s, false);
 	if (r < 0)
 		return r;
-	r = tx_begin(s);
+	r = store_tx_begin(s);
 	if (r < 0)
 		return r;
 	for (i = 0; i < n; i++) {
 		b = (struct binder){ st, SQLITE_OK };
-		b_int(&b, 1, ids[i]);
-		r = bind_check(s, &b, "deleting from the outbox");
+		store_b_int(&b, 1, ids[i]);
+		r = store_bind_check(s, &b, "deleting from the outbox");
 		if (r == 0)
-			r = step_done(s, st, "deleting from the outbox");
+			r = store_step_done(s, st, "deleting from the outbox");
 		if (r < 0)
 			goto out_rollback;
 	}
-	r = tx_commit(s);
+	r = store_tx_commit(s);
 	if (r < 0)
 		goto out_rollback;
-	succeeded(s);
+	store_succeeded(s);
 	return 0;
 
 out_rollback:
-	tx_rollback(s);
+	store_tx_rollback(s);
 	return r;
 }
 
@@ -1290,15 +1212,15 @@ int store_outbox_stats(store *s, int64_t *ret_events, int64_t *ret_telemetry, in
 				" (SELECT min(created_ms) FROM outbox WHERE prio < ?1)",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
-		return fail(s, rc, "counting the outbox");
+		return store_fail(s, rc, "counting the outbox");
 	b = (struct binder){ st, SQLITE_OK };
-	b_int(&b, 1, STORE_PRIO_TELEMETRY);
-	r = bind_check(s, &b, "counting the outbox");
+	store_b_int(&b, 1, STORE_PRIO_TELEMETRY);
+	r = store_bind_check(s, &b, "counting the outbox");
 	if (r < 0)
 		goto out_finalize;
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		r = fail(s, rc, "counting the outbox");
+		r = store_fail(s, rc, "counting the outbox");
 		goto out_finalize;
 	}
 	if (ret_events)
@@ -1331,7 +1253,7 @@ int store_point_state_foreach(store *s, int (*cb)(void *ud, const struct store_p
 				"since_ms, last_seq, mode FROM point_state ORDER BY key",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
-		return fail(s, rc, "reading point states");
+		return store_fail(s, rc, "reading point states");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		memset(&ps, 0, sizeof(ps));
 		k = sqlite3_column_text(st, 0);
@@ -1351,7 +1273,7 @@ int store_point_state_foreach(store *s, int (*cb)(void *ud, const struct store_p
 			goto out_finalize;
 	}
 	if (rc != SQLITE_DONE)
-		r = fail(s, rc, "reading point states");
+		r = store_fail(s, rc, "reading point states");
 out_finalize:
 	sqlite3_finalize(st);
 	return r;
@@ -1367,20 +1289,20 @@ int store_point_state_save(store *s, const struct store_point_state *ps)
 		return -EINVAL;
 	if (s->readonly)
 		return -EROFS;
-	r = stmt_get(s, ST_PSTATE_UPSERT, &st);
+	r = store_stmt_get(s, ST_PSTATE_UPSERT, &st);
 	if (r < 0)
 		return r;
 	/* Latches, tests and disables must survive a power cut. */
-	r = set_sync(s, true);
+	r = store_set_sync(s, true);
 	if (r < 0)
 		return r;
 	b = (struct binder){ st, SQLITE_OK };
 	bind_pstate(&b, ps);
-	r = bind_check(s, &b, "saving a point state");
+	r = store_bind_check(s, &b, "saving a point state");
 	if (r == 0)
-		r = step_done(s, st, "saving a point state");
+		r = store_step_done(s, st, "saving a point state");
 	if (r == 0)
-		succeeded(s);
+		store_succeeded(s);
 	return r;
 }
 
@@ -1392,13 +1314,13 @@ int store_probe(store *s)
 		return -EINVAL;
 	if (s->readonly)
 		return -EROFS;
-	r = set_sync(s, true);
+	r = store_set_sync(s, true);
 	if (r < 0)
 		return r;
 	/* rewrites the meta row with itself: a real, fsynced WAL write */
-	r = exec(s, "UPDATE meta SET last_seq = last_seq WHERE id = 1", "probing the database");
+	r = store_exec(s, "UPDATE meta SET last_seq = last_seq WHERE id = 1", "probing the database");
 	if (r == 0)
-		succeeded(s);
+		store_succeeded(s);
 	return r;
 }
 
@@ -1447,402 +1369,12 @@ int store_tick(store *s, uint64_t now_mono_ms)
 	return r;
 }
 
-/* ---- history ------------------------------------------------------------ */
-
-int store_events_query(store *s, const struct store_query *q,
-		       int (*cb)(void *ud, const struct store_event_row *row), void *ud)
-{
-	char sql[1024];
-	struct store_event_row row;
-	sqlite3_stmt *st = NULL;
-	struct binder b;
-	size_t len, i, limit;
-	int rc, r = 0, n;
-
-	if (!s || !q || !cb || q->n_classes > QUERY_CLASSES_MAX || q->after_seq > INT64_MAX ||
-	    (q->n_classes > 0 && !q->classes))
-		return -EINVAL;
-	for (i = 0; i < q->n_classes; i++)
-		if (!q->classes[i])
-			return -EINVAL;
-	len = (size_t)snprintf(sql, sizeof(sql),
-			       "SELECT seq, ts_ms, event_id, class, type, state, cid, device, point, "
-			       "payload FROM events WHERE seq > :after");
-	if (q->from_ms)
-		len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND ts_ms >= :from");
-	if (q->to_ms)
-		len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND ts_ms < :to");
-	if (q->device)
-		len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND device = :device");
-	if (q->n_classes > 0) {
-		len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND class IN (");
-		for (i = 0; i < q->n_classes; i++)
-			len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s?%zu",
-						i ? ", " : "", 100 + i);
-		len += (size_t)snprintf(sql + len, sizeof(sql) - len, ")");
-	}
-	len += (size_t)snprintf(sql + len, sizeof(sql) - len, " ORDER BY seq LIMIT :limit");
-	/* Cannot trigger with QUERY_CLASSES_MAX classes (about 350 bytes at
-	 * most); kept so a longer query added later fails cleanly. */
-	if (len >= sizeof(sql))
-		return -E2BIG;
-
-	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return fail(s, rc, "querying events");
-	limit = q->limit ? q->limit : QUERY_LIMIT_DEFAULT;
-	if (limit > INT64_MAX)
-		limit = INT64_MAX;
-	b = (struct binder){ st, SQLITE_OK };
-	b_int(&b, sqlite3_bind_parameter_index(st, ":after"), (int64_t)q->after_seq);
-	if (q->from_ms)
-		b_int(&b, sqlite3_bind_parameter_index(st, ":from"), q->from_ms);
-	if (q->to_ms)
-		b_int(&b, sqlite3_bind_parameter_index(st, ":to"), q->to_ms);
-	if (q->device)
-		b_text(&b, sqlite3_bind_parameter_index(st, ":device"), q->device);
-	for (i = 0; i < q->n_classes; i++)
-		b_text(&b, 100 + (int)i, q->classes[i]);
-	b_int(&b, sqlite3_bind_parameter_index(st, ":limit"), (int64_t)limit);
-	r = bind_check(s, &b, "querying events");
-	if (r < 0)
-		goto out_finalize;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		row.seq = (uint64_t)sqlite3_column_int64(st, 0);
-		row.ts_ms = sqlite3_column_int64(st, 1);
-		row.event_id = (const char *)sqlite3_column_text(st, 2);
-		row.cls = (const char *)sqlite3_column_text(st, 3);
-		row.type = (const char *)sqlite3_column_text(st, 4);
-		row.state = (const char *)sqlite3_column_text(st, 5);
-		row.cid = (const char *)sqlite3_column_text(st, 6);
-		row.device = (const char *)sqlite3_column_text(st, 7);
-		row.point = (const char *)sqlite3_column_text(st, 8);
-		row.payload = sqlite3_column_blob(st, 9);
-		n = sqlite3_column_bytes(st, 9);
-		row.payload_len = n > 0 ? (size_t)n : 0;
-		if (!row.payload)
-			row.payload = "";
-		r = cb(ud, &row);
-		if (r != 0)
-			goto out_finalize;
-	}
-	if (rc != SQLITE_DONE)
-		r = fail(s, rc, "querying events");
-out_finalize:
-	sqlite3_finalize(st);
-	return r;
-}
-
-/* Latest reading per (device, name) without scanning the whole table: hop
- * from one distinct key to the next on readings_dev_name_ts, and read the
- * newest row of each key from the same index. Cost: two index seeks per
- * key, whatever the number of readings kept. */
-int store_latest_readings(store *s, const char *device,
-			  int (*cb)(void *ud, const struct store_reading *r), void *ud)
-{
-	char dev[READING_STR_MAX] = "", name[READING_STR_MAX] = "";
-	sqlite3_stmt *next = NULL, *last = NULL;
-	struct store_reading rd;
-	struct binder b;
-	const unsigned char *t;
-	int rc, r = 0;
-
-	if (!s || !cb)
-		return -EINVAL;
-	if (device && strlen(device) >= READING_STR_MAX)
-		return 0; /* no such device can be stored */
-	if (device)
-		util_strlcpy(dev, device, sizeof(dev));
-	rc = sqlite3_prepare_v2(s->db,
-				device ? "SELECT device, name FROM readings WHERE device = ?1 AND "
-					 "name > ?2 ORDER BY device, name LIMIT 1"
-				       : "SELECT device, name FROM readings WHERE (device, name) > "
-					 "(?1, ?2) ORDER BY device, name LIMIT 1",
-				-1, &next, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(s->db,
-					"SELECT ts_ms, value, quality FROM readings WHERE device = ?1 "
-					"AND name = ?2 ORDER BY ts_ms DESC LIMIT 1",
-					-1, &last, NULL);
-	if (rc != SQLITE_OK) {
-		r = fail(s, rc, "reading the latest readings");
-		goto out_finalize;
-	}
-	for (;;) {
-		b = (struct binder){ next, SQLITE_OK };
-		b_text(&b, 1, dev);
-		b_text(&b, 2, name);
-		r = bind_check(s, &b, "reading the latest readings");
-		if (r < 0)
-			goto out_finalize;
-		rc = sqlite3_step(next);
-		if (rc == SQLITE_DONE)
-			break;
-		if (rc != SQLITE_ROW) {
-			r = fail(s, rc, "reading the latest readings");
-			goto out_finalize;
-		}
-		t = sqlite3_column_text(next, 0);
-		util_strlcpy(dev, t ? (const char *)t : "", sizeof(dev));
-		t = sqlite3_column_text(next, 1);
-		util_strlcpy(name, t ? (const char *)t : "", sizeof(name));
-		sqlite3_reset(next);
-
-		b = (struct binder){ last, SQLITE_OK };
-		b_text(&b, 1, dev);
-		b_text(&b, 2, name);
-		r = bind_check(s, &b, "reading the latest readings");
-		if (r < 0)
-			goto out_finalize;
-		rc = sqlite3_step(last);
-		if (rc != SQLITE_ROW) {
-			r = fail(s, rc, "reading the latest readings");
-			goto out_finalize;
-		}
-		rd.ts_ms = sqlite3_column_int64(last, 0);
-		rd.value = sqlite3_column_type(last, 1) == SQLITE_NULL ? NAN
-								       : sqlite3_column_double(last, 1);
-		rd.quality = sqlite3_column_int(last, 2);
-		rd.device = dev;
-		rd.name = name;
-		sqlite3_reset(last);
-		r = cb(ud, &rd);
-		if (r != 0)
-			goto out_finalize;
-	}
-out_finalize:
-	sqlite3_finalize(next);
-	sqlite3_finalize(last);
-	return r;
-}
-
-/* ---- maintenance ---------------------------------------------------------- */
-
-int store_integrity_check(store *s)
-{
-	sqlite3_stmt *st = NULL;
-	const unsigned char *t;
-	int rc, r = 0, shown = 0;
-
-	if (!s)
-		return -EINVAL;
-	rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return fail(s, rc, "checking integrity");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		t = sqlite3_column_text(st, 0);
-		if (t && strcmp((const char *)t, "ok") == 0)
-			continue;
-		r = -EBADMSG;
-		if (shown++ < 5)
-			log_error("storage '%s': integrity: %s", s->path, t ? (const char *)t : "?");
-	}
-	if (rc != SQLITE_DONE)
-		r = fail(s, rc, "checking integrity");
-	else if (r < 0)
-		log_error("storage '%s' failed its integrity check: %s", s->path, advice(r));
-	sqlite3_finalize(st);
-	return r;
-}
-
-static int used_percent(store *s, int *ret_percent)
-{
-	int64_t pages, free_pages, used, limit;
-	int r;
-
-	*ret_percent = 0;
-	if (s->max_mb == 0)
-		return 0;
-	r = query_int(s, "PRAGMA page_count", &pages);
-	if (r == 0)
-		r = query_int(s, "PRAGMA freelist_count", &free_pages);
-	if (r < 0)
-		return r;
-	used = (pages - free_pages) * s->page_size;
-	limit = (int64_t)s->max_mb * 1024 * 1024;
-	used = used * 100 / limit;
-	*ret_percent = used > INT_MAX ? INT_MAX : (int)used;
-	return 0;
-}
-
-int store_size_percent(store *s, int *ret_percent)
-{
-	if (!s || !ret_percent)
-		return -EINVAL;
-	return used_percent(s, ret_percent);
-}
-
-/* Runs a "DELETE ... LIMIT ?2" in batches, each its own transaction; ?1 is
- * arg (the SQL may leave it out). With by_size, stops once the file is under
- * PRUNE_TARGET_PERCENT. */
-static int delete_batches(store *s, const char *sql, int64_t arg, bool by_size,
-			  int64_t *ret_deleted)
-{
-	sqlite3_stmt *st = NULL;
-	struct binder b;
-	int batch = by_size ? PRUNE_SIZE_BATCH : PRUNE_BATCH;
-	int max = by_size ? PRUNE_SIZE_MAX_BATCHES : PRUNE_MAX_BATCHES;
-	int rc, r = 0, i, pct;
-	int64_t n;
-
-	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return fail(s, rc, "pruning");
-	for (i = 0; i < max; i++) {
-		if (by_size) {
-			r = used_percent(s, &pct);
-			if (r < 0 || pct < PRUNE_TARGET_PERCENT)
-				break;
-		}
-		b = (struct binder){ st, SQLITE_OK };
-		b_int(&b, 1, arg);
-		b_int(&b, 2, batch);
-		r = bind_check(s, &b, "pruning");
-		if (r == 0)
-			r = step_done(s, st, "pruning");
-		if (r < 0)
-			break;
-		n = sqlite3_changes64(s->db);
-		*ret_deleted += n;
-		if (n < batch)
-			break;
-	}
-	sqlite3_finalize(st);
-	return r;
-}
-
-int store_prune(store *s, int readings_days, int records_days, bool clock_synced,
-		int64_t now_wall_ms)
-{
-	int64_t readings = 0, events = 0, telemetry = 0;
-	int pct, r;
-
-	if (!s || readings_days < 0 || records_days < 0)
-		return -EINVAL;
-	if (s->readonly)
-		return -EROFS;
-	r = set_sync(s, false);
-	if (r < 0)
-		return r;
-	/* With the clock unsynchronised, "now" may be years off: no age pruning. */
-	if (clock_synced && readings_days > 0) {
-		r = delete_batches(s,
-				   "DELETE FROM readings WHERE rowid IN (SELECT rowid FROM readings "
-				   "WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)",
-				   now_wall_ms - readings_days * DAY_MS, false, &readings);
-		if (r < 0)
-			return r;
-	}
-	if (clock_synced && records_days > 0) {
-		/* Only delivered events: one still in the outbox must go out. */
-		r = delete_batches(s,
-				   "DELETE FROM events WHERE seq IN (SELECT seq FROM events AS e "
-				   "WHERE ts_ms < ?1 AND ts_ms >= " SANE_WALL_MS_SQL " AND NOT EXISTS "
-				   "(SELECT 1 FROM outbox AS o WHERE o.seq = e.seq) "
-				   "ORDER BY ts_ms LIMIT ?2)",
-				   now_wall_ms - records_days * DAY_MS, false, &events);
-		if (r < 0)
-			return r;
-	}
-	/* Over the size bound: telemetry waiting to be sent goes first, then
-	 * the oldest readings. Events are never removed for space. */
-	r = used_percent(s, &pct);
-	if (r < 0)
-		return r;
-	if (pct >= PRUNE_START_PERCENT) {
-		r = delete_batches(s,
-				   "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox "
-				   "WHERE prio >= ?1 ORDER BY prio, id LIMIT ?2)",
-				   STORE_PRIO_TELEMETRY, true, &telemetry);
-		if (r == 0)
-			r = delete_batches(s,
-					   "DELETE FROM readings WHERE rowid IN (SELECT rowid FROM "
-					   "readings ORDER BY ts_ms LIMIT ?2)",
-					   0, true, &readings);
-		if (r < 0)
-			return r;
-		r = used_percent(s, &pct);
-		if (r < 0)
-			return r;
-		log_notice("storage '%s' at %d %% of storage.max_mb (%d MB) after dropping %lld "
-			   "unsent telemetry messages and the oldest readings", s->path, pct,
-			   s->max_mb, (long long)telemetry);
-	}
-	if (readings || events || telemetry)
-		log_info("storage '%s': pruned %lld readings, %lld events, %lld telemetry messages",
-			 s->path, (long long)readings, (long long)events, (long long)telemetry);
-	return 0;
-}
-
-/* ---- acknowledgements, removed devices ---------------------------------- */
-
-static int prepare_once(store *s, const char *sql, sqlite3_stmt **ret, const char *what)
+int store_prepare_once(store *s, const char *sql, sqlite3_stmt **ret, const char *what)
 {
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
 
 	if (rc != SQLITE_OK)
-		return fail(s, rc, what);
+		return store_fail(s, rc, what);
 	return 0;
 }
 
-int store_event_ack(store *s, const char *event_id, const char *by, int64_t ts_ms)
-{
-	static const char *const what = "recording an acknowledgement";
-	sqlite3_stmt *st = NULL;
-	int r, changed;
-
-	if (!s || !event_id || !by)
-		return -EINVAL;
-	if (s->readonly)
-		return -EROFS;
-	r = prepare_once(s, "UPDATE events SET acked_by = ?1, acked_ms = ?2 "
-			    "WHERE event_id = ?3 AND acked_by IS NULL",
-			 &st, what);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, by, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, ts_ms);
-	sqlite3_bind_text(st, 3, event_id, -1, SQLITE_TRANSIENT);
-	r = step_done(s, st, what);
-	changed = sqlite3_changes(s->db);
-	sqlite3_finalize(st);
-	if (r < 0)
-		return r;
-	if (changed == 0) {
-		int64_t n = 0;
-
-		r = prepare_once(s, "SELECT count(*) FROM events WHERE event_id = ?1", &st, what);
-		if (r < 0)
-			return r;
-		sqlite3_bind_text(st, 1, event_id, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-		return n ? -EALREADY : -ENOENT;
-	}
-	succeeded(s);
-	return 0;
-}
-
-int store_point_state_delete_device(store *s, const char *device)
-{
-	static const char *const what = "deleting a removed device's point states";
-	sqlite3_stmt *st = NULL;
-	char prefix[STORE_KEY_MAX];
-	int r;
-
-	if (!s || !device || (size_t)snprintf(prefix, sizeof(prefix), "%s.", device) >= sizeof(prefix))
-		return -EINVAL;
-	if (s->readonly)
-		return -EROFS;
-	r = prepare_once(s, "DELETE FROM point_state WHERE substr(key, 1, length(?1)) = ?1", &st,
-			 what);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_TRANSIENT);
-	r = step_done(s, st, what);
-	sqlite3_finalize(st);
-	if (r == 0)
-		succeeded(s);
-	return r;
-}
