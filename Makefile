@@ -21,7 +21,7 @@ B       := build
 # whole system.
 GATEWAY_MODULES := util log errlist queue marks \
 	ytree config profile detect point compliance \
-	store store_history store_maint publish poller \
+	store store_history store_maint store_chain publish poller \
 	outbox event gateway control cli
 GATEWAY_SRCS := $(filter $(patsubst %,gateway/%.c,$(GATEWAY_MODULES)),$(wildcard gateway/*.c))
 GATEWAY_OBJS := $(patsubst %.c,$(B)/%.o,$(GATEWAY_SRCS))

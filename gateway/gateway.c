@@ -2592,7 +2592,8 @@ static int check_after_unclean_stop(struct gw *g)
 	};
 	struct salvage_list l = { 0 };
 	struct load_ctx lc = { .g = g };
-	char aside[600], note[800];
+	struct store_chain_head old_head;
+	char aside[600], note[1000], origin[200] = "", old_hex[2 * STORE_HASH_LEN + 1];
 	size_t i, saved = 0;
 	store *fresh;
 	int r;
@@ -2617,6 +2618,14 @@ static int check_after_unclean_stop(struct gw *g)
 		log_error("cannot create a new database at '%s': %s", so.path, strerror(-r));
 		free(l.v);
 		return r;
+	}
+	/* the new chain names where the old one ended, as far as it could be
+	 * read (SPEC §5 tamper evidence) */
+	if (store_chain_head(g->st, &old_head) == 0 &&
+	    store_chain_set_origin(fresh, store_epoch(g->st), &old_head) == 0) {
+		store_hash_hex(old_head.hash, old_hex);
+		snprintf(origin, sizeof(origin), "; the new chain starts from epoch %s head %" PRIu64
+			 ":%s", store_epoch(g->st), old_head.seq, old_hex);
 	}
 	for (i = 0; i < l.n; i++) {
 		char *topic = NULL;
@@ -2645,8 +2654,8 @@ static int check_after_unclean_stop(struct gw *g)
 		return r < 0 ? r : lc.r;
 	snprintf(note, sizeof(note),
 		 "corrupt database moved aside to '%s' (%zu of %zu unsent events carried over); "
-		 "new epoch %s",
-		 aside, saved, l.n, store_epoch(g->st));
+		 "new epoch %s%s",
+		 aside, saved, l.n, store_epoch(g->st), origin);
 	log_error("%s", note);
 	db_replaced(g, note);
 	/* the points' states go into the new database too */

@@ -31,7 +31,8 @@ static const char *const stmt_sql[ST_MAX] = {
 	/* The last_seq guard also catches a second process writing the file. */
 	[ST_META_SEQ] = "UPDATE meta SET last_seq = ?1 WHERE id = 1 AND last_seq = ?2",
 	[ST_EVENT_INSERT] = "INSERT INTO events(seq, event_id, ts_ms, class, type, state, cid, "
-			    "device, point, payload) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+			    "device, point, payload, hash, ref) "
+			    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_OUTBOX_INSERT] = "INSERT INTO outbox(dest, seq, topic, payload, qos, retain, prio, "
 			     "order_key, created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[ST_PSTATE_UPSERT] = "INSERT OR REPLACE INTO point_state(key, conditions, latched, "
@@ -125,9 +126,36 @@ struct migration {
  * written and read by the daemon; '' when the point is in normal service. */
 static const char schema_v2[] = "ALTER TABLE point_state ADD COLUMN mode TEXT NOT NULL DEFAULT '';";
 
+/* v3 (compliance, tamper evidence): every event is a link of a hash chain
+ * (store_chain.c); the chain row keeps the link before the oldest kept event
+ * (pruning) and, for a database that replaced a corrupt one, the old
+ * epoch's last head. Events may name the event they refer to (a record's
+ * correction, an acknowledgement). Every published compliance status is
+ * kept. A point's first stored state dates its first test obligation. */
+static const char schema_v3[] =
+	"ALTER TABLE events ADD COLUMN hash BLOB;"
+	"ALTER TABLE events ADD COLUMN ref TEXT;"
+	"CREATE INDEX events_class_ts ON events(class, ts_ms);"
+	"CREATE INDEX events_ref ON events(ref) WHERE ref IS NOT NULL;"
+	"ALTER TABLE point_state ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE chain ("
+	" id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" genesis BLOB NOT NULL CHECK (length(genesis) = 32),"
+	" pruned_seq INTEGER NOT NULL,"
+	" pruned_hash BLOB NOT NULL CHECK (length(pruned_hash) = 32),"
+	" prev_epoch TEXT, prev_seq INTEGER, prev_hash BLOB);"
+	"CREATE TABLE compliance_history ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" ts_ms INTEGER NOT NULL,"
+	" overall TEXT NOT NULL,"
+	" time_synced INTEGER NOT NULL,"
+	" payload BLOB NOT NULL);"
+	"CREATE INDEX compliance_history_ts ON compliance_history(ts_ms);";
+
 static const struct migration migrations[] = {
 	{ 1, schema_v1, migrate_v1_meta },
 	{ 2, schema_v2, NULL },
+	{ 3, schema_v3, store_chain_migrate },
 };
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))
 
@@ -690,6 +718,9 @@ int store_open(const struct store_opts *o, store **ret)
 	r = load_meta(s);
 	if (r < 0)
 		goto out_free;
+	r = store_chain_load(s);
+	if (r < 0)
+		goto out_free;
 	r = apply_max_size(s);
 	if (r < 0)
 		goto out_free;
@@ -824,6 +855,7 @@ static int bind_pstate(struct binder *b, const struct store_point_state *ps)
 int store_commit_event(store *s, const struct store_event *ev, int64_t *ret_outbox_id)
 {
 	sqlite3_stmt *st_meta = NULL, *st_ev = NULL, *st_ob = NULL, *st_ps = NULL;
+	uint8_t link[STORE_HASH_LEN];
 	int64_t outbox_id = 0;
 	struct binder b;
 	int r;
@@ -888,6 +920,10 @@ int store_commit_event(store *s, const struct store_event *ev, int64_t *ret_outb
 	store_b_text(&b, 8, ev->device);
 	store_b_text(&b, 9, ev->point);
 	store_b_blob(&b, 10, ev->payload, ev->payload_len);
+	/* the next link of the chain: it moves only once COMMIT succeeded */
+	store_chain_link(s->head, ev->seq, ev->payload, ev->payload_len, link);
+	store_b_blob(&b, 11, link, sizeof(link));
+	store_b_text(&b, 12, ev->ref);
 	r = store_bind_check(s, &b, "committing an event");
 	if (r == 0)
 		r = store_step_done(s, st_ev, "committing an event");
@@ -926,8 +962,10 @@ int store_commit_event(store *s, const struct store_event *ev, int64_t *ret_outb
 	r = store_tx_commit(s);
 	if (r < 0)
 		goto out_rollback;
-	/* Only a committed seq advances the counter. */
+	/* Only a committed seq advances the counter (and the chain). */
 	s->last_seq = ev->seq;
+	memcpy(s->head, link, sizeof(link));
+	s->head_seq = ev->seq;
 	store_succeeded(s);
 	if (ret_outbox_id)
 		*ret_outbox_id = outbox_id;

@@ -20,6 +20,7 @@ enum {
 #define STORE_DEST_MQTT "mqtt"
 #define STORE_KEY_MAX 160 /* "device.point" and similar */
 #define STORE_MODE_MAX 512
+#define STORE_HASH_LEN 32 /* SHA-256 */
 
 struct store_opts {
 	const char *path;
@@ -70,6 +71,7 @@ struct store_event {
 	int prio;
 	const char *order_key;   /* events with one order_key are never reordered ("device.point") */
 	const struct store_point_state *pstate; /* NULL: no point state changes */
+	const char *ref;         /* event_id this one refers to (a correction, an ack); NULL */
 };
 /* One transaction with synchronous=FULL: the seq counter, the events row,
  * the outbox row (when topic is set) and the point state. ret_outbox_id
@@ -177,3 +179,37 @@ int store_probe(store *s);
 /* Deletes the stored point states of a device that left the configuration
  * (its retained state has been cleared). */
 int store_point_state_delete_device(store *s, const char *device);
+
+/* Tamper evidence (SPEC §5, compliance): every stored event is a link of a
+ * chain, hash = SHA-256(previous hash || seq || payload bytes), from the
+ * epoch's genesis (32 zero bytes, or for a database that replaced a corrupt
+ * one a hash naming the old epoch and its last head). */
+struct store_chain_head {
+	uint64_t seq;                  /* 0: no event yet (hash is the genesis) */
+	uint8_t hash[STORE_HASH_LEN];
+};
+/* The current head. 0, -EPROTO (a database older than the chain, opened
+ * read-only: start the daemon once to upgrade it). */
+int store_chain_head(store *s, struct store_chain_head *ret);
+/* Before the first event of a new database that replaced a corrupt one:
+ * the chain starts from a hash naming the old epoch and its last head.
+ * 0, -EEXIST (events exist already), -errno. */
+int store_chain_set_origin(store *s, const char *old_epoch, const struct store_chain_head *old);
+
+struct store_verify {
+	uint64_t checked;        /* links recomputed */
+	uint64_t first_seq;      /* first kept seq (after pruning), 0: none */
+	uint64_t bad_seq;        /* first broken link, 0: none */
+	bool head_checked;       /* the claimed head was found and compared */
+	bool head_ok;
+	char why[200];           /* what is wrong, in words */
+	struct store_chain_head head; /* today's head */
+};
+/* Walks the chain from the pruned link, recomputing every link; stops at
+ * the first broken one (ret->bad_seq, ret->why). claim (may be NULL): a head
+ * published earlier; it must be a link of today's chain. 0 (see ret: the
+ * chain may still be broken), -EPROTO (no chain in this database), -errno. */
+int store_chain_verify(store *s, const struct store_chain_head *claim, struct store_verify *ret);
+/* Hex of a hash into buf[2 * STORE_HASH_LEN + 1]; parses it back. */
+char *store_hash_hex(const uint8_t h[STORE_HASH_LEN], char buf[2 * STORE_HASH_LEN + 1]);
+int store_hash_parse(const char *hex, uint8_t ret[STORE_HASH_LEN]);

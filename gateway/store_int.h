@@ -76,6 +76,9 @@ struct store {
 	int logged_err;    /* last error logged, so a repeated failure logs once */
 	char epoch[9];
 	uint64_t last_seq;
+	int schema;        /* PRAGMA user_version once open */
+	uint8_t head[STORE_HASH_LEN]; /* the chain's last link (store_chain.c) */
+	uint64_t head_seq;
 	sqlite3_stmt *st[ST_MAX];
 	sqlite3_stmt *page_st[PRIO_MAX + 1];
 	struct buffered_reading *readings;
@@ -113,3 +116,12 @@ int store_tx_begin(store *s);
 int store_tx_commit(store *s);
 void store_tx_rollback(store *s);
 int store_set_sync(store *s, bool full);
+
+/* The chain (store_chain.c). The link of an event: SHA-256(prev || seq as 8
+ * bytes big-endian || payload). */
+void store_chain_link(const uint8_t prev[STORE_HASH_LEN], uint64_t seq, const void *payload,
+		      size_t len, uint8_t out[STORE_HASH_LEN]);
+/* Migration step 3: the chain row, and links for the events already there. */
+int store_chain_migrate(store *s);
+/* At open: the head (last event's link, or the pruned link, or genesis). */
+int store_chain_load(store *s);

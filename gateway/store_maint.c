@@ -112,6 +112,90 @@ static int delete_batches(store *s, const char *sql, int64_t arg, bool by_size,
 	return r;
 }
 
+/* Events go by age as a prefix of the chain only: up to the first event
+ * that is young, undelivered (still in the outbox) or stamped with an unset
+ * clock. Each batch keeps the link of its last deleted event in the chain
+ * row, in the same transaction, so what is left verifies from there. */
+static int prune_events(store *s, int64_t cutoff_ms, int64_t *ret_deleted)
+{
+	static const char *const what = "pruning events";
+	sqlite3_stmt *lim = NULL, *upto = NULL, *del = NULL, *keep = NULL;
+	int64_t first_kept, last, n;
+	int i, rc, r;
+
+	if (s->schema < 3)
+		return 0;
+	r = store_prepare_once(s, "SELECT min(seq) FROM events AS e WHERE ts_ms >= ?1 OR ts_ms < "
+				  SANE_WALL_MS_SQL " OR EXISTS (SELECT 1 FROM outbox AS o WHERE "
+				  "o.seq = e.seq)", &lim, what);
+	/* the last event of the next batch below the first one kept */
+	if (r == 0)
+		r = store_prepare_once(s, "SELECT seq, hash FROM (SELECT seq, hash FROM events WHERE "
+					  "seq < ?1 ORDER BY seq LIMIT ?2) ORDER BY seq DESC LIMIT 1",
+				       &upto, what);
+	if (r == 0)
+		r = store_prepare_once(s, "DELETE FROM events WHERE seq <= ?1", &del, what);
+	if (r == 0)
+		r = store_prepare_once(s, "UPDATE chain SET pruned_seq = ?1, pruned_hash = ?2 "
+					  "WHERE id = 1", &keep, what);
+	if (r < 0)
+		goto out;
+	sqlite3_bind_int64(lim, 1, cutoff_ms);
+	rc = sqlite3_step(lim);
+	if (rc != SQLITE_ROW) {
+		r = store_fail(s, rc, what);
+		goto out;
+	}
+	first_kept = sqlite3_column_type(lim, 0) == SQLITE_NULL ? INT64_MAX
+								 : sqlite3_column_int64(lim, 0);
+	for (i = 0; i < PRUNE_MAX_BATCHES; i++) {
+		uint8_t hash[STORE_HASH_LEN];
+
+		sqlite3_bind_int64(upto, 1, first_kept);
+		sqlite3_bind_int64(upto, 2, PRUNE_BATCH);
+		rc = sqlite3_step(upto);
+		if (rc == SQLITE_DONE) {
+			sqlite3_reset(upto);
+			break; /* nothing left to prune */
+		}
+		if (rc != SQLITE_ROW || sqlite3_column_bytes(upto, 1) != STORE_HASH_LEN) {
+			/* a row without its link: keep everything, verify says why */
+			r = rc == SQLITE_ROW ? 0 : store_fail(s, rc, what);
+			sqlite3_reset(upto);
+			goto out;
+		}
+		last = sqlite3_column_int64(upto, 0);
+		memcpy(hash, sqlite3_column_blob(upto, 1), STORE_HASH_LEN);
+		sqlite3_reset(upto);
+		r = store_tx_begin(s);
+		if (r < 0)
+			goto out;
+		sqlite3_bind_int64(del, 1, last);
+		r = store_step_done(s, del, what);
+		n = sqlite3_changes64(s->db);
+		if (r == 0) {
+			sqlite3_bind_int64(keep, 1, last);
+			sqlite3_bind_blob(keep, 2, hash, sizeof(hash), SQLITE_TRANSIENT);
+			r = store_step_done(s, keep, what);
+		}
+		if (r == 0)
+			r = store_tx_commit(s);
+		if (r < 0) {
+			store_tx_rollback(s);
+			goto out;
+		}
+		*ret_deleted += n;
+		if (n < PRUNE_BATCH)
+			break;
+	}
+out:
+	sqlite3_finalize(lim);
+	sqlite3_finalize(upto);
+	sqlite3_finalize(del);
+	sqlite3_finalize(keep);
+	return r;
+}
+
 int store_prune(store *s, int readings_days, int records_days, bool clock_synced,
 		int64_t now_wall_ms)
 {
@@ -135,13 +219,7 @@ int store_prune(store *s, int readings_days, int records_days, bool clock_synced
 			return r;
 	}
 	if (clock_synced && records_days > 0) {
-		/* Only delivered events: one still in the outbox must go out. */
-		r = delete_batches(s,
-				   "DELETE FROM events WHERE seq IN (SELECT seq FROM events AS e "
-				   "WHERE ts_ms < ?1 AND ts_ms >= " SANE_WALL_MS_SQL " AND NOT EXISTS "
-				   "(SELECT 1 FROM outbox AS o WHERE o.seq = e.seq) "
-				   "ORDER BY ts_ms LIMIT ?2)",
-				   now_wall_ms - records_days * DAY_MS, false, &events);
+		r = prune_events(s, now_wall_ms - records_days * DAY_MS, &events);
 		if (r < 0)
 			return r;
 	}

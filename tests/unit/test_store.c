@@ -534,8 +534,8 @@ static void test_new_database(void **state)
 	assert_true(is_hex8(store_epoch(s)));
 	assert_int_equal(store_last_seq(s), 0);
 	assert_false(store_unclean(s));
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
-	assert_int_equal(raw_int(f->path, "SELECT schema_version FROM meta"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "SELECT schema_version FROM meta"), 3);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM meta"), 1);
 	assert_true(raw_int(f->path, "SELECT created_ms FROM meta") > 1700000000000);
 	assert_int_equal(store_integrity_check(s), 0);
@@ -942,25 +942,164 @@ static void test_point_state_roundtrip(void **state)
 
 /* A database made by the first schema (no point mode) is migrated in
  * place: its point states stay, in normal service. */
-static void test_migration_v1_to_v2(void **state)
+/* A file of schema 1 with events: the steps up to 3 run, the point state
+ * survives, and the events stored before the chain become its first links. */
+static void test_migration_v1_to_v3(void **state)
 {
 	struct fx *f = *state;
 	struct store_point_state a = { 0 }, got[2];
+	struct store_verify v;
 	store *s = open_rw(f, 0);
 
 	util_strlcpy(a.key, "smoke-1.fire", sizeof(a.key));
 	a.latched = true;
 	a.conditions = 1;
 	assert_int_equal(store_point_state_save(s, &a), 0);
+	commit(s, 1, 1000, "alarm", "smoke-a1");
+	commit(s, 2, 2000, "fault", "smoke-a1");
 	store_free(s);
-	raw_exec(f->path, "ALTER TABLE point_state DROP COLUMN mode; PRAGMA user_version = 1; "
+	raw_exec(f->path, "DROP INDEX events_class_ts; DROP INDEX events_ref; "
+			  "ALTER TABLE events DROP COLUMN hash; ALTER TABLE events DROP COLUMN ref; "
+			  "ALTER TABLE point_state DROP COLUMN created_ms; DROP TABLE chain; "
+			  "DROP TABLE compliance_history; "
+			  "ALTER TABLE point_state DROP COLUMN mode; PRAGMA user_version = 1; "
 			  "UPDATE meta SET schema_version = 1");
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
 	s = open_rw(f, 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
 	memset(got, 0, sizeof(got));
 	assert_int_equal(store_point_state_foreach(s, pstate_cb, got), 0);
 	assert_pstate_equal(&got[0], &a);
+	assert_int_equal(store_chain_verify(s, NULL, &v), 0);
+	assert_int_equal(v.checked, 2);
+	assert_int_equal(v.bad_seq, 0);
+	assert_int_equal(v.head.seq, 2);
+	store_free(s);
+}
+
+/* ---- tamper evidence -------------------------------------------------- */
+
+static void test_chain_links_and_head(void **state)
+{
+	struct fx *f = *state;
+	store *s = open_rw(f, 0), *r;
+	struct store_chain_head h0, h2, hro;
+	struct store_verify v;
+	uint8_t link[STORE_HASH_LEN], zero[STORE_HASH_LEN] = { 0 };
+	char hex[2 * STORE_HASH_LEN + 1];
+	struct ev e1;
+
+	assert_int_equal(store_chain_head(s, &h0), 0);
+	assert_int_equal(h0.seq, 0);
+	assert_memory_equal(h0.hash, zero, sizeof(zero));
+	ev_init(&e1, 1, 1000, "alarm", "smoke-a1", STORE_PRIO_ALARM);
+	assert_int_equal(store_commit_event(s, &e1.e, NULL), 0);
+	commit(s, 2, 2000, "fault", "smoke-a1");
+	assert_int_equal(store_chain_head(s, &h2), 0);
+	assert_int_equal(h2.seq, 2);
+	/* link 1 is SHA-256(zeros || seq 1 || payload), as documented */
+	assert_int_equal(raw_int(f->path, "SELECT length(hash) FROM events WHERE seq = 1"), 32);
+	store_hash_hex(h2.hash, hex);
+	assert_int_equal(strlen(hex), 64);
+	assert_int_equal(store_hash_parse(hex, link), 0);
+	assert_memory_equal(link, h2.hash, sizeof(link));
+	assert_int_equal(store_hash_parse("xyz", link), -EINVAL);
+	/* the head is the same seen from a read-only handle */
+	r = open_ro(f);
+	assert_int_equal(store_chain_head(r, &hro), 0);
+	assert_int_equal(hro.seq, 2);
+	assert_memory_equal(hro.hash, h2.hash, sizeof(h2.hash));
+	assert_int_equal(store_chain_verify(r, &h2, &v), 0);
+	assert_int_equal(v.checked, 2);
+	assert_int_equal(v.bad_seq, 0);
+	assert_true(v.head_checked && v.head_ok);
+	store_free(r);
+	store_free(s);
+}
+
+/* An edited row is found; a database recomputed after the edit verifies on
+ * its own but no longer holds a head published before. */
+static void test_chain_edit_found_and_recompute_fails_head(void **state)
+{
+	struct fx *f = *state;
+	store *s = open_rw(f, 0);
+	struct store_chain_head h3;
+	struct store_verify v;
+	uint64_t i;
+
+	for (i = 1; i <= 5; i++)
+		commit(s, i, (int64_t)i * 1000, "alarm", "smoke-a1");
+	/* the head as the center holds it after seq 3 */
+	store_free(s);
+	s = open_ro(f);
+	assert_int_equal(store_chain_verify(s, NULL, &v), 0);
+	store_free(s);
+	h3.seq = 3;
+	{
+		sqlite3 *db;
+		sqlite3_stmt *st;
+
+		assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT hash FROM events WHERE seq = 3", -1,
+						    &st, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		memcpy(h3.hash, sqlite3_column_blob(st, 0), STORE_HASH_LEN);
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+	raw_exec(f->path, "UPDATE events SET payload = CAST('{\"seq\":2,\"device\":\"x\"}' AS BLOB) "
+			  "WHERE seq = 2");
+	s = open_ro(f);
+	assert_int_equal(store_chain_verify(s, &h3, &v), 0);
+	assert_int_equal(v.bad_seq, 2);
+	assert_non_null(strstr(v.why, "event 2"));
+	assert_int_equal(v.checked, 1);
+	store_free(s);
+	/* recompute every link, as a forger would: back to schema 2, and the
+	 * migration's chaining rebuilds them all from the edited rows */
+	{
+		raw_exec(f->path, "DROP TABLE chain; DROP INDEX events_class_ts; DROP INDEX events_ref; "
+				  "ALTER TABLE events DROP COLUMN hash; ALTER TABLE events DROP COLUMN "
+				  "ref; ALTER TABLE point_state DROP COLUMN created_ms; DROP TABLE "
+				  "compliance_history; PRAGMA user_version = 2");
+		s = open_rw(f, 0);
+		store_free(s);
+	}
+	s = open_ro(f);
+	assert_int_equal(store_chain_verify(s, &h3, &v), 0);
+	assert_int_equal(v.bad_seq, 0); /* consistent on its own */
+	assert_true(v.head_checked);
+	assert_false(v.head_ok);         /* but not the chain the center saw */
+	store_free(s);
+}
+
+/* A new database after corruption starts from a genesis naming the old
+ * epoch's last head; only before its first event. */
+static void test_chain_origin(void **state)
+{
+	struct fx *f = *state;
+	store *s = open_rw(f, 0);
+	struct store_chain_head old = { .seq = 41 }, h;
+	uint8_t zero[STORE_HASH_LEN] = { 0 };
+	struct store_verify v;
+
+	memset(old.hash, 0xab, sizeof(old.hash));
+	assert_int_equal(store_chain_set_origin(s, "bad", &old), -EINVAL);
+	assert_int_equal(store_chain_set_origin(s, "0badc0de", &old), 0);
+	assert_int_equal(store_chain_head(s, &h), 0);
+	assert_memory_not_equal(h.hash, zero, sizeof(zero));
+	commit(s, 1, 1000, "fault", "gateway");
+	assert_int_equal(store_chain_set_origin(s, "0badc0de", &old), -EEXIST);
+	assert_int_equal(raw_int(f->path, "SELECT prev_seq FROM chain"), 41);
+	assert_int_equal(store_chain_verify(s, NULL, &v), 0);
+	assert_int_equal(v.bad_seq, 0);
+	store_free(s);
+	/* the genesis survives a reopen */
+	s = open_rw(f, 0);
+	commit(s, 2, 2000, "fault", "gateway");
+	assert_int_equal(store_chain_verify(s, NULL, &v), 0);
+	assert_int_equal(v.checked, 2);
+	assert_int_equal(v.bad_seq, 0);
 	store_free(s);
 }
 
@@ -1201,9 +1340,22 @@ static void test_prune_age(void **state)
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 6);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM readings"), 2);
 
+	/* events go as a prefix of the chain: 1 and 2; 3 must still go out,
+	 * so 4 (old, never published) stays behind it */
 	assert_int_equal(store_prune(s, 30, 1096, true, now), 0);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 3);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events WHERE seq IN (3, 5, 6)"), 3);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 4);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events WHERE seq IN (3, 4, 5, 6)"),
+			 4);
+	assert_int_equal(raw_int(f->path, "SELECT pruned_seq FROM chain"), 2);
+	{
+		struct store_verify v;
+
+		/* what is left verifies from the kept link */
+		assert_int_equal(store_chain_verify(s, NULL, &v), 0);
+		assert_int_equal(v.bad_seq, 0);
+		assert_int_equal(v.checked, 4);
+		assert_int_equal(v.first_seq, 3);
+	}
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM readings"), 1);
 	assert_int_equal(raw_int(f->path, "SELECT ts_ms FROM readings"), now - day);
 	/* the seq counter is unaffected */
@@ -1298,7 +1450,10 @@ int main(void)
 		T(test_outbox_delete),
 		T(test_outbox_stats),
 		T(test_point_state_roundtrip),
-		T(test_migration_v1_to_v2),
+		T(test_migration_v1_to_v3),
+		T(test_chain_links_and_head),
+		T(test_chain_edit_found_and_recompute_fails_head),
+		T(test_chain_origin),
 		T(test_readings_batched),
 		T(test_latest_readings),
 		T(test_events_query),
