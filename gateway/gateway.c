@@ -40,6 +40,7 @@
 #include "control.h"
 #include "detect.h"
 #include "event.h"
+#include "instance.h"
 #include "log.h"
 #include "outbox.h"
 #include "poller.h"
@@ -2593,7 +2594,28 @@ static int gw_start(struct gw *g)
 	struct load_ctx lc = { .g = g };
 	char *will;
 	size_t will_len, i, j;
+	pid_t holder = 0;
 	int r;
+
+	/* one daemon per database (SPEC §7): before anything is opened */
+	r = instance_lock(g->cfg->storage.path, &holder);
+	if (r == -EBUSY) {
+		if (holder > 0)
+			log_error("database '%s' is in use by firegw pid %ld (lock '%s%s'); not "
+				  "starting a second daemon on it",
+				  g->cfg->storage.path, (long)holder, g->cfg->storage.path,
+				  INSTANCE_LOCK_SUFFIX);
+		else
+			log_error("database '%s' is in use by another firegw (lock '%s%s'); not "
+				  "starting a second daemon on it",
+				  g->cfg->storage.path, g->cfg->storage.path, INSTANCE_LOCK_SUFFIX);
+		return r;
+	}
+	if (r < 0) {
+		log_error("cannot lock '%s%s': %s; check storage.path and its directory",
+			  g->cfg->storage.path, INSTANCE_LOCK_SUFFIX, strerror(-r));
+		return r;
+	}
 
 	snprintf(g->topic_root, sizeof(g->topic_root), "%s/%s", g->cfg->mqtt.topic_prefix,
 		 g->cfg->site.id);
@@ -2773,6 +2795,9 @@ static void gw_stop(struct gw *g)
 			  g->n_held, g->cfg->storage.path);
 	free(g->held);
 	free(g->removed);
+	/* a reload keeps the lock across the re-exec (main.c) */
+	if (!g->reload)
+		instance_unlock();
 }
 
 /* ----------------------------------------------------------- main loop */
