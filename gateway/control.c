@@ -40,6 +40,26 @@ static int socket_path(const char *dir, struct sockaddr_un *sa)
 	return 0;
 }
 
+/* Does a daemon listen on sa? 1: it accepted, or its backlog is full (a
+ * stuck loop is still alive); 0: no socket, or a stale one nobody listens
+ * on; -errno: cannot tell (then it is not ours to remove either). */
+static int socket_live(const struct sockaddr_un *sa)
+{
+	int fd, r;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 || errno == EAGAIN)
+		r = 1;
+	else if (errno == ECONNREFUSED || errno == ENOENT)
+		r = 0;
+	else
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 int control_open(const char *dir, control **ret)
 {
 	struct sockaddr_un sa;
@@ -61,8 +81,13 @@ int control_open(const char *dir, control **ret)
 		r = -errno;
 		goto out_free;
 	}
-	/* a stale socket of a killed daemon: only one daemon per runtime dir
-	 * runs (the database and bus locks make sure of it) */
+	/* only a stale socket (a killed daemon's) is replaced: one that still
+	 * accepts belongs to a running daemon, whose CLI path we must not take */
+	r = socket_live(&sa);
+	if (r != 0) {
+		r = r > 0 ? -EADDRINUSE : r;
+		goto out_close;
+	}
 	unlink(sa.sun_path);
 	if (bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    chmod(sa.sun_path, 0660) < 0 || listen(c->listen_fd, 8) < 0) {

@@ -16,7 +16,10 @@ typedef struct control control;
 #define CONTROL_MAX_CLIENTS 16
 #define CONTROL_MAX_LINE 65536
 
-/* Creates dir (0750) if needed and listens on dir/control.sock. 0, -errno. */
+/* Creates dir (0750) if needed and listens on dir/control.sock. A socket
+ * already there is first connected to: one that accepts (or whose backlog
+ * is full) belongs to a running daemon and is left alone (-EADDRINUSE);
+ * only a stale one, that refuses, is replaced. 0, -EADDRINUSE, -errno. */
 int control_open(const char *dir, control **ret);
 void control_free(control *c);
 /* Fills fds (room for 1 + CONTROL_MAX_CLIENTS) and returns how many. */

@@ -2745,7 +2745,12 @@ static int gw_start(struct gw *g)
 			return r;
 	}
 	r = control_open(g->cfg->runtime_dir, &g->ctl);
-	if (r < 0)
+	if (r == -EADDRINUSE)
+		log_error("control socket '%s/%s' belongs to another running daemon (another "
+			  "database, same runtime directory); left alone: reset, probe and scan "
+			  "through this daemon are unavailable",
+			  g->cfg->runtime_dir, CONTROL_SOCKET_NAME);
+	else if (r < 0)
 		log_warning("no control socket in '%s' (%s): reset, probe and scan through the "
 			    "daemon are unavailable",
 			    g->cfg->runtime_dir, strerror(-r));

@@ -724,20 +724,51 @@ static void test_pipelined_and_split_requests(void **state)
 	assert_int_equal(atomic_load(&s->requests), 3);
 }
 
+/* Regression test (issue 7): a second daemon's control_open() unlinked the
+ * socket of the running one and took its path, so every CLI command went
+ * to the wrong daemon. A socket that still accepts is left alone. */
+static void test_open_refuses_live_socket(void **state)
+{
+	struct server *s = *state;
+	control *again = NULL;
+	struct stat before, after;
+	struct replies out;
+
+	assert_int_equal(stat(s->sock, &before), 0);
+	assert_int_equal(control_open(s->dir, &again), -EADDRINUSE);
+	assert_null(again);
+	assert_int_equal(stat(s->sock, &after), 0);
+	assert_true(before.st_ino == after.st_ino); /* the same socket, not replaced */
+	/* and the running daemon still answers on it */
+	assert_int_equal(call(s->dir, "{\"op\":\"echo\",\"arg\":\"first\"}", 3000, &out), 0);
+	assert_int_equal(json_array_size(out.all), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(out.all, 0), "arg")),
+			    "first");
+	json_decref(out.all);
+}
+
 static void test_open_replaces_stale_socket(void **state)
 {
 	struct server s;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	control *again = NULL;
 	struct stat st;
+	int fd;
 
 	(void)state;
 	server_open(&s);
-	/* a second open on the same dir takes the path over (a killed
-	 * daemon's stale socket looks the same to it) */
+	control_free(s.c); /* unlinks its socket */
+	s.c = NULL;
+	/* what a killed daemon leaves: a socket file nobody listens on */
+	strcpy(sa.sun_path, s.sock);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
 	assert_int_equal(control_open(s.dir, &again), 0);
 	assert_int_equal(stat(s.sock, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0660);
-	control_free(again);
+	s.c = again; /* freed (and unlinked) by server_stop */
 	server_stop(&s);
 }
 
@@ -761,6 +792,7 @@ int main(void)
 	    T(test_request_reaches_callback),
 	    T(test_multi_line_reply),
 	    T(test_pipelined_and_split_requests),
+	    T(test_open_refuses_live_socket),
 	    cmocka_unit_test(test_open_replaces_stale_socket),
 	};
 #undef T
