@@ -133,7 +133,7 @@ struct removed_dev {
 
 struct job_client {
 	uint64_t tag;
-	int client;
+	int client;     /* control handle (control.h): stale once the client is gone */
 	int bus;
 	bool active;
 };
@@ -2238,6 +2238,25 @@ static struct job_client *job_find(struct gw *g, uint64_t tag)
 	return NULL;
 }
 
+/* The control client went away (control_set_gone): its job slots are
+ * free at once, so a late result of its job is dropped (job_find no longer
+ * matches the tag) and never reaches a new client. */
+static void jobs_client_gone(void *ud, int client)
+{
+	struct gw *g = ud;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(g->jobs); i++) {
+		struct job_client *j = &g->jobs[i];
+
+		if (!j->active || j->client != client)
+			continue;
+		j->active = false;
+		/* MERGE: the poller job itself is cancelled here, with
+		 * poller_cancel(g->pollers[j->bus], j->tag) (poller.c, other branch) */
+	}
+}
+
 static void handle_job_result(struct gw *g, const struct poll_result *res)
 {
 	struct job_client *j = job_find(g, res->tag);
@@ -2754,6 +2773,8 @@ static int gw_start(struct gw *g)
 		log_warning("no control socket in '%s' (%s): reset, probe and scan through the "
 			    "daemon are unavailable",
 			    g->cfg->runtime_dir, strerror(-r));
+	else
+		control_set_gone(g->ctl, jobs_client_gone, g);
 	g->link = LINK_DOWN;
 	link_kick(g);
 	return 0;

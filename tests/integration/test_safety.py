@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Integration tests of issue 7's safety defects: one daemon per database
-(SPEC §7). Real mosquitto, simulator and gateway; assertions on the exit
+(SPEC §7), and control-socket clients that each receive only their own
+answers. Real mosquitto, simulator and gateway; assertions on the exit
 status and output of the second daemon, on what a real subscriber receives,
 and on what raw control-socket clients (the line JSON protocol) read."""
 
@@ -171,6 +172,43 @@ class SafetyTest(fgtest.FiregwTest):
         self.assertTrue(os.path.exists(self.env.db + ".lock"))
         self.env.start_gateway()
         self.assertTrue(self.ping()[-1].get("ok"))
+
+    # --------------------------------------- control clients and their jobs
+    def test_probe_clients_get_only_their_own_results(self):
+        self.start()
+        # A: a long scan (units 5..40 do not answer, 100 ms each), closed early
+        a = Client(self.sock())
+        a.send({"op": "scan", "bus": "lan", "from": 1, "to": 40, "timeout_ms": 100})
+        first = a.line()
+        self.assertEqual(first.get("unit"), 1, first)
+        a.close()
+        # B takes A's slot and probes a device of the same bus: its probe
+        # runs after A's scan; A's late results and A's "done" are not B's
+        b = Client(self.sock())
+        b.send({"op": "probe", "device": "th-1"})
+        got = b.until_done()
+        b.close()
+        self.assertEqual([r.get("device") for r in got[:-1]], ["th-1"], got)
+        self.assertTrue(got[-1].get("ok"), got)
+        self.assertNotIn("unit", got[-1])
+
+        # C and D at once, on two devices: each gets its own
+        c, d = Client(self.sock()), Client(self.sock())
+        c.send({"op": "probe", "device": "th-1"})
+        d.send({"op": "probe", "device": "smoke-1"})
+        gc, gd = c.until_done(), d.until_done()
+        c.close()
+        d.close()
+        self.assertEqual([r.get("device") for r in gc[:-1]], ["th-1"], gc)
+        self.assertEqual([r.get("device") for r in gd[:-1]], ["smoke-1"], gd)
+        self.assertTrue(gc[-1].get("ok") and gd[-1].get("ok"))
+        # the CLI too, beside a raw client's scan that is abandoned
+        e = Client(self.sock())
+        e.send({"op": "scan", "bus": "lan", "from": 5, "to": 20, "timeout_ms": 100})
+        e.close()
+        r = self.env.firegw("probe", "-c", self.env.config_path, "smoke-1")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("smoke-1 (unit 1):", r.stdout)
 
 
 if __name__ == "__main__":
