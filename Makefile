@@ -22,7 +22,7 @@ B       := build
 GATEWAY_MODULES := util log errlist queue marks \
 	ytree config profile detect point compliance \
 	store store_history store_maint store_chain publish poller \
-	outbox event gateway control cli
+	outbox event instance gateway control cli
 GATEWAY_SRCS := $(filter $(patsubst %,gateway/%.c,$(GATEWAY_MODULES)),$(wildcard gateway/*.c))
 GATEWAY_OBJS := $(patsubst %.c,$(B)/%.o,$(GATEWAY_SRCS))
 LIB     := $(B)/libfiregw.a

@@ -1,11 +1,19 @@
 /* control.c - the daemon's control socket and its CLI client. Line-framed
  * JSON over a Unix stream socket. The server side is driven by the main
  * loop's poll(); it never blocks: replies that do not fit the socket buffer
- * drop the client (the CLI then reports the daemon went away). */
+ * drop the client (the CLI then reports the daemon went away).
+ *
+ * A client is named by a handle, generation << 8 | slot: a slot is reused
+ * by the next connection, the generation never (until it wraps after 2^23
+ * connections of one slot), so a late reply meant for a client that went
+ * away is refused, not sent to whoever took its slot. The owner learns of
+ * every client that goes away through the gone callback, at once, so it
+ * can let go of what it keeps for that client (a probe or scan job). */
 #include "control.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +26,13 @@
 #include "log.h"
 #include "util.h"
 
+#define SLOT_BITS 8
+#define SLOT_MASK ((1 << SLOT_BITS) - 1)
+#define GEN_MAX (INT_MAX >> SLOT_BITS)
+
 struct client {
 	int fd;
+	int gen;    /* of the connection in this slot; 0: never used */
 	char *buf;
 	size_t len;
 };
@@ -28,7 +41,29 @@ struct control {
 	int listen_fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct client clients[CONTROL_MAX_CLIENTS];
+	void (*gone)(void *ud, int client);
+	void *gone_ud;
 };
+
+_Static_assert(CONTROL_MAX_CLIENTS <= SLOT_MASK + 1, "slot must fit in a handle");
+
+static int handle_of(const control *c, int slot)
+{
+	return c->clients[slot].gen << SLOT_BITS | slot;
+}
+
+/* The client a handle names while that connection lasts, else NULL. */
+static struct client *client_of(control *c, int handle)
+{
+	struct client *cl;
+
+	if (handle < 0 || (handle & SLOT_MASK) >= CONTROL_MAX_CLIENTS)
+		return NULL;
+	cl = &c->clients[handle & SLOT_MASK];
+	if (cl->fd < 0 || cl->gen != handle >> SLOT_BITS)
+		return NULL;
+	return cl;
+}
 
 static int socket_path(const char *dir, struct sockaddr_un *sa)
 {
@@ -38,6 +73,26 @@ static int socket_path(const char *dir, struct sockaddr_un *sa)
 			     CONTROL_SOCKET_NAME) >= sizeof(sa->sun_path))
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+/* Does a daemon listen on sa? 1: it accepted, or its backlog is full (a
+ * stuck loop is still alive); 0: no socket, or a stale one nobody listens
+ * on; -errno: cannot tell (then it is not ours to remove either). */
+static int socket_live(const struct sockaddr_un *sa)
+{
+	int fd, r;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 || errno == EAGAIN)
+		r = 1;
+	else if (errno == ECONNREFUSED || errno == ENOENT)
+		r = 0;
+	else
+		r = -errno;
+	close(fd);
+	return r;
 }
 
 int control_open(const char *dir, control **ret)
@@ -61,8 +116,13 @@ int control_open(const char *dir, control **ret)
 		r = -errno;
 		goto out_free;
 	}
-	/* a stale socket of a killed daemon: only one daemon per runtime dir
-	 * runs (the database and bus locks make sure of it) */
+	/* only a stale socket (a killed daemon's) is replaced: one that still
+	 * accepts belongs to a running daemon, whose CLI path we must not take */
+	r = socket_live(&sa);
+	if (r != 0) {
+		r = r > 0 ? -EADDRINUSE : r;
+		goto out_close;
+	}
 	unlink(sa.sun_path);
 	if (bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    chmod(sa.sun_path, 0660) < 0 || listen(c->listen_fd, 8) < 0) {
@@ -80,7 +140,7 @@ out_free:
 	return r;
 }
 
-static void client_drop(struct client *cl)
+static void slot_clear(struct client *cl)
 {
 	if (cl->fd >= 0)
 		close(cl->fd);
@@ -90,6 +150,27 @@ static void client_drop(struct client *cl)
 	cl->len = 0;
 }
 
+/* The connection of slot is over: closed, and the owner told (last, so
+ * that whatever it does from its callback sees the client gone). */
+static void client_drop(control *c, int slot)
+{
+	struct client *cl = &c->clients[slot];
+	int handle;
+
+	if (cl->fd < 0)
+		return;
+	handle = handle_of(c, slot);
+	slot_clear(cl);
+	if (c->gone)
+		c->gone(c->gone_ud, handle);
+}
+
+void control_set_gone(control *c, void (*gone)(void *ud, int client), void *ud)
+{
+	c->gone = gone;
+	c->gone_ud = ud;
+}
+
 void control_free(control *c)
 {
 	int i;
@@ -97,7 +178,7 @@ void control_free(control *c)
 	if (!c)
 		return;
 	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
-		client_drop(&c->clients[i]);
+		slot_clear(&c->clients[i]);
 	close(c->listen_fd);
 	unlink(c->path);
 	free(c);
@@ -137,16 +218,18 @@ static void control_accept(control *c)
 	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		if (c->clients[i].fd < 0) {
 			c->clients[i].fd = fd;
+			c->clients[i].gen = c->clients[i].gen >= GEN_MAX ? 1 : c->clients[i].gen + 1;
 			return;
 		}
 	log_warning("control socket: more than %d clients, refusing one", CONTROL_MAX_CLIENTS);
 	close(fd);
 }
 
-static void client_read(control *c, int id, void (*cb)(void *ud, int client, json_t *req),
+static void client_read(control *c, int slot, void (*cb)(void *ud, int client, json_t *req),
 			void *ud)
 {
-	struct client *cl = &c->clients[id];
+	struct client *cl = &c->clients[slot];
+	int id = handle_of(c, slot);
 	char chunk[4096], *nl;
 	ssize_t got;
 
@@ -154,19 +237,19 @@ static void client_read(control *c, int id, void (*cb)(void *ud, int client, jso
 	if (got <= 0) {
 		if (got < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
-		client_drop(cl);
+		client_drop(c, slot);
 		return;
 	}
 	if (cl->len + (size_t)got > CONTROL_MAX_LINE) {
 		control_error(c, id, "bad_request", "request longer than %d bytes", CONTROL_MAX_LINE);
-		client_drop(cl);
+		client_drop(c, slot);
 		return;
 	}
 	{
 		char *b = realloc(cl->buf, cl->len + (size_t)got + 1);
 
 		if (!b) {
-			client_drop(cl);
+			client_drop(c, slot);
 			return;
 		}
 		cl->buf = b;
@@ -174,7 +257,9 @@ static void client_read(control *c, int id, void (*cb)(void *ud, int client, jso
 	memcpy(cl->buf + cl->len, chunk, (size_t)got);
 	cl->len += (size_t)got;
 	cl->buf[cl->len] = '\0';
-	while (cl->fd >= 0 && (nl = memchr(cl->buf, '\n', cl->len))) {
+	/* the callback may reply, and a failed reply drops the client: the
+	 * handle check sees that, and a new connection in the slot too */
+	while (client_of(c, id) && (nl = memchr(cl->buf, '\n', cl->len))) {
 		size_t line_len = (size_t)(nl - cl->buf);
 		json_error_t jerr;
 		json_t *req;
@@ -187,7 +272,7 @@ static void client_read(control *c, int id, void (*cb)(void *ud, int client, jso
 		else
 			cb(ud, id, req);
 		json_decref(req);
-		if (cl->fd < 0)
+		if (!client_of(c, id))
 			return;
 		memmove(cl->buf, nl + 1, cl->len - line_len - 1);
 		cl->len -= line_len + 1;
@@ -214,15 +299,14 @@ void control_dispatch(control *c, const struct pollfd *fds, size_t n,
 
 int control_reply(control *c, int client, json_t *resp, bool done)
 {
-	struct client *cl;
+	struct client *cl = client_of(c, client);
 	char *s;
 	size_t len, off = 0;
 
-	if (client < 0 || client >= CONTROL_MAX_CLIENTS || c->clients[client].fd < 0) {
+	if (!cl) {
 		json_decref(resp);
 		return -ENOTCONN;
 	}
-	cl = &c->clients[client];
 	if (done)
 		json_object_set_new(resp, "done", json_true());
 	s = json_dumps(resp, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -238,7 +322,7 @@ int control_reply(control *c, int client, json_t *resp, bool done)
 			if (errno == EINTR)
 				continue;
 			free(s);
-			client_drop(cl);
+			client_drop(c, client & SLOT_MASK);
 			return -ENOTCONN;
 		}
 		off += (size_t)w;

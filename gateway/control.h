@@ -16,18 +16,30 @@ typedef struct control control;
 #define CONTROL_MAX_CLIENTS 16
 #define CONTROL_MAX_LINE 65536
 
-/* Creates dir (0750) if needed and listens on dir/control.sock. 0, -errno. */
+/* Creates dir (0750) if needed and listens on dir/control.sock. A socket
+ * already there is first connected to: one that accepts (or whose backlog
+ * is full) belongs to a running daemon and is left alone (-EADDRINUSE);
+ * only a stale one, that refuses, is replaced. 0, -EADDRINUSE, -errno. */
 int control_open(const char *dir, control **ret);
 void control_free(control *c);
+/* Client handles: control_dispatch() names each connection by a handle
+ * (an int >= 0, generation << 8 | slot) that is never valid again once the
+ * connection is over, even when the next connection takes its slot. The
+ * gone callback is called once per connection that ends (the client
+ * closed, sent too much, or a reply could not be sent), from inside
+ * control_dispatch(), control_reply() or control_error(), after the
+ * handle stopped being valid; not by control_free(). NULL: none. */
+void control_set_gone(control *c, void (*gone)(void *ud, int client), void *ud);
 /* Fills fds (room for 1 + CONTROL_MAX_CLIENTS) and returns how many. */
 size_t control_pollfds(control *c, struct pollfd *fds);
 /* Handles readiness reported in fds (as filled by control_pollfds): accepts,
- * reads, and calls cb once per complete request line with the client's id
- * and the parsed object (borrowed). Malformed lines get an error reply. */
+ * reads, and calls cb once per complete request line with the client's
+ * handle and the parsed object (borrowed). Malformed lines get an error reply. */
 void control_dispatch(control *c, const struct pollfd *fds, size_t n,
 		      void (*cb)(void *ud, int client, json_t *req), void *ud);
 /* Sends one reply line to client (steals resp). done: adds "done": true and
- * the request is over. Returns -ENOTCONN if the client went away. */
+ * the request is over. Returns -ENOTCONN, and sends nothing, if that
+ * client went away (its handle is stale, whoever has its slot now). */
 int control_reply(control *c, int client, json_t *resp, bool done);
 /* Replies {"ok": false, "error": {"code": code, "message": msg}, "done": true}. */
 int control_error(control *c, int client, const char *code, const char *fmt, ...)

@@ -40,6 +40,7 @@
 #include "control.h"
 #include "detect.h"
 #include "event.h"
+#include "instance.h"
 #include "log.h"
 #include "outbox.h"
 #include "point.h"
@@ -130,7 +131,7 @@ struct removed_dev {
 
 struct job_client {
 	uint64_t tag;
-	int client;
+	int client;     /* control handle (control.h): stale once the client is gone */
 	int bus;
 	bool active;
 };
@@ -2315,6 +2316,25 @@ static struct job_client *job_find(struct gw *g, uint64_t tag)
 	return NULL;
 }
 
+/* The control client went away (control_set_gone): its job slots are
+ * free at once, so a late result of its job is dropped (job_find no longer
+ * matches the tag) and never reaches a new client. */
+static void jobs_client_gone(void *ud, int client)
+{
+	struct gw *g = ud;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(g->jobs); i++) {
+		struct job_client *j = &g->jobs[i];
+
+		if (!j->active || j->client != client)
+			continue;
+		j->active = false;
+		/* MERGE: the poller job itself is cancelled here, with
+		 * poller_cancel(g->pollers[j->bus], j->tag) (poller.c, other branch) */
+	}
+}
+
 static void handle_job_result(struct gw *g, const struct poll_result *res)
 {
 	struct job_client *j = job_find(g, res->tag);
@@ -2708,7 +2728,28 @@ static int gw_start(struct gw *g)
 	struct load_ctx lc = { .g = g };
 	char *will;
 	size_t will_len, i, j;
+	pid_t holder = 0;
 	int r;
+
+	/* one daemon per database (SPEC §7): before anything is opened */
+	r = instance_lock(g->cfg->storage.path, &holder);
+	if (r == -EBUSY) {
+		if (holder > 0)
+			log_error("database '%s' is in use by firegw pid %ld (lock '%s%s'); not "
+				  "starting a second daemon on it",
+				  g->cfg->storage.path, (long)holder, g->cfg->storage.path,
+				  INSTANCE_LOCK_SUFFIX);
+		else
+			log_error("database '%s' is in use by another firegw (lock '%s%s'); not "
+				  "starting a second daemon on it",
+				  g->cfg->storage.path, g->cfg->storage.path, INSTANCE_LOCK_SUFFIX);
+		return r;
+	}
+	if (r < 0) {
+		log_error("cannot lock '%s%s': %s; check storage.path and its directory",
+			  g->cfg->storage.path, INSTANCE_LOCK_SUFFIX, strerror(-r));
+		return r;
+	}
 
 	snprintf(g->topic_root, sizeof(g->topic_root), "%s/%s", g->cfg->mqtt.topic_prefix,
 		 g->cfg->site.id);
@@ -2835,10 +2876,17 @@ static int gw_start(struct gw *g)
 			return r;
 	}
 	r = control_open(g->cfg->runtime_dir, &g->ctl);
-	if (r < 0)
+	if (r == -EADDRINUSE)
+		log_error("control socket '%s/%s' belongs to another running daemon (another "
+			  "database, same runtime directory); left alone: reset, probe and scan "
+			  "through this daemon are unavailable",
+			  g->cfg->runtime_dir, CONTROL_SOCKET_NAME);
+	else if (r < 0)
 		log_warning("no control socket in '%s' (%s): reset, probe and scan through the "
 			    "daemon are unavailable",
 			    g->cfg->runtime_dir, strerror(-r));
+	else
+		control_set_gone(g->ctl, jobs_client_gone, g);
 	g->link = LINK_DOWN;
 	link_kick(g);
 	return 0;
@@ -2890,6 +2938,9 @@ static void gw_stop(struct gw *g)
 			  g->n_held, g->cfg->storage.path);
 	free(g->held);
 	free(g->removed);
+	/* a reload keeps the lock across the re-exec (main.c) */
+	if (!g->reload)
+		instance_unlock();
 }
 
 /* ----------------------------------------------------------- main loop */

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "config.h"
 #include "gateway.h"
+#include "instance.h"
 #include "log.h"
 #include "util.h"
 
@@ -89,6 +90,11 @@ static int cmd_run(int argc, char **argv)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* the database lock stays held: no second daemon slips in */
+		r = instance_keep_on_exec();
+		if (r < 0)
+			log_warning("cannot keep the database lock across the reload: %s",
+				    strerror(-r));
 		execv(exe_path, argv - 1); /* argv - 1: main's argv */
 		log_error("cannot restart '%s' for the reload: %s; exiting so the service manager "
 			  "restarts firegw",

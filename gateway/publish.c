@@ -14,6 +14,22 @@
  * calling into paho (paho holds its mutex while calling us: holding ours
  * across a paho call would invert the lock order). The exception is the
  * subscribe request made from the connect callback, which paho allows.
+ * The owner holds p->lock only for a few assignments, never across a wait
+ * that a callback could be stuck behind (cond waits release it).
+ *
+ * A callback never blocks and never waits for room (STYLE.md). The note
+ * queue is sized so that a note the owner's bookkeeping depends on always
+ * fits, by construction, whatever the owner is doing:
+ * - DELIVERED / SEND_FAILED: one per send context, and a context counts
+ *   against max_outstanding until the owner has popped its note (not merely
+ *   until paho called back), so at most max_outstanding of them wait.
+ * - CONNECTED / CONNECT_FAILED / CONNECTION_LOST: at most two per connect
+ *   attempt, and publish_connect() starts no attempt unless two more fit
+ *   in LINK_NOTES_MAX.
+ * - MESSAGE (requests and acks from outside, not bounded by anything we
+ *   do): at most max_messages wait; beyond that they are dropped and
+ *   counted, and the owner logs the count (rate-limited) in publish_next().
+ * The queue holds the sum of the three, so a push never finds it full.
  *
  * Choices (SPEC §3, §5):
  * - No persistence, no offline buffer (sendWhileDisconnected = 0), no
@@ -54,12 +70,8 @@
 #include "queue.h"
 #include "util.h"
 
-#define NOTE_QUEUE_CAP 4096
-/* Incoming messages are dropped when fewer free queue entries than this
- * remain, so a flood of requests can never crowd out delivery and link
- * notes (at most 2 x inflight of those can be outstanding). */
-#define NOTE_RESERVE 256
-#define NOTE_PUSH_WAIT_MS 1000
+#define LINK_NOTES_MAX 64 /* link notes waiting for the owner, at most */
+#define DROP_LOG_MS 10000 /* the owner logs dropped messages at most this often */
 #define PUBLISH_MAX_INFLIGHT 4096
 #define PUBLISH_MAX_SUBSCRIPTIONS 64
 #define MQTT_MAX_STRING 65535
@@ -105,7 +117,16 @@ struct publisher {
 	uint64_t sync_id;
 	int sync_result;       /* 1 pending, 0 delivered, <0 failed */
 	bool disc_pending;
-	unsigned long dropped; /* incoming messages dropped */
+
+	/* note accounting (see the file comment); atomics: callbacks and the
+	 * owner count without p->lock */
+	size_t max_messages;
+	atomic_size_t messages_queued; /* MESSAGE notes waiting */
+	atomic_size_t link_queued;     /* link notes waiting */
+	atomic_ulong dropped;          /* incoming messages dropped */
+	atomic_ulong dropped_large;    /* of which: larger than PUBLISH_MAX_PAYLOAD */
+	unsigned long dropped_logged;  /* owner only: count at the last log line */
+	uint64_t drop_log_mono;        /* owner only */
 };
 
 /* ---- notes ---------------------------------------------------------- */
@@ -122,20 +143,29 @@ void publish_note_clear(struct publish_note *n)
 	n->kind = PNOTE_INVALID;
 }
 
-/* Takes ownership of n's buffers, also on failure (they are freed). Called
- * from paho's threads, sometimes with p->lock held: the non-blocking push
- * succeeds unless the owner stopped draining, and only then do we wait. */
+static bool is_link_note(enum publish_note_kind kind)
+{
+	return kind == PNOTE_CONNECTED || kind == PNOTE_CONNECT_FAILED ||
+	       kind == PNOTE_CONNECTION_LOST;
+}
+
+/* Takes ownership of n's buffers. Called from paho's threads, sometimes
+ * with p->lock held, and from the owner: never waits. The note was
+ * admitted by its kind's bound (file comment), so the queue has room; a
+ * full queue here is a bug in that accounting, logged loudly. */
 static void push_note(publisher *p, struct publish_note *n)
 {
-	int r = queue_push(p->notes, n);
+	int r;
 
-	if (r == -EAGAIN) {
-		log_warning("MQTT note queue for '%s' full (%d entries), waiting for the main loop",
-			    p->uri, NOTE_QUEUE_CAP);
-		r = queue_push_wait(p->notes, n, NOTE_PUSH_WAIT_MS);
-	}
+	if (is_link_note(n->kind))
+		atomic_fetch_add(&p->link_queued, 1);
+	r = queue_push(p->notes, n);
 	if (r < 0) {
-		log_error("MQTT note %d (tag %llu) for '%s' lost: %s", (int)n->kind,
+		if (is_link_note(n->kind))
+			atomic_fetch_sub(&p->link_queued, 1);
+		else if (n->kind == PNOTE_MESSAGE)
+			atomic_fetch_sub(&p->messages_queued, 1);
+		log_error("BUG: MQTT note %d (tag %llu) for '%s' lost: %s", (int)n->kind,
 			  (unsigned long long)n->tag, p->uri, strerror(-r));
 		publish_note_clear(n);
 	}
@@ -258,9 +288,8 @@ static void connect_failed(publisher *p, int code, int reason, const char *messa
 	else
 		snprintf(n.text, sizeof(n.text), "%s", MQTTAsync_strerror(code));
 
+	log_debug("connect to '%s' failed: %s (code %d)", p->uri, n.text, code);
 	pthread_mutex_lock(&p->lock);
-	log_debug("connect to '%s' failed: %s (code %d, state %d)", p->uri, n.text, code,
-		  (int)p->state);
 	if (p->state == LINK_CONNECTING) {
 		p->state = LINK_IDLE;
 		push_note(p, &n);
@@ -349,8 +378,8 @@ static void subscribe_all(publisher *p)
 
 static void connected(publisher *p)
 {
+	log_debug("connected to '%s'", p->uri);
 	pthread_mutex_lock(&p->lock);
-	log_debug("connected to '%s' (state %d)", p->uri, (int)p->state);
 	if (p->state != LINK_CONNECTING) {
 		pthread_mutex_unlock(&p->lock);
 		return;
@@ -442,17 +471,15 @@ static int on_message(void *context, char *topic, int topic_len, MQTTAsync_messa
 	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
 	MQTTProperty *prop;
 
+	/* dropped and counted, never waited for; the owner logs the count */
 	if (m->payloadlen < 0 || (size_t)m->payloadlen > PUBLISH_MAX_PAYLOAD) {
-		log_warning("dropped a %d-byte message on '%.*s' from '%s': larger than %d bytes",
-			    m->payloadlen, (int)tlen, topic, p->uri, PUBLISH_MAX_PAYLOAD);
+		atomic_fetch_add(&p->dropped_large, 1);
+		atomic_fetch_add(&p->dropped, 1);
 		goto out;
 	}
-	if (queue_len(p->notes) + NOTE_RESERVE >= NOTE_QUEUE_CAP) {
-		pthread_mutex_lock(&p->lock);
-		p->dropped++;
-		pthread_mutex_unlock(&p->lock);
-		log_warning("dropped a message on '%.*s' from '%s': main loop is behind",
-			    (int)tlen, topic, p->uri);
+	if (atomic_fetch_add(&p->messages_queued, 1) >= p->max_messages) {
+		atomic_fetch_sub(&p->messages_queued, 1);
+		atomic_fetch_add(&p->dropped, 1);
 		goto out;
 	}
 	n.len = (size_t)m->payloadlen;
@@ -477,7 +504,8 @@ static int on_message(void *context, char *topic, int topic_len, MQTTAsync_messa
 	goto out;
 
 oom:
-	log_error("dropped a message on '%.*s' from '%s': out of memory", (int)tlen, topic, p->uri);
+	atomic_fetch_sub(&p->messages_queued, 1);
+	atomic_fetch_add(&p->dropped, 1);
 	publish_note_clear(&n);
 out:
 	MQTTAsync_freeMessage(&m);
@@ -490,13 +518,19 @@ static void send_done(struct send_ctx *c, bool ok, int rc, const char *message)
 	publisher *p = c->p;
 
 	pthread_mutex_lock(&p->lock);
-	p->outstanding--;
 	if (c->sync_id) {
+		p->outstanding--;
 		if (c->sync_id == p->sync_id) {
 			p->sync_result = ok ? 0 : send_errno(rc);
 			pthread_cond_broadcast(&p->cond);
 		}
-	} else if (c->epoch == p->epoch) {
+	} else if (c->epoch != p->epoch) {
+		/* sent before a connection loss; the owner already counts it
+		 * as unknown and resends it */
+		p->outstanding--;
+	} else {
+		/* the context's place in max_outstanding passes to its note,
+		 * freed when the owner pops it (publish_next) */
 		struct publish_note n = { .kind = ok ? PNOTE_DELIVERED : PNOTE_SEND_FAILED,
 					  .tag = c->tag };
 
@@ -507,8 +541,6 @@ static void send_done(struct send_ctx *c, bool ok, int rc, const char *message)
 		}
 		push_note(p, &n);
 	}
-	/* else: sent before a connection loss; the owner already counts it
-	 * as unknown and resends it */
 	pthread_mutex_unlock(&p->lock);
 	free(c);
 }
@@ -732,6 +764,7 @@ int publish_new(const struct publish_opts *o, publisher **ret)
 	p->max_inflight = 2 * o->inflight;
 	/* paho's own bound is max_inflight in flight + max_inflight queued */
 	p->max_outstanding = 2 * (size_t)p->max_inflight + 16;
+	p->max_messages = o->max_messages ? (size_t)o->max_messages : PUBLISH_MAX_MESSAGES;
 
 	r = -ENOMEM;
 	if (dup_opt(o->uri, &p->uri) < 0 || dup_opt(o->client_id, &p->client_id) < 0 ||
@@ -754,7 +787,9 @@ int publish_new(const struct publish_opts *o, publisher **ret)
 			if (dup_opt(o->subscriptions[i], &p->subscriptions[i]) < 0)
 				goto out_free;
 	}
-	r = queue_new(NOTE_QUEUE_CAP, sizeof(struct publish_note), &p->notes);
+	/* room for every note that can wait at once: never full (file comment) */
+	r = queue_new(p->max_outstanding + LINK_NOTES_MAX + p->max_messages,
+		      sizeof(struct publish_note), &p->notes);
 	if (r < 0)
 		goto out_free;
 
@@ -838,11 +873,54 @@ int publish_fd(const publisher *p)
 	return queue_fd(p->notes);
 }
 
+/* Owner thread: the count of dropped incoming messages, at most every
+ * DROP_LOG_MS (a flood must not become a flood of log lines). */
+static void log_drops(publisher *p)
+{
+	unsigned long d = atomic_load(&p->dropped);
+	uint64_t now;
+
+	if (d == p->dropped_logged)
+		return;
+	now = util_mono_ms();
+	if (p->drop_log_mono && now < p->drop_log_mono + DROP_LOG_MS)
+		return;
+	log_warning("dropped %lu incoming message(s) from '%s' since the last report (%lu in "
+		    "all: %lu larger than %d bytes, the others beyond %zu waiting for the main "
+		    "loop)",
+		    d - p->dropped_logged, p->uri, d, atomic_load(&p->dropped_large),
+		    PUBLISH_MAX_PAYLOAD, p->max_messages);
+	p->dropped_logged = d;
+	p->drop_log_mono = now;
+}
+
 bool publish_next(publisher *p, struct publish_note *ret)
 {
 	if (!p || !ret)
 		return false;
-	return queue_pop(p->notes, ret);
+	log_drops(p);
+	if (!queue_pop(p->notes, ret))
+		return false;
+	switch (ret->kind) {
+	case PNOTE_MESSAGE:
+		atomic_fetch_sub(&p->messages_queued, 1);
+		break;
+	case PNOTE_DELIVERED:
+	case PNOTE_SEND_FAILED:
+		pthread_mutex_lock(&p->lock);
+		p->outstanding--;
+		pthread_mutex_unlock(&p->lock);
+		break;
+	default:
+		atomic_fetch_sub(&p->link_queued, 1);
+		break;
+	}
+	return true;
+}
+
+unsigned long publish_dropped(const publisher *p)
+{
+	return p ? atomic_load(&p->dropped) : 0;
 }
 
 bool publish_is_connected(const publisher *p)
@@ -875,6 +953,11 @@ int publish_connect(publisher *p)
 	if (p->state != LINK_IDLE) {
 		pthread_mutex_unlock(&p->lock);
 		return -EALREADY;
+	}
+	/* this attempt makes at most two link notes: they must fit */
+	if (atomic_load(&p->link_queued) + 2 > LINK_NOTES_MAX) {
+		pthread_mutex_unlock(&p->lock);
+		return -EAGAIN;
 	}
 	p->state = LINK_CONNECTING;
 	pthread_mutex_unlock(&p->lock);

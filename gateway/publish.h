@@ -26,6 +26,8 @@ struct publish_opts {
 	int inflight;           /* paho maxInflight, >= the owner's window */
 	const char *const *subscriptions; /* subscribed with QoS 1 after each connect */
 	size_t n_subscriptions;
+	int max_messages;       /* incoming messages waiting for the owner, at most;
+				   more are dropped and counted. 0: PUBLISH_MAX_MESSAGES */
 };
 
 enum publish_note_kind {
@@ -53,6 +55,7 @@ struct publish_note {
 };
 
 #define PUBLISH_MAX_PAYLOAD (256 * 1024) /* incoming messages larger are dropped */
+#define PUBLISH_MAX_MESSAGES 2048        /* default of publish_opts.max_messages */
 
 /* Creates the client (does not connect). Call after blocking signals and
  * ignoring SIGPIPE. 0, -EINVAL (bad uri/options, logged), -ENOMEM. */
@@ -63,12 +66,21 @@ void publish_free(publisher *p);
 /* Readable while notes wait. */
 int publish_fd(const publisher *p);
 /* Pops the next note; false when none. Free its buffers with
- * publish_note_clear(). */
+ * publish_note_clear(). Notes come in the order paho reported them. No
+ * DELIVERED, SEND_FAILED or link note is ever lost, however long the owner
+ * does not drain (a send's place in the window is held until its note is
+ * popped: publish_send() says -EAGAIN meanwhile); incoming messages beyond
+ * max_messages waiting are dropped and counted, and publish_next() logs
+ * that count, at most every 10 s. */
 bool publish_next(publisher *p, struct publish_note *ret);
+/* Incoming messages dropped so far (too many waiting, larger than
+ * PUBLISH_MAX_PAYLOAD, or out of memory). */
+unsigned long publish_dropped(const publisher *p);
 void publish_note_clear(struct publish_note *n);
 
 /* Starts one asynchronous connect attempt; the result comes as a note.
- * -EALREADY while connecting or connected. */
+ * -EALREADY while connecting or connected; -EAGAIN when the owner left
+ * too many link notes undrained (pop them first). */
 int publish_connect(publisher *p);
 bool publish_is_connected(const publisher *p);
 /* Queues one message; the outcome comes as a note with tag. For MQTT 5,

@@ -41,6 +41,7 @@ struct server {
 	_Atomic bool halted;  /* the loop ended and freed c ("partial" op) */
 	_Atomic int errors;   /* failed checks in the server thread */
 	char last_arg[128];   /* "arg" of the latest request, as seen by the server */
+	int gone[2];          /* pipe: the handle of each client that went away */
 };
 
 /* ---- the daemon side ---- */
@@ -65,6 +66,17 @@ static void on_request(void *ud, int client, json_t *req)
 		for (i = 0; i < 3; i++)
 			if (control_reply(s->c, client, json_pack("{s:i}", "i", i), i == 2) != 0)
 				atomic_fetch_add(&s->errors, 1);
+	} else if (strcmp(op, "whoami") == 0) {
+		if (control_reply(s->c, client, json_pack("{s:i}", "client", client), true) != 0)
+			atomic_fetch_add(&s->errors, 1);
+	} else if (strcmp(op, "reply_to") == 0) {
+		/* a late reply to another (maybe gone) client, then ours with
+		 * what control_reply said about it */
+		int other = (int)json_integer_value(json_object_get(req, "handle"));
+		int r = control_reply(s->c, other, json_pack("{s:s}", "stale", "yes"), true);
+
+		if (control_reply(s->c, client, json_pack("{s:i}", "ret", r), true) != 0)
+			atomic_fetch_add(&s->errors, 1);
 	} else if (strcmp(op, "silent") == 0) {
 		/* never answers */
 	} else if (strcmp(op, "partial") == 0) {
@@ -75,6 +87,15 @@ static void on_request(void *ud, int client, json_t *req)
 	} else {
 		control_error(s->c, client, "bad_request", "unknown op '%s'", op);
 	}
+}
+
+static void on_gone(void *ud, int client)
+{
+	struct server *s = ud;
+
+	/* non-blocking pipe: the server thread never waits on the test */
+	if (write(s->gone[1], &client, sizeof(client)) != (ssize_t)sizeof(client))
+		atomic_fetch_add(&s->errors, 1);
 }
 
 static void *server_main(void *arg)
@@ -113,6 +134,8 @@ static void server_open(struct server *s)
 	snprintf(s->sock, sizeof(s->sock), "%s/%s", s->dir, CONTROL_SOCKET_NAME);
 	assert_int_equal(control_open(s->dir, &s->c), 0);
 	assert_int_equal(pipe2(s->stop, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(s->gone, O_CLOEXEC | O_NONBLOCK), 0);
+	control_set_gone(s->c, on_gone, s);
 }
 
 static void server_start(struct server *s)
@@ -145,6 +168,8 @@ static void server_stop(struct server *s)
 	assert_int_equal(atomic_load(&s->errors), 0);
 	close(s->stop[0]);
 	close(s->stop[1]);
+	close(s->gone[0]);
+	close(s->gone[1]);
 	/* control_free removed the socket; the dir is ours to remove */
 	assert_int_equal(access(s->sock, F_OK), -1);
 	assert_int_equal(rmdir(s->dir), 0);
@@ -724,21 +749,128 @@ static void test_pipelined_and_split_requests(void **state)
 	assert_int_equal(atomic_load(&s->requests), 3);
 }
 
+/* Regression test (issue 7): a second daemon's control_open() unlinked the
+ * socket of the running one and took its path, so every CLI command went
+ * to the wrong daemon. A socket that still accepts is left alone. */
+static void test_open_refuses_live_socket(void **state)
+{
+	struct server *s = *state;
+	control *again = NULL;
+	struct stat before, after;
+	struct replies out;
+
+	assert_int_equal(stat(s->sock, &before), 0);
+	assert_int_equal(control_open(s->dir, &again), -EADDRINUSE);
+	assert_null(again);
+	assert_int_equal(stat(s->sock, &after), 0);
+	assert_true(before.st_ino == after.st_ino); /* the same socket, not replaced */
+	/* and the running daemon still answers on it */
+	assert_int_equal(call(s->dir, "{\"op\":\"echo\",\"arg\":\"first\"}", 3000, &out), 0);
+	assert_int_equal(json_array_size(out.all), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(out.all, 0), "arg")),
+			    "first");
+	json_decref(out.all);
+}
+
 static void test_open_replaces_stale_socket(void **state)
 {
 	struct server s;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	control *again = NULL;
 	struct stat st;
+	int fd;
 
 	(void)state;
 	server_open(&s);
-	/* a second open on the same dir takes the path over (a killed
-	 * daemon's stale socket looks the same to it) */
+	control_free(s.c); /* unlinks its socket */
+	s.c = NULL;
+	/* what a killed daemon leaves: a socket file nobody listens on */
+	strcpy(sa.sun_path, s.sock);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
 	assert_int_equal(control_open(s.dir, &again), 0);
 	assert_int_equal(stat(s.sock, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0660);
-	control_free(again);
+	s.c = again; /* freed (and unlinked) by server_stop */
 	server_stop(&s);
+}
+
+/* Waits (bounded) until the server reports handle gone. */
+static void wait_gone(struct server *s, int handle)
+{
+	uint64_t deadline = util_mono_ms() + 3000;
+
+	for (;;) {
+		struct pollfd p = {.fd = s->gone[0], .events = POLLIN};
+		uint64_t now = util_mono_ms();
+		int h;
+
+		if (now >= deadline)
+			fail_msg("no gone callback for client %d within 3 s", handle);
+		if (poll(&p, 1, (int)(deadline - now)) <= 0)
+			continue;
+		if (read(s->gone[0], &h, sizeof(h)) == (ssize_t)sizeof(h) && h == handle)
+			return;
+	}
+}
+
+static int whoami(int fd)
+{
+	char *line;
+	json_t *o;
+	int h;
+
+	raw_send_str(fd, "{\"op\":\"whoami\"}\n");
+	line = raw_read_line(fd);
+	assert_non_null(line);
+	o = parse(line);
+	assert_true(json_is_integer(json_object_get(o, "client")));
+	h = (int)json_integer_value(json_object_get(o, "client"));
+	json_decref(o);
+	free(line);
+	return h;
+}
+
+/* Regression test (issue 7): a client was named by its slot index, so a
+ * job result meant for a client that had gone away was sent to the next
+ * client in the same slot. Handles carry a generation: the old one is
+ * refused (-ENOTCONN) and the new client receives nothing of it; the owner
+ * is told at once that the old client went away. */
+static void test_stale_handle_after_slot_reuse(void **state)
+{
+	struct server *s = *state;
+	int fd, old, cur;
+	char req[96], *line;
+	json_t *o;
+
+	fd = raw_connect(s->sock);
+	old = whoami(fd);
+	assert_true(old >= 0);
+	close(fd);
+	wait_gone(s, old);
+
+	fd = raw_connect(s->sock);
+	cur = whoami(fd);
+	assert_int_equal(cur & 0xff, old & 0xff); /* the same slot ... */
+	assert_int_not_equal(cur, old);           /* ... under another handle */
+
+	snprintf(req, sizeof(req), "{\"op\":\"reply_to\",\"handle\":%d}\n", old);
+	raw_send_str(fd, req);
+	/* the first line is our own answer, not the reply meant for old */
+	line = raw_read_line(fd);
+	assert_non_null(line);
+	o = parse(line);
+	assert_null(json_object_get(o, "stale"));
+	assert_int_equal(json_integer_value(json_object_get(o, "ret")), -ENOTCONN);
+	assert_true(json_is_true(json_object_get(o, "done")));
+	json_decref(o);
+	free(line);
+	/* and nothing else came in between */
+	assert_int_equal(whoami(fd), cur);
+	close(fd);
+	wait_gone(s, cur);
 }
 
 int main(void)
@@ -761,7 +893,9 @@ int main(void)
 	    T(test_request_reaches_callback),
 	    T(test_multi_line_reply),
 	    T(test_pipelined_and_split_requests),
+	    T(test_open_refuses_live_socket),
 	    cmocka_unit_test(test_open_replaces_stale_socket),
+	    T(test_stale_handle_after_slot_reuse),
 	};
 #undef T
 

@@ -589,7 +589,7 @@ static void test_incoming_messages(void **state)
 	o.n_subscriptions = 2;
 	gw = connect_ready(&o, "in/site/ack");
 
-	/* too large: dropped with a log line, the next one still arrives */
+	/* too large: dropped and counted, the next one still arrives */
 	memset(big, 'x', sizeof(big));
 	assert_int_equal(publish_send(peer, "in/site/request", big, sizeof(big), 1, false, 1,
 				      NULL, 0), 0);
@@ -600,6 +600,7 @@ static void test_incoming_messages(void **state)
 	assert_memory_equal(n.payload, "{\"id\":\"r-1\"}", 12);
 	assert_null(n.response_topic);
 	publish_note_clear(&n);
+	assert_int_equal(publish_dropped(gw), 1); /* the large one, before it */
 
 	assert_int_equal(publish_send(peer, "in/site/ack", "{\"event_id\":\"a:1:2\"}", 20, 1,
 				      false, 3, NULL, 0), 0);
@@ -923,6 +924,132 @@ static void test_disconnect_sends_offline(void **state)
 	pub_free(gw);
 }
 
+/* ---- a flood of incoming messages (issue 7) -------------------------- */
+
+#define FLOOD_N 400   /* incoming messages sent at the gateway */
+#define FLOOD_MAX 25  /* the gateway's max_messages */
+#define FLOOD_OWN 20  /* messages the gateway sends during the flood */
+
+/* Sends one QoS 1 message from peer, draining the peer's own notes when
+ * its window is full (bounded). */
+static void peer_send(publisher *peer, const char *topic, uint64_t tag)
+{
+	uint64_t end = util_mono_ms() + WAIT_MS;
+	struct publish_note n;
+	int r;
+
+	while ((r = publish_send(peer, topic, "{\"op\":\"status\"}", 15, 1, false, tag, NULL, 0)) ==
+		       -EAGAIN &&
+	       util_mono_ms() < end) {
+		struct pollfd pfd = { .fd = publish_fd(peer), .events = POLLIN };
+
+		poll(&pfd, 1, 50);
+		while (publish_next(peer, &n))
+			publish_note_clear(&n);
+	}
+	assert_int_equal(r, 0);
+}
+
+/* Regression test: paho's callbacks pushed notes with the publisher's lock
+ * held and, with the queue full, waited up to 1 s for room (then lost the
+ * note), while the owner waited for the same lock. Now: a flood of
+ * incoming messages that the owner does not drain is bounded by
+ * max_messages, the rest dropped and counted; every delivery note of the
+ * owner's own sends is still there; the link never stalled. Counts only,
+ * no timing. */
+static void test_flood_never_loses_delivery_notes(void **state)
+{
+	char sub[64], req[64], probe[64], out[64];
+	const char *subs[1] = { sub };
+	struct publish_opts o = base_opts(shared.port, next_id("flood"));
+	publisher *peer = peer_new(shared.port, 3, NULL);
+	unsigned long messages = 0, delivered = 0, dropped;
+	unsigned char seen[FLOOD_OWN] = { 0 };
+	struct publish_note n;
+	publisher *gw;
+	uint64_t end;
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "flood/%s/#", o.client_id);
+	snprintf(req, sizeof(req), "flood/%s/request", o.client_id);
+	snprintf(probe, sizeof(probe), "flood/%s/probe", o.client_id);
+	snprintf(out, sizeof(out), "out/%s", o.client_id);
+	o.subscriptions = subs;
+	o.n_subscriptions = 1;
+	o.max_messages = FLOOD_MAX;
+	gw = connect_ready(&o, probe);
+	assert_int_equal(publish_dropped(gw), 0);
+
+	/* the flood; the gateway's owner sends its own messages meanwhile
+	 * and pops nothing */
+	for (int i = 0; i < FLOOD_N; i++) {
+		peer_send(peer, req, (uint64_t)i + 1);
+		if (i % (FLOOD_N / FLOOD_OWN) == 0) {
+			uint64_t tag = 1000 + (uint64_t)(i / (FLOOD_N / FLOOD_OWN));
+
+			/* never -EAGAIN: a full message queue does not take the
+			 * window of the owner's sends */
+			assert_int_equal(publish_send(gw, out, "own", 3, 1, false, tag, NULL, 0), 0);
+		}
+	}
+	/* every message of the flood reaches the gateway's client: no fd says
+	 * that one was dropped, so the counter is polled (bounded) */
+	end = util_mono_ms() + WAIT_MS;
+	while (publish_dropped(gw) < FLOOD_N - FLOOD_MAX && util_mono_ms() < end) {
+		keeper_tick();
+		poll(NULL, 0, 20);
+	}
+	dropped = publish_dropped(gw);
+	assert_int_equal(dropped, FLOOD_N - FLOOD_MAX);
+
+	/* now the owner drains: FLOOD_MAX messages, every delivery note once,
+	 * and nothing about the link */
+	end = util_mono_ms() + WAIT_MS;
+	while ((delivered < FLOOD_OWN || messages < FLOOD_MAX) && util_mono_ms() < end) {
+		struct pollfd pfd = { .fd = publish_fd(gw), .events = POLLIN };
+
+		while (publish_next(gw, &n)) {
+			switch (n.kind) {
+			case PNOTE_MESSAGE:
+				assert_string_equal(n.topic, req);
+				messages++;
+				break;
+			case PNOTE_DELIVERED:
+				if (n.tag >= 1000 && n.tag < 1000 + FLOOD_OWN) {
+					assert_int_equal(seen[n.tag - 1000], 0);
+					seen[n.tag - 1000] = 1;
+					delivered++;
+				}
+				break;
+			case PNOTE_SEND_FAILED:
+			case PNOTE_CONNECTION_LOST:
+			case PNOTE_CONNECT_FAILED:
+				fail_msg("note %d (tag %llu, '%s') during the flood", (int)n.kind,
+					 (unsigned long long)n.tag, n.text);
+				break;
+			default:
+				break;
+			}
+			publish_note_clear(&n);
+		}
+		keeper_tick();
+		poll(&pfd, 1, 50);
+	}
+	assert_int_equal(delivered, FLOOD_OWN);
+	/* exactly what did not arrive was counted as dropped */
+	assert_int_equal(messages + dropped, FLOOD_N);
+	assert_int_equal(publish_dropped(gw), dropped);
+	assert_true(publish_is_connected(gw));
+
+	/* drained, it takes messages again */
+	peer_send(peer, req, 9999);
+	assert_true(wait_note(gw, PNOTE_MESSAGE, req, WAIT_MS, &n));
+	publish_note_clear(&n);
+	assert_int_equal(publish_dropped(gw), dropped);
+	pub_free(gw);
+	pub_free(peer);
+}
+
 /* ---- runner --------------------------------------------------------- */
 
 static int group_setup(void **state)
@@ -988,6 +1115,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_v5_session_taken_over),
 		cmocka_unit_test(test_v5_broker_disconnect),
 		cmocka_unit_test(test_disconnect_sends_offline),
+		cmocka_unit_test(test_flood_never_loses_delivery_notes),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
