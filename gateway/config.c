@@ -1657,6 +1657,8 @@ static void set_defaults(struct config *c)
 	c->mqtt.ack_stall_s = 15;
 	c->mqtt.reconnect_max_s = 10;
 	c->mqtt.ack_timeout_s = 0;
+	c->mqtt.periodic_test_h = 24;
+	util_strlcpy(c->site.timezone, "Asia/Ho_Chi_Minh", sizeof(c->site.timezone));
 	util_strlcpy(c->storage.path, "/var/lib/firegw/firegw.db", sizeof(c->storage.path));
 	c->storage.readings_days = 30;
 	c->storage.records_days = 1096;

@@ -23,6 +23,7 @@ struct cfg_site {
 	char facility_id[64];
 	char name[160];
 	char address[256];
+	char timezone[64];      /* IANA name, default Asia/Ho_Chi_Minh: what people read */
 };
 
 struct cfg_mqtt {
@@ -38,6 +39,7 @@ struct cfg_mqtt {
 	int ack_stall_s;        /* 15; 1..600 */
 	int reconnect_max_s;    /* 10; 1..3600 */
 	int ack_timeout_s;      /* 0 (center does not ack); 0..86400 */
+	int periodic_test_h;    /* 24; 6..168: the periodic test report (1602 / 1608) */
 	char ca_file[256], cert_file[256], key_file[256]; /* "" when unset */
 	char username[128];
 	char password_file[256];
@@ -114,7 +116,7 @@ struct cfg_compliance {
 };
 
 struct cfg_remote {
-	bool allow_reset, allow_test;
+	bool allow_reset, allow_test, allow_record;
 };
 
 struct config {

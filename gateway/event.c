@@ -162,6 +162,14 @@ char *event_payload(const struct event_info *e, size_t *ret_len)
 		json_object_set_new(o, "by", json_string(e->by));
 	if (e->note)
 		json_object_set_new(o, "note", json_string(e->note));
+	if (e->result)
+		json_object_set_new(o, "result", json_string(e->result));
+	if (e->date)
+		json_object_set_new(o, "date", json_string(e->date));
+	if (e->ref)
+		json_object_set_new(o, "ref", json_string(e->ref));
+	if (e->verdict)
+		json_object_set_new(o, "verdict", json_string(e->verdict));
 	json_object_set_new(o, "ts", json_string(util_rfc3339(e->ts_ms, ts)));
 	json_object_set_new(o, "time_synced", json_boolean(e->time_synced));
 	return event_dump(o, ret_len);

@@ -46,6 +46,12 @@ struct event_info {
 	bool time_synced;
 	const char *by;         /* who did it (reset, records); NULL: omitted */
 	const char *note;       /* free text; NULL: omitted */
+	/* records (class record, SPEC §6) and acknowledgements; NULL: omitted */
+	const char *result;     /* "pass" | "fail" */
+	const char *date;       /* the day it was done, "2026-11-20" (ts is the entry time) */
+	const char *ref;        /* event_id this one refers to: the record it corrects, the
+				   event acknowledged */
+	const char *verdict;    /* the center's word on an alarm: real | unwanted | test */
 };
 
 /* Contact ID (SIA DC-05) code with qualifier, "1111", "3381", into buf[5].
