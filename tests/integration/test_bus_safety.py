@@ -71,6 +71,15 @@ devices:
     poll_ms: %(poll)d
     fault_after: 3
     dead_retry_s: 1
+  - id: mute-1
+    bus: rs485-1
+    unit: 7
+    profile: smoke-point
+    zone: khu-d
+    zone_no: 51
+    poll_ms: %(poll)d
+    fault_after: 3
+    dead_retry_s: 600
 """ % {"poll": POLL_MS}
 
 
@@ -164,7 +173,7 @@ class BusSafetyTest(fgtest.FiregwTest):
         env.start_gateway()
         self.sub.wait_for(lambda t, p: t == env.topic("status") and isinstance(p, dict)
                           and p.get("state") == "online"
-                          and p["points"]["normal"] == 3, 30, "all 3 points normal")
+                          and p["points"]["normal"] == 4, 30, "all 4 points normal")
 
     def control(self):
         c = ControlClient(os.path.join(self.env.run_dir, "control.sock"))
@@ -289,6 +298,27 @@ class BusSafetyTest(fgtest.FiregwTest):
         self.sub.wait_event(since=mark, timeout=30, device="late-1",
                             **{"class": "alarm", "state": "active"})
 
+    def test_silent_rtu_unit_failed_polls_keep_their_period(self):
+        """Defect 2 (issue 7): after an RTU timeout the unit's next poll
+        was pushed 4 timeouts away (the old guard against late replies),
+        which made comm_loss come past the SPEC §8 bound. Now the failed
+        polls of a silent RTU unit keep its period: between two of its
+        requests its neighbours (same period) get about one poll each,
+        where the old guard let them have three or more each."""
+        self.start_all()
+        self.ctl.cmd("mode", "mute-1", "silent")
+        self.ctl.cmd("reset-stats")
+        ev = self.sub.wait_event(timeout=30, device="mute-1", type="comm_loss", state="active")
+        self.assertEqual(ev["cid"], "1381")
+        # dead_retry_s 600: no retry comes into the counts
+        st = self.stat("mute-1")
+        print("FIGURES silent_rtu_unit: %s" % st, flush=True)
+        self.assertGreaterEqual(st["requests"], 3, st)
+        # 3 neighbours polled every 300 ms: between two of its polls (one
+        # period apart, at most 500 ms / fault_after more when it waits for
+        # a gap) each of them comes at most twice: <= 6. The 4-timeout
+        # guard put its polls >= 1000 ms apart: >= 3 each, 9 or more.
+        self.assertLessEqual(st["max_between"], 8, st)
 
 if __name__ == "__main__":
     fgtest.main()

@@ -579,6 +579,18 @@ static void test_invalid_arguments(void **state)
 	assert_int_equal(poller_submit(p, &job), -EINVAL); /* not on this bus */
 	job.device = 7;
 	assert_int_equal(poller_submit(p, &job), -EINVAL);
+	/* a scan's timeout is bounded: the bus is shared with the polls */
+	job = (struct poller_job){.kind = POLLER_JOB_SCAN, .unit_from = 1, .unit_to = 2};
+	job.timeout_ms = 9;
+	assert_int_equal(poller_submit(p, &job), -EINVAL);
+	job.timeout_ms = 1001;
+	assert_int_equal(poller_submit(p, &job), -EINVAL);
+	job.timeout_ms = -1;
+	assert_int_equal(poller_submit(p, &job), -EINVAL);
+	assert_int_equal(poller_run_job(c, 0, &job, cb_collect, &l), -EINVAL);
+	assert_int_equal(poller_cancel(p, 12345), -ENOENT);
+	assert_int_equal(poller_cancel(NULL, 1), -EINVAL);
+	assert_int_equal(poller_progress_ms(NULL), 0);
 	job.kind = POLLER_JOB_MAX;
 	assert_int_equal(poller_submit(p, &job), -EINVAL);
 	assert_int_equal(poller_run_job(c, 0, &job, cb_collect, &l), -EINVAL);
@@ -1080,6 +1092,187 @@ static void test_rtu_values_and_tty_lock(void **state)
 	cfg_free(c);
 }
 
+/* Defect 1 of issue 7: a dead unit's retry (one whole timeout) runs only
+ * where it fits before the next due poll of the bus. Here it never fits
+ * (a 1500 ms timeout, a neighbour polled every 100 ms), so the neighbour
+ * keeps its full rate; the old code held the bus 1.5 s at each retry,
+ * every second, and the neighbour fell to about 40 %. A count with a wide
+ * bound, not a timing. */
+static void test_dead_unit_retry_waits_for_gap(void **state)
+{
+	struct tally t[2];
+	struct poll_result r;
+	struct config *c;
+	struct srv s;
+	poller *p;
+	queue *q;
+	int dead;
+
+	(void)state;
+	srv_start_tcp(&s);
+	srv_set(&s, 2, B_SILENT, 0);
+	c = cfg_new(BUS_TCP, "127.0.0.1", s.port);
+	c->buses[0].retries = 0;
+	cfg_add(c, "live", 1, &prof_hd, 100, 3, 1);
+	dead = cfg_add(c, "dead", 2, &prof_hd, 100, 2, 1);
+	c->devices[dead].timeout_ms = 1500;
+	c->devices[dead].retries = 0;
+	assert_int_equal(queue_new(256, sizeof(struct poll_result), &q), 0);
+	assert_int_equal(poller_start(c, 0, q, &p), 0);
+
+	assert_true(wait_read(q, dead, -ETIMEDOUT, 2, 15000, &r)); /* in comm loss */
+	tally_init(t, 2, 0);
+	t[1].expect_rc = -ETIMEDOUT;
+	collect(q, 3000, t, 2);
+	/* nominal 30 polls in 3 s: at least 75 % */
+	assert_true(t[0].n >= 23);
+	assert_int_equal(t[0].rc_other, 0);
+	assert_int_equal(t[1].rc_other, 0);
+
+	poller_stop(p);
+	srv_stop(&s);
+	queue_free(q);
+	cfg_free(c);
+}
+
+/* Defect 3 of issue 7: a scan runs one unit at a time between the polls;
+ * the old code held the bus for the whole scan (247 units x 70 ms). While
+ * the scan goes from unit 20 to unit 40, the configured device is polled
+ * several times. Counts, not timings. */
+static void test_scan_interleaves_with_polls(void **state)
+{
+	struct poller_job job = {
+	    .kind = POLLER_JOB_SCAN, .tag = 3, .unit_from = 10, .unit_to = 247, .timeout_ms = 50};
+	struct poll_result r;
+	struct config *c;
+	unsigned reads = 0, before;
+	struct srv s;
+	poller *p;
+	queue *q;
+	int u;
+
+	(void)state;
+	srv_start_tcp(&s);
+	for (u = 10; u <= 247; u++)
+		srv_set(&s, u, B_SILENT, 0);
+	c = cfg_new(BUS_TCP, "127.0.0.1", s.port);
+	cfg_add(c, "live", 1, &prof_hd, 200, 3, 10);
+	assert_int_equal(queue_new(256, sizeof(struct poll_result), &q), 0);
+	assert_int_equal(poller_start(c, 0, q, &p), 0);
+	assert_true(wait_read(q, 0, 0, 0, 3000, &r));
+
+	assert_int_equal(poller_submit(p, &job), 0);
+	assert_true(srv_wait_requests(&s, 20, 1, 20000));
+	before = srv_requests(&s, 1);
+	assert_true(srv_wait_requests(&s, 40, 1, 20000));
+	reads = srv_requests(&s, 1) - before;
+	/* 20 units x (50 ms + quiet) is about 1.4 s: about 7 polls at 200 ms */
+	assert_true(reads >= 3);
+	/* a cancel ends it at its next step; the results so far stay */
+	assert_int_equal(poller_cancel(p, 3), 0);
+	assert_true(wait_kind(q, POLL_RESULT_JOB_DONE, 3, 3000, &r));
+	assert_int_equal(r.rc, -ECANCELED);
+	assert_int_equal(poller_cancel(p, 3), -ENOENT);
+	assert_true(srv_requests(&s, 247) == 0);
+	/* the device goes on */
+	assert_true(wait_read(q, 0, 0, 0, 3000, &r));
+
+	poller_stop(p);
+	srv_stop(&s);
+	queue_free(q);
+	cfg_free(c);
+}
+
+/* poller_cancel of a queued job: it never runs, its JOB_DONE says
+ * -ECANCELED; the running one goes on. */
+static void test_cancel_queued_job(void **state)
+{
+	struct poller_job scan = {
+	    .kind = POLLER_JOB_SCAN, .tag = 1, .unit_from = 1, .unit_to = 30, .timeout_ms = 20};
+	struct poller_job scan2 = {
+	    .kind = POLLER_JOB_SCAN, .tag = 2, .unit_from = 100, .unit_to = 110, .timeout_ms = 20};
+	struct poll_result r;
+	uint64_t deadline;
+	bool done1 = false, done2 = false;
+	int rc1 = 1, rc2 = 1, u;
+	struct config *c;
+	struct srv s;
+	poller *p;
+	queue *q;
+
+	(void)state;
+	srv_start_tcp(&s);
+	for (u = 1; u <= 247; u++)
+		srv_set(&s, u, B_SILENT, 0);
+	c = cfg_new(BUS_TCP, "127.0.0.1", s.port);
+	assert_int_equal(queue_new(64, sizeof(struct poll_result), &q), 0);
+	assert_int_equal(poller_start(c, 0, q, &p), 0);
+	assert_int_equal(poller_submit(p, &scan), 0);
+	assert_int_equal(poller_submit(p, &scan2), 0);
+	assert_true(srv_wait_requests(&s, 1, 1, 3000)); /* the first one runs */
+	assert_int_equal(poller_cancel(p, 2), 0);
+	deadline = util_mono_ms() + 10000;
+	while (!(done1 && done2) && next_result(q, &r, deadline)) {
+		if (r.kind != POLL_RESULT_JOB_DONE)
+			continue;
+		if (r.tag == 1) {
+			done1 = true;
+			rc1 = r.rc;
+		} else if (r.tag == 2) {
+			done2 = true;
+			rc2 = r.rc;
+		}
+	}
+	assert_true(done1 && done2);
+	assert_int_equal(rc1, 0);
+	assert_int_equal(rc2, -ECANCELED);
+	assert_int_equal(srv_requests(&s, 30), 1);
+	assert_int_equal(srv_requests(&s, 100), 0); /* never ran */
+
+	poller_stop(p);
+	srv_stop(&s);
+	queue_free(q);
+	cfg_free(c);
+}
+
+/* Watchdog support: the bus thread's progress advances while it idles (a
+ * bus with no devices wakes at least every second) and while it polls. */
+static void test_progress_advances(void **state)
+{
+	struct poll_result r;
+	struct config *c;
+	uint64_t p0, p1, deadline;
+	struct srv s;
+	poller *p, *idle;
+	queue *q;
+	int i;
+
+	(void)state;
+	srv_start_tcp(&s);
+	c = cfg_new(BUS_TCP, "127.0.0.1", s.port);
+	cfg_add(c, "live", 1, &prof_hd, 100, 3, 10);
+	assert_int_equal(queue_new(64, sizeof(struct poll_result), &q), 0);
+	assert_int_equal(poller_start(c, 0, q, &p), 0);
+	assert_int_equal(poller_start(c, 1, q, &idle), 0); /* bus 1: no devices */
+	p0 = poller_progress_ms(idle);
+	assert_true(p0 > 0 && p0 <= util_mono_ms());
+	/* bounded wait for it to move (it must within about a second) */
+	deadline = util_mono_ms() + 5000;
+	for (i = 0; i < 200 && poller_progress_ms(idle) == p0 && util_mono_ms() < deadline; i++)
+		poll(NULL, 0, 50);
+	assert_true(poller_progress_ms(idle) > p0);
+	p1 = poller_progress_ms(p);
+	assert_true(wait_read(q, 0, 0, 0, 3000, &r));
+	assert_true(wait_read(q, 0, 0, 0, 3000, &r));
+	assert_true(poller_progress_ms(p) > p1);
+
+	poller_stop(idle);
+	poller_stop(p);
+	srv_stop(&s);
+	queue_free(q);
+	cfg_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1095,6 +1288,10 @@ int main(void)
 	    cmocka_unit_test(test_job_queue_full_and_stop_interrupts_scan),
 	    cmocka_unit_test(test_run_job_lock_tcp),
 	    cmocka_unit_test(test_rtu_values_and_tty_lock),
+	    cmocka_unit_test(test_dead_unit_retry_waits_for_gap),
+	    cmocka_unit_test(test_scan_interleaves_with_polls),
+	    cmocka_unit_test(test_cancel_queued_job),
+	    cmocka_unit_test(test_progress_advances),
 	};
 
 	log_init(getenv("FIREGW_TEST_DEBUG") ? LOG_DEBUG : LOG_ERR);
