@@ -70,7 +70,7 @@
 #define WAIT_MAX_MS 1000   /* the thread shows progress at least this often when idle */
 #define JOB_TIMEOUT_MAX_MS 1000 /* a job's transaction: a stop is obeyed within a second */
 #define SCAN_TIMEOUT_MIN_MS 10
-#define CONFIRM_MAX 4   /* confirmation reads of an RTU recovery, at most */
+#define CONFIRM_MAX 4	    /* confirmation reads of an RTU recovery, at most */
 #define FORCE_BUDGET_MS 500 /* a failing device's wait for gaps, over its fault_after polls */
 /* Modbus exceptions 0x0A/0x0B come from a gateway saying the target unit is
  * not there (Modbus Application Protocol v1.1b3 §7). */
@@ -99,17 +99,17 @@ struct port {
 
 /* Schedule and comm state of one device of the bus. */
 struct dev_sched {
-	int index;	   /* into config.devices */
-	uint64_t next_due; /* CLOCK_MONOTONIC ms */
-	uint64_t poll_due; /* when the poll in progress was due */
-	uint32_t polls;	   /* scheduled polls so far */
-	uint32_t failures; /* consecutive */
-	int tries_done;	   /* failed tries of the poll in progress; 0: none in progress */
+	int index;	       /* into config.devices */
+	uint64_t next_due;     /* CLOCK_MONOTONIC ms */
+	uint64_t poll_due;     /* when the poll in progress was due */
+	uint32_t polls;	       /* scheduled polls so far */
+	uint32_t failures;     /* consecutive */
+	int tries_done;	       /* failed tries of the poll in progress; 0: none in progress */
 	int last_rc, last_exc; /* of the last failed try */
-	bool dead;	   /* failures reached fault_after: dead_retry_s pacing */
-	bool suspect;	   /* RTU: a try failed since the last confirmed good read */
+	bool dead;	       /* failures reached fault_after: dead_retry_s pacing */
+	bool suspect;	       /* RTU: a try failed since the last confirmed good read */
 	uint32_t bad_confirms; /* RTU: failed confirmations in this comm loss */
-	uint64_t last_sig; /* signature of the last result: what changed goes at once */
+	uint64_t last_sig;     /* signature of the last result: what changed goes at once */
 };
 
 /* The job the bus thread is running, step by step. */
@@ -149,7 +149,7 @@ struct poller {
 	_Atomic uint64_t progress_ms;
 	bool full_logged, closed_logged;
 	uint64_t unsignaled_since; /* first quiet push not yet signalled, 0: none */
-	struct poll_result res; /* scratch of the bus thread: ~1 KB off its stack */
+	struct poll_result res;	   /* scratch of the bus thread: ~1 KB off its stack */
 };
 
 static const char *errstr(int rc, char *buf, size_t len)
@@ -567,7 +567,6 @@ static int dev_tries(const struct cfg_bus *b, const struct cfg_device *d)
 	return 1 + (retries > 0 ? retries : 0);
 }
 
-
 static int quiet_ms(const struct cfg_bus *b)
 {
 	int ms = b->byte_timeout_ms;
@@ -686,8 +685,7 @@ static enum step job_step(struct port *pt, int bus_index, struct job_state *js, 
 		const struct cfg_device *d = &c->devices[job->device];
 
 		t = probe_timeout_ms(pt->bus, d);
-		if (limit != UINT64_MAX &&
-		    util_mono_ms() + try_cost_ms(pt, d->profile, t) > limit)
+		if (limit != UINT64_MAX && util_mono_ms() + try_cost_ms(pt, d->profile, t) > limit)
 			return STEP_WAIT;
 		r = read_blocks(pt, d->unit, d->profile, 1, t, &res->raw, &exc);
 		if (r == -ECANCELED)
@@ -1132,9 +1130,10 @@ static void *poller_main(void *arg)
 		 * the main loop wake a few times a second instead of once per
 		 * device (the cost at rest of SPEC §8). Polling a little early
 		 * never lengthens the interval a fire waits for. */
-		if (next && (next->next_due <= now ||
-			     (p->in_burst &&
-			      next->next_due <= now + poll_slack_ms(&p->cfg->devices[next->index])))) {
+		if (next &&
+		    (next->next_due <= now ||
+		     (p->in_burst &&
+		      next->next_due <= now + poll_slack_ms(&p->cfg->devices[next->index])))) {
 			pthread_mutex_unlock(&p->lock);
 			p->in_burst = true;
 			poll_try(p, next, now, UINT64_MAX);
