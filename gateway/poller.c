@@ -739,6 +739,7 @@ static uint64_t result_sig(const struct poll_result *r, size_t n_words)
 }
 
 static void push_result_quiet(poller *p, const struct poll_result *r, bool quiet);
+static void flush_signal(poller *p);
 
 static void push_result(void *ud, const struct poll_result *r)
 {
@@ -762,8 +763,11 @@ static void push_result_quiet(poller *p, const struct poll_result *r, bool quiet
 				p->unsignaled_since = util_mono_ms();
 		} else {
 			rc = queue_push_wait(p->out, r, PUSH_WAIT_MS);
-			if (rc == 0)
-				p->unsignaled_since = 0; /* the push signalled them all */
+			/* the queue signals a push only into an empty queue: news
+			 * behind quiet results of this burst would wait for the
+			 * burst's end, behind a timeout perhaps */
+			if (rc == 0 && p->unsignaled_since)
+				flush_signal(p);
 		}
 		if (rc == 0)
 			break;

@@ -330,6 +330,7 @@ static bool srv_wait_requests(struct srv *s, int unit, unsigned n, int timeout_m
 /* ------------------------------------------------------- config, profiles */
 
 static struct profile prof_hd;	/* holding 0 x4 + discrete 0 x3 */
+static struct profile prof_in;	/* input 10 x2 */
 static struct profile prof_all; /* + input 10 x2 + coils 5 x2 */
 
 static void profiles_init(void)
@@ -340,6 +341,11 @@ static void profiles_init(void)
 	prof_hd.blocks[1] = (struct profile_block){TABLE_DISCRETE, 0, 3, 4};
 	prof_hd.n_blocks = 2;
 	prof_hd.n_words = 7;
+	memset(&prof_in, 0, sizeof(prof_in));
+	snprintf(prof_in.name, sizeof(prof_in.name), "test-in");
+	prof_in.blocks[0] = (struct profile_block){TABLE_INPUT, 10, 2, 0};
+	prof_in.n_blocks = 1;
+	prof_in.n_words = 2;
 	prof_all = prof_hd;
 	snprintf(prof_all.name, sizeof(prof_all.name), "test-all");
 	prof_all.blocks[2] = (struct profile_block){TABLE_INPUT, 10, 2, 7};
@@ -1276,6 +1282,63 @@ static void test_progress_advances(void **state)
 	cfg_free(c);
 }
 
+/* Defect 1 of issue 7: a result with news pushed behind unchanged results
+ * of the same burst was not handed over (the queue signals a push only into
+ * an empty queue) until the burst ended, behind a slow neighbour's
+ * transaction. A, B and C are polled in one burst; C answers 500 ms late.
+ * While the server holds C's answer, B's new value must already be
+ * readable from the queue. No timing asserted: the check is made while C's
+ * transaction is known to be in progress. */
+static void test_news_handed_over_before_slow_transaction(void **state)
+{
+	struct pollfd pfd;
+	struct poll_result r;
+	struct config *c;
+	unsigned n_c;
+	bool got_b = false;
+	struct srv s;
+	poller *p;
+	queue *q;
+	int cyc, b, d, slow;
+
+	(void)state;
+	srv_start_tcp(&s);
+	srv_set(&s, 3, B_LATE, 0);
+	s.late_ms = 500;
+	c = cfg_new(BUS_TCP, "127.0.0.1", s.port);
+	c->buses[0].retries = 0;
+	/* first due at 0, 250, 500, 750 ms: A, B and C make one burst */
+	cfg_add(c, "a", 1, &prof_hd, 1000, 3, 10);
+	b = cfg_add(c, "b", 2, &prof_in, 1000, 3, 10);
+	slow = cfg_add(c, "c", 3, &prof_hd, 1000, 3, 10);
+	c->devices[slow].timeout_ms = 2000;
+	d = cfg_add(c, "d", 4, &prof_hd, 1000, 3, 10);
+	assert_int_equal(queue_new(256, sizeof(struct poll_result), &q), 0);
+	assert_int_equal(poller_start(c, 0, q, &p), 0);
+
+	/* two cycles: A's reads are unchanged (quiet) from then on */
+	for (cyc = 0; cyc < 2; cyc++)
+		assert_true(wait_read(q, d, 0, 0, 5000, &r));
+	while (queue_pop(q, &r))
+		;
+	n_c = srv_requests(&s, 3);
+	s.map->tab_input_registers[10] = 4242; /* news for B at its next read */
+	assert_true(srv_wait_requests(&s, 3, n_c + 1, 5000));
+	/* C's transaction is in progress (the server sleeps 500 ms on it) */
+	pfd = (struct pollfd){.fd = queue_fd(q), .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	while (queue_pop(q, &r))
+		if (r.kind == POLL_RESULT_READ && r.device == b && r.rc == 0 &&
+		    r.raw.words[0] == 4242)
+			got_b = true;
+	assert_true(got_b);
+
+	poller_stop(p);
+	srv_stop(&s);
+	queue_free(q);
+	cfg_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1295,8 +1358,11 @@ int main(void)
 	    cmocka_unit_test(test_scan_interleaves_with_polls),
 	    cmocka_unit_test(test_cancel_queued_job),
 	    cmocka_unit_test(test_progress_advances),
+	    cmocka_unit_test(test_news_handed_over_before_slow_transaction),
 	};
 
+	if (getenv("TEST_FILTER"))
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	log_init(getenv("FIREGW_TEST_DEBUG") ? LOG_DEBUG : LOG_ERR);
 	profiles_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
