@@ -22,8 +22,10 @@
  * comes within the SPEC §8 bound on a bus that has no gap; a device in
  * comm loss or a job waits for a gap as long as it takes (on a bus that
  * never leaves a gap of a dead unit's timeout, that unit stays in comm loss
- * until one opens: shorten its timeout_ms). Before any background
- * transaction, the results pushed so far are handed over (queue_signal).
+ * until one opens: shorten its timeout_ms). A result with news (a change,
+ * a failure) is handed over at once with everything pushed before it;
+ * unchanged results wait for the burst's end (cost at rest), but never
+ * for a background transaction: those are handed over before it starts.
  *
  * Wire discipline: the port is flushed before every RTU request and after
  * any failed transaction (after a quiet of max(byte timeout,
