@@ -966,8 +966,8 @@ int cli_scan(int argc, char **argv)
 			break;
 		}
 		case 't':
-			if (util_parse_long(optarg, 10, 10000, &t) < 0) {
-				usage_error("scan", "--timeout-ms takes 10..10000");
+			if (util_parse_long(optarg, 10, 1000, &t) < 0) {
+				usage_error("scan", "--timeout-ms takes 10..1000 (ms per unit)");
 				return 2;
 			}
 			job.timeout_ms = (int)t;
@@ -994,8 +994,10 @@ int cli_scan(int argc, char **argv)
 		config_free(c);
 		return 2;
 	}
-	req = json_pack("{s:s, s:s, s:i, s:i, s:i}", "op", "scan", "bus", bus_id, "from",
-			job.unit_from, "to", job.unit_to, "timeout_ms", job.timeout_ms);
+	req = json_pack("{s:s, s:s, s:i, s:i}", "op", "scan", "bus", bus_id, "from",
+			job.unit_from, "to", job.unit_to);
+	if (req && job.timeout_ms > 0) /* absent: the daemon's default */
+		json_object_set_new(req, "timeout_ms", json_integer(job.timeout_ms));
 	r = run_job(c, bus, &job, req, "scan");
 	json_decref(req);
 	config_free(c);

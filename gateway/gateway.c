@@ -2392,13 +2392,31 @@ static void do_job(struct gw *g, int client, json_t *req, enum poller_job_kind k
 			control_error(g->ctl, client, "not_found", "no bus '%s'", b ? b : "");
 			return;
 		}
-		job.unit_from = (int)json_integer_value(json_object_get(req, "from"));
-		job.unit_to = (int)json_integer_value(json_object_get(req, "to"));
-		job.timeout_ms = (int)json_integer_value(json_object_get(req, "timeout_ms"));
-		if (job.unit_from < 1 || job.unit_to > 247 || job.unit_from > job.unit_to) {
-			control_error(g->ctl, client, "bad_request", "units must be within 1..247");
+		json_t *from = json_object_get(req, "from"), *to = json_object_get(req, "to");
+		json_t *tmo = json_object_get(req, "timeout_ms");
+
+		/* every argument bounded: a scan shares the bus with the polls
+		 * one transaction at a time, never longer than 1 s each */
+		if (!json_is_integer(from) || json_integer_value(from) < 1 ||
+		    json_integer_value(from) > 247) {
+			control_error(g->ctl, client, "bad_request", "\"from\" must be a unit 1..247");
 			return;
 		}
+		if (!json_is_integer(to) || json_integer_value(to) < json_integer_value(from) ||
+		    json_integer_value(to) > 247) {
+			control_error(g->ctl, client, "bad_request",
+				      "\"to\" must be a unit \"from\"..247");
+			return;
+		}
+		if (tmo && (!json_is_integer(tmo) || json_integer_value(tmo) < 10 ||
+			    json_integer_value(tmo) > 1000)) {
+			control_error(g->ctl, client, "bad_request",
+				      "\"timeout_ms\" must be 10..1000 (omit it for 100)");
+			return;
+		}
+		job.unit_from = (int)json_integer_value(from);
+		job.unit_to = (int)json_integer_value(to);
+		job.timeout_ms = tmo ? (int)json_integer_value(tmo) : 0;
 	}
 	job.tag = ++g->next_job_tag;
 	r = poller_submit(g->pollers[bus], &job);

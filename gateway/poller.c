@@ -4,20 +4,48 @@
  * bus's devices and a small job queue (probe, scan). Results go to the main
  * loop's bounded queue with back-pressure.
  *
- * Threads: poller_start, poller_stop and poller_submit are called by the
- * main thread; everything else runs on the bus thread, except
- * poller_run_job, which the CLI calls on its own thread with a port of its
- * own (no daemon running).
+ * Threads: poller_start, poller_stop, poller_submit, poller_cancel and
+ * poller_progress_ms are called by the main thread; everything else runs on
+ * the bus thread, except poller_run_job, which the CLI calls on its own
+ * thread with a port of its own (no daemon running).
  *
- * Wire discipline: after any failed transaction the thread stays quiet for
- * max(byte timeout, inter_frame_ms, 5 ms) and flushes the port, so that a
- * late reply is never taken as the answer to the next request (on RTU
- * nothing else would catch it; on TCP the transaction id would, but as an
- * error of the next, healthy, device). */
+ * Schedule: a healthy device (no failure pending) is polled when due, and
+ * devices due soon join it in a burst (poll_slack_ms). Everything else is
+ * background work that runs one transaction at a time, and only where that
+ * transaction's whole timeout fits before the next due poll of a healthy
+ * device: the tries of a failing device after its first, the retries of a
+ * device in comm loss, every step of a job (one scan unit, one probe try).
+ * So a dead, slow or garbling unit, or a scan, costs its neighbours at most
+ * the one timeout of the first failing try, never a period. Two limits:
+ * a failing device (not yet in comm loss) waits for a gap at most
+ * 500 ms / fault_after per poll, then goes anyway, so comm_loss still
+ * comes within the SPEC §8 bound on a bus that has no gap; a device in
+ * comm loss or a job waits for a gap as long as it takes (on a bus that
+ * never leaves a gap of a dead unit's timeout, that unit stays in comm loss
+ * until one opens: shorten its timeout_ms). A result with news (a change,
+ * a failure) is handed over at once with everything pushed before it;
+ * unchanged results wait for the burst's end (cost at rest), but never
+ * for a background transaction: those are handed over before it starts.
+ *
+ * Wire discipline: the port is flushed before every RTU request and after
+ * any failed transaction (after a quiet of max(byte timeout,
+ * inter_frame_ms, 5 ms)), so a reply arriving outside its request's window
+ * is dropped. A late reply that lands inside a later window of the same
+ * unit cannot be told from an answer on RTU (no transaction id): so on RTU
+ * a good read of a device with a failed try since its last confirmed read
+ * (a failing device, or one in comm loss) counts only when the unit also
+ * answers confirmation reads sent at once after it, with a timeout bounded
+ * by the time left before the next due poll. A unit answering later than
+ * its timeout cannot answer those in time, unless the gateway sent it the
+ * same requests exactly one delay earlier: a unit whose replies are late
+ * by one retry spacing would mirror the gateway's last retry and its
+ * confirmation, so each failed confirmation of a comm loss asks one more
+ * confirmation read the next time (up to CONFIRM_MAX), which the mirror
+ * lacks. A healthy unit pays one extra read, at recovery only. On TCP the
+ * transaction id (checked by libmodbus) rejects a late reply. */
 #include "poller.h"
 
 #include <errno.h>
-#include <sys/ioctl.h>
 #include <fcntl.h>
 #include <modbus.h>
 #include <pthread.h>
@@ -41,6 +69,11 @@
 #define BACKOFF_MAX_MS 5000
 #define PUSH_WAIT_MS 1000
 #define BURST_SIGNAL_MS 20 /* results of a long burst reach the main loop at least this often */
+#define WAIT_MAX_MS 1000   /* the thread shows progress at least this often when idle */
+#define JOB_TIMEOUT_MAX_MS 1000 /* a job's transaction: a stop is obeyed within a second */
+#define SCAN_TIMEOUT_MIN_MS 10
+#define CONFIRM_MAX 4	    /* confirmation reads of an RTU recovery, at most */
+#define FORCE_BUDGET_MS 500 /* a failing device's wait for gaps, over its fault_after polls */
 /* Modbus exceptions 0x0A/0x0B come from a gateway saying the target unit is
  * not there (Modbus Application Protocol v1.1b3 §7). */
 #define EXC_GATEWAY_PATH 0x0A
@@ -58,6 +91,7 @@ struct port {
 	bool lock_file_off;   /* runtime_dir unusable: run without, logged once */
 	int cur_timeout_ms;   /* response timeout set on mb, -1 unknown */
 	uint64_t last_end_ms; /* end of the last transaction (inter_frame_ms) */
+	uint64_t ok_ms;	      /* recent duration of a good transaction (a decaying max) */
 	uint64_t retry_at_ms; /* no reconnect attempt before this */
 	int backoff_ms;
 	int down_rc; /* what reads get while the port is down */
@@ -67,12 +101,26 @@ struct port {
 
 /* Schedule and comm state of one device of the bus. */
 struct dev_sched {
-	int index;	   /* into config.devices */
-	uint64_t next_due; /* CLOCK_MONOTONIC ms */
-	uint32_t polls;	   /* scheduled polls so far */
-	uint32_t failures; /* consecutive */
-	bool dead;	   /* failures reached fault_after: dead_retry_s pacing */
-	uint64_t last_sig; /* signature of the last result: what changed goes at once */
+	int index;	       /* into config.devices */
+	uint64_t next_due;     /* CLOCK_MONOTONIC ms */
+	uint64_t poll_due;     /* when the poll in progress was due */
+	uint32_t polls;	       /* scheduled polls so far */
+	uint32_t failures;     /* consecutive */
+	int tries_done;	       /* failed tries of the poll in progress; 0: none in progress */
+	int last_rc, last_exc; /* of the last failed try */
+	bool dead;	       /* failures reached fault_after: dead_retry_s pacing */
+	bool suspect;	       /* RTU: a try failed since the last confirmed good read */
+	uint32_t bad_confirms; /* RTU: failed confirmations in this comm loss */
+	uint64_t last_sig;     /* signature of the last result: what changed goes at once */
+};
+
+/* The job the bus thread is running, step by step. */
+struct job_state {
+	bool active;
+	struct poller_job job;
+	int unit;  /* SCAN: next unit */
+	int tries; /* PROBE: tries done */
+	int rc;	   /* JOB_DONE rc so far */
 };
 
 /* Where results of a job go: the out queue (daemon) or a callback (CLI). */
@@ -94,10 +142,16 @@ struct poller {
 	pthread_cond_t wake;  /* on CLOCK_MONOTONIC */
 	atomic_bool stop;
 	struct poller_job jobs[POLLER_JOBS_MAX];
+	bool job_cancelled[POLLER_JOBS_MAX]; /* parallel to jobs */
 	size_t job_head, job_len;
+	struct job_state cur; /* the running job (bus thread; cur_tag/cancel under lock) */
+	uint64_t cur_tag;     /* tag of the running job, 0: none (under lock) */
+	bool cur_cancel;      /* poller_cancel asked the running job to end (under lock) */
+	bool in_burst;	      /* the last step was a scheduled poll: others may join early */
+	_Atomic uint64_t progress_ms;
 	bool full_logged, closed_logged;
 	uint64_t unsignaled_since; /* first quiet push not yet signalled, 0: none */
-	struct poll_result res; /* scratch of the bus thread: ~1 KB off its stack */
+	struct poll_result res;	   /* scratch of the bus thread: ~1 KB off its stack */
 };
 
 static const char *errstr(int rc, char *buf, size_t len)
@@ -398,6 +452,7 @@ static int port_transact(struct port *pt, int unit, const struct profile_block *
 {
 	uint8_t bits[MODBUS_MAX_READ_BITS];
 	uint16_t *dst;
+	uint64_t start;
 	int n = -1, e, r, i;
 
 	*ret_exc = 0;
@@ -413,16 +468,14 @@ static int port_transact(struct port *pt, int unit, const struct profile_block *
 		return r;
 	if (pt->bus->inter_frame_ms > 0)
 		sleep_until_ms(pt->last_end_ms + (uint64_t)pt->bus->inter_frame_ms);
-	if (pt->bus->kind == BUS_RTU) {
-		int pending = 0;
-
-		/* bytes on an idle RTU line are a late reply to an earlier
-		 * request: gone before this request, never read as its answer */
-		if (ioctl(modbus_get_socket(pt->mb), FIONREAD, &pending) == 0 && pending > 0)
-			modbus_flush(pt->mb);
-	}
+	/* bytes on an idle RTU line are a late reply to an earlier request:
+	 * gone before this request, never read as its answer (a tcflush, no
+	 * wait) */
+	if (pt->bus->kind == BUS_RTU)
+		modbus_flush(pt->mb);
 	modbus_set_slave(pt->mb, unit);
 	dst = raw->words + b->words_offset;
+	pt->last_end_ms = util_mono_ms(); /* the start, for ok_ms */
 	errno = 0;
 	switch (b->table) {
 	case TABLE_HOLDING:
@@ -441,8 +494,14 @@ static int port_transact(struct port *pt, int unit, const struct profile_block *
 		return -EINVAL;
 	}
 	e = errno;
+	start = pt->last_end_ms;
 	pt->last_end_ms = util_mono_ms();
 	if (n == b->count) {
+		uint64_t dur = pt->last_end_ms - start;
+
+		/* what a good transaction costs on this line: the other
+		 * blocks of a try that fails on one (try_cost_ms) */
+		pt->ok_ms = dur > pt->ok_ms ? dur : (pt->ok_ms * 7 + dur) / 8;
 		if (b->table == TABLE_COIL || b->table == TABLE_DISCRETE)
 			for (i = 0; i < n; i++)
 				dst[i] = bits[i] ? 1 : 0;
@@ -510,6 +569,30 @@ static int dev_tries(const struct cfg_bus *b, const struct cfg_device *d)
 	return 1 + (retries > 0 ? retries : 0);
 }
 
+static int quiet_ms(const struct cfg_bus *b)
+{
+	int ms = b->byte_timeout_ms;
+
+	if (b->inter_frame_ms > ms)
+		ms = b->inter_frame_ms;
+	return ms < QUIET_MIN_MS ? QUIET_MIN_MS : ms;
+}
+
+/* What one try of a device may cost: a try ends at its first failure, so
+ * one block's whole timeout, the other blocks at what a good transaction
+ * costs on this line (at least QUIET_MIN_MS), the gaps between frames and
+ * the quiet after a failure. */
+static uint64_t try_cost_ms(const struct port *pt, const struct profile *prof, int timeout_ms)
+{
+	const struct cfg_bus *b = pt->bus;
+	uint64_t nb = prof && prof->n_blocks > 0 ? prof->n_blocks : 1;
+	uint64_t ok = pt->ok_ms > QUIET_MIN_MS ? pt->ok_ms : QUIET_MIN_MS;
+
+	return (uint64_t)timeout_ms + (nb - 1) * ok +
+	       nb * (uint64_t)(b->inter_frame_ms > 0 ? b->inter_frame_ms : 0) +
+	       (uint64_t)quiet_ms(b);
+}
+
 static void result_init(struct poll_result *r, enum poll_result_kind kind, int bus, int device,
 			int unit, uint64_t tag, int rc, int exc)
 {
@@ -537,8 +620,11 @@ static int job_check(const struct config *c, int bus_index, const struct poller_
 			return -EINVAL;
 		return 0;
 	case POLLER_JOB_SCAN:
-		if (job->unit_from < 1 || job->unit_to > 247 || job->unit_from > job->unit_to ||
-		    job->timeout_ms < 0)
+		if (job->unit_from < 1 || job->unit_to > 247 || job->unit_from > job->unit_to)
+			return -EINVAL;
+		/* a bounded transaction: the bus is shared with the polls */
+		if (job->timeout_ms != 0 &&
+		    (job->timeout_ms < SCAN_TIMEOUT_MIN_MS || job->timeout_ms > JOB_TIMEOUT_MAX_MS))
 			return -EINVAL;
 		return 0;
 	default:
@@ -546,59 +632,101 @@ static int job_check(const struct config *c, int bus_index, const struct poller_
 	}
 }
 
-/* Runs one job on an open (or openable) port. Emits PROBE or SCAN results,
- * then JOB_DONE. res is scratch space. Returns the JOB_DONE rc. */
-static int job_run(struct port *pt, int bus_index, const struct poller_job *job,
-		   const struct emitter *em, struct poll_result *res)
+static int scan_timeout_ms(const struct poller_job *job)
 {
-	const struct config *c = pt->cfg;
-	const struct cfg_device *d;
-	struct profile_block reg0 = {.table = TABLE_HOLDING, .address = 0, .count = 1};
-	int rc, r, exc = 0, unit;
-
-	rc = job_check(c, bus_index, job);
-	if (rc < 0)
-		goto out_done;
-	if (job->kind == POLLER_JOB_PROBE) {
-		d = &c->devices[job->device];
-		rc = read_blocks(pt, d->unit, d->profile, dev_tries(pt->bus, d),
-				 dev_timeout_ms(pt->bus, d), &res->raw, &exc);
-		result_init(res, POLL_RESULT_PROBE, bus_index, job->device, d->unit, job->tag, rc,
-			    exc);
-		em->fn(em->ud, res);
-		goto out_done;
-	}
-	/* SCAN: one short try per unit; scheduled polls wait meanwhile */
-	port_set_timeout(pt, job->timeout_ms > 0 ? job->timeout_ms : SCAN_TIMEOUT_MS);
-	for (unit = job->unit_from; unit <= job->unit_to; unit++) {
-		if (pt->stop && atomic_load(pt->stop)) {
-			rc = -ECANCELED;
-			break;
-		}
-		memset(&res->raw, 0, sizeof(res->raw));
-		r = port_transact(pt, unit, &reg0, &res->raw, &exc);
-		if (r == 0 ||
-		    (r == -EPROTO && exc != EXC_GATEWAY_PATH && exc != EXC_GATEWAY_TARGET)) {
-			/* it answered: present, even if it has no register 0 */
-			result_init(res, POLL_RESULT_SCAN, bus_index, -1, unit, job->tag, 0,
-				    r == 0 ? 0 : exc);
-			em->fn(em->ud, res);
-		} else if (r != -ETIMEDOUT && r != -EBADMSG && r != -EPROTO) {
-			rc = r; /* the port is gone: no use going on */
-			break;
-		}
-	}
-
-out_done:
-	result_init(res, POLL_RESULT_JOB_DONE, bus_index,
-		    job && job->kind == POLLER_JOB_PROBE ? job->device : -1, 0, job ? job->tag : 0,
-		    rc, 0);
-	em->fn(em->ud, res);
-	return rc;
+	return job->timeout_ms > 0 ? job->timeout_ms : SCAN_TIMEOUT_MS;
 }
 
-/* Back-pressure: wait for room, never drop silently. Only a closed queue or
- * a stop with a full queue drops, and says so. */
+static int probe_timeout_ms(const struct cfg_bus *b, const struct cfg_device *d)
+{
+	int t = dev_timeout_ms(b, d);
+
+	return t > JOB_TIMEOUT_MAX_MS ? JOB_TIMEOUT_MAX_MS : t;
+}
+
+static void job_begin(struct job_state *js, const struct poller_job *job)
+{
+	memset(js, 0, sizeof(*js));
+	js->active = true;
+	js->job = *job;
+	js->unit = job->unit_from;
+}
+
+static void job_finish(struct job_state *js, int bus_index, int rc, const struct emitter *em,
+		       struct poll_result *res)
+{
+	const struct poller_job *job = &js->job;
+
+	result_init(res, POLL_RESULT_JOB_DONE, bus_index,
+		    job->kind == POLLER_JOB_PROBE ? job->device : -1, 0, job->tag, rc, 0);
+	js->active = false;
+	js->rc = rc;
+	em->fn(em->ud, res);
+}
+
+enum step { STEP_WAIT, STEP_MORE, STEP_DONE };
+
+/* One step of the running job: one scan unit or one probe try, only when
+ * its whole cost fits before limit (the next due poll of the bus;
+ * UINT64_MAX on the CLI path). Emits PROBE or SCAN results, and JOB_DONE
+ * when the job is over. res is scratch space. */
+static enum step job_step(struct port *pt, int bus_index, struct job_state *js, uint64_t limit,
+			  const struct emitter *em, struct poll_result *res)
+{
+	const struct config *c = pt->cfg;
+	const struct poller_job *job = &js->job;
+	struct profile_block reg0 = {.table = TABLE_HOLDING, .address = 0, .count = 1};
+	int r, exc = 0, t;
+
+	r = job_check(c, bus_index, job);
+	if (r < 0) {
+		job_finish(js, bus_index, r, em, res);
+		return STEP_DONE;
+	}
+	if (job->kind == POLLER_JOB_PROBE) {
+		const struct cfg_device *d = &c->devices[job->device];
+
+		t = probe_timeout_ms(pt->bus, d);
+		if (limit != UINT64_MAX && util_mono_ms() + try_cost_ms(pt, d->profile, t) > limit)
+			return STEP_WAIT;
+		r = read_blocks(pt, d->unit, d->profile, 1, t, &res->raw, &exc);
+		if (r == -ECANCELED)
+			return STEP_MORE; /* stopping: the caller ends the job */
+		js->tries++;
+		if (r != 0 && is_retryable(r) && js->tries < dev_tries(pt->bus, d))
+			return STEP_MORE;
+		result_init(res, POLL_RESULT_PROBE, bus_index, job->device, d->unit, job->tag, r,
+			    exc);
+		em->fn(em->ud, res);
+		job_finish(js, bus_index, r, em, res);
+		return STEP_DONE;
+	}
+	/* SCAN: one short try per unit */
+	t = scan_timeout_ms(job);
+	if (limit != UINT64_MAX &&
+	    util_mono_ms() + (uint64_t)t + (uint64_t)quiet_ms(pt->bus) +
+		    (uint64_t)(pt->bus->inter_frame_ms > 0 ? pt->bus->inter_frame_ms : 0) >
+		limit)
+		return STEP_WAIT;
+	port_set_timeout(pt, t);
+	memset(&res->raw, 0, sizeof(res->raw));
+	r = port_transact(pt, js->unit, &reg0, &res->raw, &exc);
+	if (r == 0 || (r == -EPROTO && exc != EXC_GATEWAY_PATH && exc != EXC_GATEWAY_TARGET)) {
+		/* it answered: present, even if it has no register 0 */
+		result_init(res, POLL_RESULT_SCAN, bus_index, -1, js->unit, job->tag, 0,
+			    r == 0 ? 0 : exc);
+		em->fn(em->ud, res);
+	} else if (r != -ETIMEDOUT && r != -EBADMSG && r != -EPROTO) {
+		job_finish(js, bus_index, r, em, res); /* the port is gone: no use going on */
+		return STEP_DONE;
+	}
+	if (++js->unit > job->unit_to) {
+		job_finish(js, bus_index, 0, em, res);
+		return STEP_DONE;
+	}
+	return STEP_MORE;
+}
+
 /* FNV-1a over a result's outcome and data: equal signatures, nothing new
  * for detection. */
 static uint64_t result_sig(const struct poll_result *r, size_t n_words)
@@ -613,12 +741,15 @@ static uint64_t result_sig(const struct poll_result *r, size_t n_words)
 }
 
 static void push_result_quiet(poller *p, const struct poll_result *r, bool quiet);
+static void flush_signal(poller *p);
 
 static void push_result(void *ud, const struct poll_result *r)
 {
 	push_result_quiet(ud, r, false);
 }
 
+/* Back-pressure: wait for room, never drop silently. Only a closed queue or
+ * a stop with a full queue drops, and says so. */
 static void push_result_quiet(poller *p, const struct poll_result *r, bool quiet)
 {
 	bool waited = false;
@@ -634,6 +765,11 @@ static void push_result_quiet(poller *p, const struct poll_result *r, bool quiet
 				p->unsignaled_since = util_mono_ms();
 		} else {
 			rc = queue_push_wait(p->out, r, PUSH_WAIT_MS);
+			/* the queue signals a push only into an empty queue: news
+			 * behind quiet results of this burst would wait for the
+			 * burst's end, behind a timeout perhaps */
+			if (rc == 0 && p->unsignaled_since)
+				flush_signal(p);
 		}
 		if (rc == 0)
 			break;
@@ -660,6 +796,16 @@ static void push_result_quiet(poller *p, const struct poll_result *r, bool quiet
 	if (waited) {
 		log_notice("bus '%s': result queue has room again", p->port.bus->id);
 		p->full_logged = false;
+	}
+}
+
+/* Hands over every result pushed quietly so far: before a transaction that
+ * may block for its whole timeout. */
+static void flush_signal(poller *p)
+{
+	if (p->unsignaled_since) {
+		queue_signal(p->out);
+		p->unsignaled_since = 0;
 	}
 }
 
@@ -707,29 +853,78 @@ static uint64_t poll_slack_ms(const struct cfg_device *d)
 	return slack > 500 ? 500 : slack;
 }
 
-/* One scheduled poll of s: read, count, reschedule, log transitions, push. */
-static void poll_device(poller *p, struct dev_sched *s)
+/* How long a failing device (not in comm loss) waits for a gap per poll
+ * before it goes anyway: FORCE_BUDGET_MS over its fault_after polls, so
+ * comm_loss stays within the SPEC §8 bound (its + 1 s). */
+static uint64_t force_after_ms(const struct cfg_device *d)
+{
+	int fault_after = d->fault_after > 0 ? d->fault_after : 3;
+
+	return (uint64_t)(FORCE_BUDGET_MS / fault_after);
+}
+
+/* Healthy: polled when due, in bursts. Anything else is background work. */
+static bool dev_healthy(const struct dev_sched *s)
+{
+	return !s->dead && s->failures == 0 && s->tries_done == 0;
+}
+
+/* When background work of s may start: a poll in progress at once, else
+ * its next due time. */
+static uint64_t bg_due(const struct dev_sched *s)
+{
+	return s->tries_done > 0 ? 0 : s->next_due;
+}
+
+/* RTU: confirmation reads after a good read of a suspect unit, each sent
+ * at once, each with the time left before limit (at most the device's
+ * timeout). 0 (confirmed, raw holds the last read), -EAGAIN (no time
+ * left for one: nothing learnt), or the failed read's rc. */
+static int confirm_read(poller *p, struct dev_sched *s, uint64_t limit, struct profile_raw *raw,
+			int *ret_exc)
+{
+	const struct cfg_device *d = &p->cfg->devices[s->index];
+	int timeout = dev_timeout_ms(p->port.bus, d), n, i, r, t;
+	uint64_t now, cost;
+
+	n = 1 + (int)(s->bad_confirms < CONFIRM_MAX - 1 ? s->bad_confirms : CONFIRM_MAX - 1);
+	for (i = 0; i < n; i++) {
+		t = timeout;
+		now = util_mono_ms();
+		if (limit != UINT64_MAX) {
+			cost = try_cost_ms(&p->port, d->profile, 0);
+			if (now + cost + SCAN_TIMEOUT_MIN_MS > limit)
+				return -EAGAIN;
+			if ((uint64_t)t > limit - now - cost)
+				t = (int)(limit - now - cost);
+		}
+		r = read_blocks(&p->port, d->unit, d->profile, 1, t, raw, ret_exc);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Ends the poll in progress of s with rc: counts, logs transitions,
+ * reschedules, pushes the result. */
+static void poll_end(poller *p, struct dev_sched *s, int rc, int exc, uint64_t due)
 {
 	const struct cfg_device *d = &p->cfg->devices[s->index];
 	int fault_after = d->fault_after > 0 ? d->fault_after : 3;
 	struct poll_result *res = &p->res;
 	bool was_dead = s->dead;
-	uint64_t start, now, period;
-	int rc, exc;
+	uint64_t now, period;
 
-	start = util_mono_ms();
-	/* a device in comm loss gets one try per dead retry, not 1 + retries */
-	rc = read_blocks(&p->port, d->unit, d->profile, s->dead ? 1 : dev_tries(p->port.bus, d),
-			 dev_timeout_ms(p->port.bus, d), &res->raw, &exc);
-	if (rc == -ECANCELED)
-		return; /* stopping: not a poll of the device */
 	s->polls++;
+	s->tries_done = 0;
 	if (rc == 0) {
 		if (s->dead)
 			log_notice("'%s' (unit %d on '%s') answers again after %u failed polls",
 				   d->id, d->unit, p->port.bus->id, s->failures);
 		s->failures = 0;
 		s->dead = false;
+		s->suspect = false;
+		s->bad_confirms = 0;
 	} else {
 		s->failures++;
 		if (!s->dead && s->failures >= (uint32_t)fault_after) {
@@ -739,7 +934,12 @@ static void poll_device(poller *p, struct dev_sched *s)
 	}
 	now = util_mono_ms();
 	period = dev_period_ms(d, s->dead);
-	if (s->dead != was_dead) {
+	if (s->dead) {
+		/* from the end of the retry: a unit whose replies come late by
+		 * a multiple of dead_retry_s does not find its old replies
+		 * waiting in each retry's window */
+		s->next_due = now + period;
+	} else if (s->dead != was_dead) {
 		s->next_due = now + period;
 	} else {
 		/* early (it joined a burst): from the start of this poll, so
@@ -748,19 +948,9 @@ static void poll_device(poller *p, struct dev_sched *s)
 		 * late (the bus was busy): from when it was due, so a slow
 		 * neighbour costs no poll rate; more than a period late: afresh,
 		 * no burst of catch-up polls */
-		s->next_due = (start < s->next_due ? start : s->next_due) + period;
+		s->next_due = due + period;
 		if (s->next_due + period < now)
 			s->next_due = now + period;
-	}
-	if (rc == -ETIMEDOUT && p->port.bus->kind == BUS_RTU) {
-		/* an RTU reply has no transaction id: a slave answering after
-		 * the timeout would answer this unit's next request if it came
-		 * soon. Its next request waits 4 timeouts, so a late reply finds
-		 * the line idle and is flushed, and a slow slave stays failed. */
-		uint64_t quiet = now + 4u * (uint64_t)dev_timeout_ms(p->port.bus, d);
-
-		if (s->next_due < quiet)
-			s->next_due = quiet;
 	}
 	result_init(res, POLL_RESULT_READ, p->bus_index, s->index, d->unit, 0, rc, exc);
 	res->polls = s->polls;
@@ -773,6 +963,54 @@ static void poll_device(poller *p, struct dev_sched *s)
 	}
 }
 
+/* One try of s. Healthy devices come here when due (limit UINT64_MAX: the
+ * first try is never held back); everything else only when it fits
+ * before limit. false: stopping, nothing done. */
+static bool poll_try(poller *p, struct dev_sched *s, uint64_t start, uint64_t limit)
+{
+	const struct cfg_device *d = &p->cfg->devices[s->index];
+	struct poll_result *res = &p->res;
+	bool rtu = p->port.bus->kind == BUS_RTU;
+	int rc, exc = 0, tries;
+
+	if (s->tries_done == 0)
+		s->poll_due = start < s->next_due ? start : s->next_due;
+	rc = read_blocks(&p->port, d->unit, d->profile, 1, dev_timeout_ms(p->port.bus, d),
+			 &res->raw, &exc);
+	if (rc == -ECANCELED)
+		return false; /* stopping: not a poll of the device */
+	if (rc == 0 && rtu && s->suspect) {
+		/* a late reply to an earlier request would read as this one:
+		 * the unit must also answer at once */
+		rc = confirm_read(p, s, limit, &res->raw, &exc);
+		if (rc == -ECANCELED)
+			return false;
+		if (rc == -EAGAIN) {
+			rc = -ETIMEDOUT; /* no time to confirm: not an answer yet */
+		} else if (rc < 0 && s->dead) {
+			s->bad_confirms++;
+			log_info("'%s' (unit %d on '%s'): a reply came but the confirmation "
+				 "read failed; a late reply, the unit stays in comm loss",
+				 d->id, d->unit, p->port.bus->id);
+		}
+	}
+	if (rc == 0) {
+		poll_end(p, s, 0, 0, s->poll_due);
+		return true;
+	}
+	if (rtu)
+		s->suspect = true;
+	s->tries_done++;
+	s->last_rc = rc;
+	s->last_exc = exc;
+	/* a device in comm loss gets one try per dead retry, not 1 + retries */
+	tries = s->dead ? 1 : dev_tries(p->port.bus, d);
+	if (is_retryable(rc) && s->tries_done < tries)
+		return true; /* the next try waits for a gap */
+	poll_end(p, s, rc, exc, s->poll_due);
+	return true;
+}
+
 static struct timespec mono_ts(uint64_t ms)
 {
 	struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
@@ -780,67 +1018,170 @@ static struct timespec mono_ts(uint64_t ms)
 	return ts;
 }
 
-/* The bus thread: jobs first, then whichever device is due; otherwise
- * sleep until the earliest deadline or a wake-up. Finding the earliest is a
- * linear scan: 250 devices polled each second cost ~60 000 comparisons a
- * second, far below the cost of one Modbus read. */
+/* Called with p->lock held: ends cancelled jobs (queued or running) and
+ * takes the next queued job when none runs. Unlocks around pushes. */
+static void jobs_update(poller *p, const struct emitter *em)
+{
+	struct poller_job job;
+	bool cancelled;
+	size_t n;
+
+	if (p->cur.active && p->cur_cancel) {
+		p->cur_tag = 0;
+		p->cur_cancel = false;
+		pthread_mutex_unlock(&p->lock);
+		job_finish(&p->cur, p->bus_index, -ECANCELED, em, &p->res);
+		pthread_mutex_lock(&p->lock);
+	}
+	/* bounded: each round takes one queued job out */
+	for (n = 0; n < POLLER_JOBS_MAX && !p->cur.active && p->job_len > 0; n++) {
+		job = p->jobs[p->job_head];
+		cancelled = p->job_cancelled[p->job_head];
+		p->job_cancelled[p->job_head] = false;
+		p->job_head = (p->job_head + 1) % POLLER_JOBS_MAX;
+		p->job_len--;
+		job_begin(&p->cur, &job);
+		if (!cancelled) {
+			p->cur_tag = job.tag;
+			p->cur_cancel = false;
+			break;
+		}
+		pthread_mutex_unlock(&p->lock);
+		job_finish(&p->cur, p->bus_index, -ECANCELED, em, &p->res);
+		pthread_mutex_lock(&p->lock);
+	}
+}
+
+static void store_progress(poller *p)
+{
+	atomic_store(&p->progress_ms, util_mono_ms());
+}
+
+/* Picks the background work to run now, if any fits before limit:
+ * failing devices first (the comm_loss bound), then devices in comm loss.
+ * Lowers *wake to when something not yet due becomes due. */
+static struct dev_sched *pick_background(poller *p, uint64_t now, uint64_t limit, uint64_t *wake)
+{
+	struct dev_sched *best = NULL, *s;
+	bool best_failing = false;
+	uint64_t due, cost, force;
+	size_t i;
+
+	for (i = 0; i < p->n_devs; i++) {
+		const struct cfg_device *d;
+		bool failing;
+
+		s = &p->devs[i];
+		if (dev_healthy(s))
+			continue;
+		d = &p->cfg->devices[s->index];
+		due = bg_due(s);
+		if (due > now) {
+			if (due < *wake)
+				*wake = due;
+			continue;
+		}
+		failing = !s->dead;
+		cost = try_cost_ms(&p->port, d->profile, dev_timeout_ms(p->port.bus, d));
+		if (limit != UINT64_MAX && now + cost > limit) {
+			if (!failing)
+				continue; /* comm loss: waits for a gap as long as it takes */
+			force = (s->tries_done > 0 ? s->poll_due : s->next_due) + force_after_ms(d);
+			if (now < force) {
+				if (force < *wake)
+					*wake = force;
+				continue;
+			}
+			/* no gap in time: goes anyway, for the comm_loss bound */
+		}
+		if (!best || (failing && !best_failing) ||
+		    (failing == best_failing && bg_due(s) < bg_due(best))) {
+			best = s;
+			best_failing = failing;
+		}
+	}
+	return best;
+}
+
+/* The bus thread: ends cancelled jobs; polls a healthy device that is due
+ * (and those due within their slack with it: a burst); else runs one
+ * background transaction that fits before the next due poll; else hands
+ * over what was pushed and sleeps until the earliest deadline, a wake-up,
+ * or WAIT_MAX_MS. Finding the earliest is a linear scan: 250 devices
+ * polled each second cost ~60 000 comparisons a second, far below the
+ * cost of one Modbus read. */
 static void *poller_main(void *arg)
 {
 	poller *p = arg;
 	struct emitter em = {.fn = push_result, .ud = p};
-	struct poller_job job;
-	struct dev_sched *next;
+	struct dev_sched *next, *bg;
 	struct timespec ts;
-	uint64_t now;
+	uint64_t now, limit, wake;
+	enum step st;
 	size_t i;
 
 	pthread_mutex_lock(&p->lock);
+	/* bounded by the stop flag; each round does one step or waits */
 	while (!atomic_load(&p->stop)) {
-		if (p->job_len > 0) {
-			job = p->jobs[p->job_head];
-			p->job_head = (p->job_head + 1) % POLLER_JOBS_MAX;
-			p->job_len--;
-			pthread_mutex_unlock(&p->lock);
-			job_run(&p->port, p->bus_index, &job, &em, &p->res);
-			pthread_mutex_lock(&p->lock);
-			continue;
-		}
+		store_progress(p);
+		jobs_update(p, &em);
 		next = NULL;
 		for (i = 0; i < p->n_devs; i++)
-			if (!next || p->devs[i].next_due < next->next_due)
+			if (dev_healthy(&p->devs[i]) &&
+			    (!next || p->devs[i].next_due < next->next_due))
 				next = &p->devs[i];
 		now = util_mono_ms();
-		/* a device due within the slack is polled now, with the one
-		 * that woke the thread: results come in bursts, and the thread
-		 * and the main loop wake a few times a second instead of once
-		 * per device (the cost at rest of SPEC §8). Polling a little
-		 * early never lengthens the interval a fire waits for. */
-		if (next && next->next_due <= now + poll_slack_ms(&p->cfg->devices[next->index])) {
+		/* a device due within the slack is polled with the one that
+		 * woke the thread: results come in bursts, and the thread and
+		 * the main loop wake a few times a second instead of once per
+		 * device (the cost at rest of SPEC §8). Polling a little early
+		 * never lengthens the interval a fire waits for. */
+		if (next &&
+		    (next->next_due <= now ||
+		     (p->in_burst &&
+		      next->next_due <= now + poll_slack_ms(&p->cfg->devices[next->index])))) {
 			pthread_mutex_unlock(&p->lock);
-			poll_device(p, next);
+			p->in_burst = true;
+			poll_try(p, next, now, UINT64_MAX);
 			/* a long burst (slow or dead devices) still hands its
 			 * results over every BURST_SIGNAL_MS */
 			if (p->unsignaled_since &&
-			    util_mono_ms() - p->unsignaled_since >= BURST_SIGNAL_MS) {
-				queue_signal(p->out);
-				p->unsignaled_since = 0;
-			}
+			    util_mono_ms() - p->unsignaled_since >= BURST_SIGNAL_MS)
+				flush_signal(p);
 			pthread_mutex_lock(&p->lock);
 			continue;
 		}
-		if (p->unsignaled_since) {
-			/* the burst is over: one wake-up of the main loop for all */
-			queue_signal(p->out);
-			p->unsignaled_since = 0;
+		p->in_burst = false;
+		limit = next ? next->next_due : UINT64_MAX;
+		wake = now + WAIT_MAX_MS;
+		bg = pick_background(p, now, limit, &wake);
+		if (bg) {
+			pthread_mutex_unlock(&p->lock);
+			flush_signal(p); /* nothing waits behind a timeout */
+			poll_try(p, bg, now, limit);
+			pthread_mutex_lock(&p->lock);
+			continue;
 		}
-		if (next) {
-			ts = mono_ts(next->next_due);
-			pthread_cond_timedwait(&p->wake, &p->lock, &ts);
-		} else {
-			pthread_cond_wait(&p->wake, &p->lock);
+		if (p->cur.active) {
+			pthread_mutex_unlock(&p->lock);
+			flush_signal(p);
+			st = job_step(&p->port, p->bus_index, &p->cur, limit, &em, &p->res);
+			pthread_mutex_lock(&p->lock);
+			if (st == STEP_DONE)
+				p->cur_tag = 0;
+			if (st != STEP_WAIT)
+				continue;
 		}
+		flush_signal(p); /* the burst is over: one wake-up of the main loop for all */
+		if (next && next->next_due < wake)
+			wake = next->next_due;
+		store_progress(p);
+		ts = mono_ts(wake);
+		pthread_cond_timedwait(&p->wake, &p->lock, &ts);
 	}
 	pthread_mutex_unlock(&p->lock);
+	if (p->cur.active) /* a stop mid-job: the job is over */
+		job_finish(&p->cur, p->bus_index, -ECANCELED, &em, &p->res);
 	return NULL;
 }
 
@@ -873,6 +1214,7 @@ int poller_start(const struct config *c, int bus_index, queue *out, poller **ret
 	p->bus_index = bus_index;
 	p->out = out;
 	atomic_init(&p->stop, false);
+	atomic_init(&p->progress_ms, util_mono_ms());
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -942,6 +1284,7 @@ void poller_stop(poller *p)
 
 int poller_submit(poller *p, const struct poller_job *job)
 {
+	size_t at;
 	int r;
 
 	if (!p || !job)
@@ -955,7 +1298,9 @@ int poller_submit(poller *p, const struct poller_job *job)
 	} else if (p->job_len == POLLER_JOBS_MAX) {
 		r = -EAGAIN;
 	} else {
-		p->jobs[(p->job_head + p->job_len) % POLLER_JOBS_MAX] = *job;
+		at = (p->job_head + p->job_len) % POLLER_JOBS_MAX;
+		p->jobs[at] = *job;
+		p->job_cancelled[at] = false;
 		p->job_len++;
 		pthread_cond_signal(&p->wake);
 	}
@@ -963,14 +1308,45 @@ int poller_submit(poller *p, const struct poller_job *job)
 	return r;
 }
 
+int poller_cancel(poller *p, uint64_t tag)
+{
+	size_t i, at;
+	int r = -ENOENT;
+
+	if (!p)
+		return -EINVAL;
+	pthread_mutex_lock(&p->lock);
+	if (p->cur_tag != 0 && p->cur_tag == tag) {
+		p->cur_cancel = true;
+		r = 0;
+	}
+	for (i = 0; r < 0 && i < p->job_len; i++) {
+		at = (p->job_head + i) % POLLER_JOBS_MAX;
+		if (p->jobs[at].tag == tag) {
+			p->job_cancelled[at] = true;
+			r = 0;
+		}
+	}
+	if (r == 0)
+		pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+uint64_t poller_progress_ms(const poller *p)
+{
+	return p ? atomic_load(&((poller *)p)->progress_ms) : 0;
+}
+
 int poller_run_job(const struct config *c, int bus_index, const struct poller_job *job,
 		   void (*cb)(void *ud, const struct poll_result *r), void *ud)
 {
 	struct emitter em = {.fn = cb, .ud = ud};
+	struct job_state js;
 	struct poll_result *res;
 	char eb[128], where[300];
 	struct port pt;
-	int r;
+	int r, n;
 
 	if (!c || !cb || bus_index < 0 || (size_t)bus_index >= c->n_buses)
 		return -EINVAL;
@@ -995,7 +1371,14 @@ int poller_run_job(const struct config *c, int bus_index, const struct poller_jo
 			  errstr(r, eb, sizeof(eb)));
 		goto out_close;
 	}
-	r = job_run(&pt, bus_index, job, &em, res);
+	/* no scheduled polls here: every step runs at once; bounded by the
+	 * job's size (247 units, or the probe's tries) */
+	job_begin(&js, job);
+	for (n = 0; n < 248 + 11 && js.active; n++)
+		(void)job_step(&pt, bus_index, &js, UINT64_MAX, &em, res);
+	r = js.active ? -EIO : js.rc;
+	if (js.active)
+		job_finish(&js, bus_index, r, &em, res);
 
 out_close:
 	port_free(&pt);

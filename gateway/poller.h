@@ -1,10 +1,14 @@
 /* poller.h - one thread per bus, owning its modbus_t: every read, probe and
  * scan of the bus goes through it. Devices are polled on CLOCK_MONOTONIC
  * deadlines; contiguous registers are read in one request (profile blocks);
- * after any error the thread waits the byte timeout and flushes so a late
- * reply is never taken for the next answer; a device in comm loss is retried
- * only every dead_retry_s. Results go to a bounded queue owned by the main
- * loop. */
+ * the port is flushed before every RTU request and after any error, so a
+ * late reply is never taken for the next answer; a device in comm loss is
+ * retried only every dead_retry_s, and on RTU declared answering again only
+ * when it also answers a confirmation read at once. Retries, tries of a
+ * failing device and every step of a probe or scan run only where their
+ * whole timeout fits before the next due poll of the bus, so they never
+ * delay the healthy devices' polls. Results go to a bounded queue owned by
+ * the main loop. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -54,11 +58,31 @@ struct poller_job {
 	uint64_t tag;
 	int device;              /* PROBE: device index (on this bus) */
 	int unit_from, unit_to;  /* SCAN: inclusive range in 1..247 */
-	int timeout_ms;          /* SCAN: per-unit response timeout, 0: bus timeout */
+	int timeout_ms;          /* SCAN: per-unit response timeout, 10..1000, 0: 100 ms */
 };
-/* Hands a job to the bus thread, which runs it between scheduled polls.
- * -EAGAIN when the job queue is full. */
+/* Hands a job to the bus thread, which runs it one transaction at a time
+ * between scheduled polls (a probe's try waits at most 1000 ms). 0,
+ * -EINVAL (units outside 1..247, from > to, timeout_ms outside 10..1000
+ * and not 0, a device not on this bus), -EAGAIN when the job queue (8) is
+ * full, -ECANCELED when stopping. */
 int poller_submit(poller *p, const struct poller_job *job);
+
+/* Ends the queued or running job with this tag at its next step (at most
+ * one transaction, <= 1000 ms, later): its JOB_DONE result comes with rc
+ * -ECANCELED, and the results it made so far stay. For a control client
+ * that went away. Called by the thread that calls poller_submit. 0, or
+ * -ENOENT when no such job is queued or running, -EINVAL for a NULL p. */
+int poller_cancel(poller *p, uint64_t tag);
+
+/* CLOCK_MONOTONIC ms (util_mono_ms) at which the bus thread last showed
+ * progress: it stores it at the top of each step of its loop and before it
+ * waits, and an idle thread wakes at least every 1000 ms, so a healthy
+ * thread's value is never more than about 1 s plus one transaction (its
+ * timeout) old. A thread stuck in a transaction longer than its timeout,
+ * or blocked anywhere else, stops advancing it: for the systemd watchdog
+ * (ping only while every poller's value is recent). Any thread may call
+ * it (an atomic load). 0 for a NULL p. */
+uint64_t poller_progress_ms(const poller *p);
 
 /* For the CLI without a daemon: opens the bus's port itself, taking an
  * exclusive lock (flock on the tty, or a lock file in runtime_dir for TCP)

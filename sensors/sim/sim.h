@@ -59,6 +59,13 @@ struct sim_dev {
 	int mode_arg;       /* slow: ms; exception: code */
 	uint64_t requests;  /* frames addressed to this unit */
 	uint64_t answered;  /* replies sent (exceptions and faulty replies too) */
+	/* how evenly the master polls this unit, for the tests: the largest
+	 * gap between two of its requests, and the largest number of requests
+	 * to other units of its bus (any unit, simulated or not) between two
+	 * of its requests (sim_dev_count_request) */
+	bool seen;
+	uint64_t last_req_us, last_frame;
+	uint64_t max_gap_us, max_between;
 };
 
 /* Builds the tables of every device of cfg and sets normal values
@@ -160,7 +167,14 @@ struct sim {
 	size_t n_scenarios;
 	bool quit;
 	bool verbose;
+	uint64_t bus_frames[CONFIG_MAX_BUSES]; /* requests seen per bus, any unit */
 };
+
+/* Counts a request frame on bus (dev: the simulated device it is for, -1:
+ * none) for the stats: requests, max_gap_ms, max_between. */
+void sim_count_request(struct sim *s, int bus, int dev, uint64_t now_us);
+/* Zeroes every counter of every device. */
+void sim_reset_stats(struct sim *s);
 
 uint64_t sim_now_us(void);
 

@@ -372,6 +372,43 @@ static void apply_ramp(struct sim *s, const struct sim_cmd *cmd, char *reply, si
 		 d->prof->values[cmd->vi].name, cur, cmd->num);
 }
 
+void sim_count_request(struct sim *s, int bus, int dev, uint64_t now_us)
+{
+	struct sim_dev *d;
+	uint64_t between;
+
+	if (bus < 0 || bus >= CONFIG_MAX_BUSES)
+		return;
+	s->bus_frames[bus]++;
+	if (dev < 0 || (size_t)dev >= s->n_devs)
+		return;
+	d = &s->devs[dev];
+	d->requests++;
+	if (d->seen) {
+		between = s->bus_frames[bus] - d->last_frame - 1;
+		if (between > d->max_between)
+			d->max_between = between;
+		if (now_us - d->last_req_us > d->max_gap_us)
+			d->max_gap_us = now_us - d->last_req_us;
+	}
+	d->seen = true;
+	d->last_req_us = now_us;
+	d->last_frame = s->bus_frames[bus];
+}
+
+void sim_reset_stats(struct sim *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_devs; i++) {
+		struct sim_dev *d = &s->devs[i];
+
+		d->requests = d->answered = 0;
+		d->seen = false;
+		d->max_gap_us = d->max_between = 0;
+	}
+}
+
 static void apply_stats(const struct sim *s, const struct sim_cmd *cmd, char *reply, size_t len)
 {
 	size_t i, off;
@@ -380,8 +417,10 @@ static void apply_stats(const struct sim *s, const struct sim_cmd *cmd, char *re
 	if (cmd->dev >= 0) {
 		const struct sim_dev *d = &s->devs[cmd->dev];
 
-		snprintf(reply, len, "ok %s requests=%llu answered=%llu", d->cfg->id,
-			 (unsigned long long)d->requests, (unsigned long long)d->answered);
+		snprintf(reply, len, "ok %s requests=%llu answered=%llu max_gap_ms=%llu max_between=%llu",
+			 d->cfg->id, (unsigned long long)d->requests,
+			 (unsigned long long)d->answered, (unsigned long long)(d->max_gap_us / 1000),
+			 (unsigned long long)d->max_between);
 		return;
 	}
 	off = (size_t)snprintf(reply, len, "ok");
@@ -420,7 +459,6 @@ void sim_cmd_apply(struct sim *s, const struct sim_cmd *cmd, char *reply, size_t
 {
 	struct sim_dev *d = cmd->dev >= 0 ? &s->devs[cmd->dev] : NULL;
 	char err[SIM_LINE_MAX - 8];
-	size_t i;
 	int r;
 
 	switch (cmd->kind) {
@@ -460,8 +498,7 @@ void sim_cmd_apply(struct sim *s, const struct sim_cmd *cmd, char *reply, size_t
 		apply_stats(s, cmd, reply, len);
 		return;
 	case CMD_RESET_STATS:
-		for (i = 0; i < s->n_devs; i++)
-			s->devs[i].requests = s->devs[i].answered = 0;
+		sim_reset_stats(s);
 		snprintf(reply, len, "ok");
 		return;
 	case CMD_LIST:

@@ -440,10 +440,10 @@ static void rtu_frame(struct sim_net *n, struct port *p, const uint8_t *f, size_
 		return;
 	}
 	dev = find_unit(s, p->bus, f[0]);
+	sim_count_request(s, p->bus, dev, now);
 	if (dev < 0)
 		return; /* not ours: silence, as on a real bus */
 	d = &s->devs[dev];
-	d->requests++;
 	if (s->verbose)
 		log_debug("'%s' (unit %d): function 0x%02x, %zu bytes", d->cfg->id, d->unit, f[1], len);
 	pl = make_pdu(n, d, f + 1, len - 3, adu + 1);
@@ -496,6 +496,7 @@ static void tcp_frame(struct sim_net *n, struct port *p, const uint8_t *f, size_
 
 	memcpy(adu, f, MBAP_LEN);
 	dev = find_unit(s, p->bus, f[6]);
+	sim_count_request(s, p->bus, dev, now);
 	if (dev < 0) {
 		/* Modbus TCP has no silence for a missing unit: a gateway
 		 * answers 0x0B, "target device failed to respond" (§7). */
@@ -507,7 +508,6 @@ static void tcp_frame(struct sim_net *n, struct port *p, const uint8_t *f, size_
 		return;
 	}
 	d = &s->devs[dev];
-	d->requests++;
 	if (s->verbose)
 		log_debug("'%s' (unit %d): function 0x%02x", d->cfg->id, d->unit, f[7]);
 	if (d->mode == SIM_MODE_BADCRC) {

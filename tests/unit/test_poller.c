@@ -330,6 +330,7 @@ static bool srv_wait_requests(struct srv *s, int unit, unsigned n, int timeout_m
 /* ------------------------------------------------------- config, profiles */
 
 static struct profile prof_hd;	/* holding 0 x4 + discrete 0 x3 */
+static struct profile prof_in;	/* input 10 x2 */
 static struct profile prof_all; /* + input 10 x2 + coils 5 x2 */
 
 static void profiles_init(void)
@@ -340,6 +341,11 @@ static void profiles_init(void)
 	prof_hd.blocks[1] = (struct profile_block){TABLE_DISCRETE, 0, 3, 4};
 	prof_hd.n_blocks = 2;
 	prof_hd.n_words = 7;
+	memset(&prof_in, 0, sizeof(prof_in));
+	snprintf(prof_in.name, sizeof(prof_in.name), "test-in");
+	prof_in.blocks[0] = (struct profile_block){TABLE_INPUT, 10, 2, 0};
+	prof_in.n_blocks = 1;
+	prof_in.n_words = 2;
 	prof_all = prof_hd;
 	snprintf(prof_all.name, sizeof(prof_all.name), "test-all");
 	prof_all.blocks[2] = (struct profile_block){TABLE_INPUT, 10, 2, 7};
@@ -579,6 +585,18 @@ static void test_invalid_arguments(void **state)
 	assert_int_equal(poller_submit(p, &job), -EINVAL); /* not on this bus */
 	job.device = 7;
 	assert_int_equal(poller_submit(p, &job), -EINVAL);
+	/* a scan's timeout is bounded: the bus is shared with the polls */
+	job = (struct poller_job){.kind = POLLER_JOB_SCAN, .unit_from = 1, .unit_to = 2};
+	job.timeout_ms = 9;
+	assert_int_equal(poller_submit(p, &job), -EINVAL);
+	job.timeout_ms = 1001;
+	assert_int_equal(poller_submit(p, &job), -EINVAL);
+	job.timeout_ms = -1;
+	assert_int_equal(poller_submit(p, &job), -EINVAL);
+	assert_int_equal(poller_run_job(c, 0, &job, cb_collect, &l), -EINVAL);
+	assert_int_equal(poller_cancel(p, 12345), -ENOENT);
+	assert_int_equal(poller_cancel(NULL, 1), -EINVAL);
+	assert_int_equal(poller_progress_ms(NULL), 0);
 	job.kind = POLLER_JOB_MAX;
 	assert_int_equal(poller_submit(p, &job), -EINVAL);
 	assert_int_equal(poller_run_job(c, 0, &job, cb_collect, &l), -EINVAL);
@@ -1080,6 +1098,247 @@ static void test_rtu_values_and_tty_lock(void **state)
 	cfg_free(c);
 }
 
+/* Defect 1 of issue 7: a dead unit's retry (one whole timeout) runs only
+ * where it fits before the next due poll of the bus. Here it never fits
+ * (a 1500 ms timeout, a neighbour polled every 100 ms), so the neighbour
+ * keeps its full rate; the old code held the bus 1.5 s at each retry,
+ * every second, and the neighbour fell to about 40 %. A count with a wide
+ * bound, not a timing. */
+static void test_dead_unit_retry_waits_for_gap(void **state)
+{
+	struct tally t[2];
+	struct poll_result r;
+	struct config *c;
+	struct srv s;
+	poller *p;
+	queue *q;
+	int dead;
+
+	(void)state;
+	srv_start_tcp(&s);
+	srv_set(&s, 2, B_SILENT, 0);
+	c = cfg_new(BUS_TCP, "127.0.0.1", s.port);
+	c->buses[0].retries = 0;
+	cfg_add(c, "live", 1, &prof_hd, 100, 3, 1);
+	dead = cfg_add(c, "dead", 2, &prof_hd, 100, 2, 1);
+	c->devices[dead].timeout_ms = 1500;
+	c->devices[dead].retries = 0;
+	assert_int_equal(queue_new(256, sizeof(struct poll_result), &q), 0);
+	assert_int_equal(poller_start(c, 0, q, &p), 0);
+
+	assert_true(wait_read(q, dead, -ETIMEDOUT, 2, 15000, &r)); /* in comm loss */
+	tally_init(t, 2, 0);
+	t[1].expect_rc = -ETIMEDOUT;
+	collect(q, 3000, t, 2);
+	/* nominal 30 polls in 3 s: at least 75 % */
+	assert_true(t[0].n >= 23);
+	assert_int_equal(t[0].rc_other, 0);
+	assert_int_equal(t[1].rc_other, 0);
+
+	poller_stop(p);
+	srv_stop(&s);
+	queue_free(q);
+	cfg_free(c);
+}
+
+/* Defect 3 of issue 7: a scan runs one unit at a time between the polls;
+ * the old code held the bus for the whole scan (247 units x 70 ms). While
+ * the scan goes from unit 20 to unit 40, the configured device is polled
+ * several times. Counts, not timings. */
+static void test_scan_interleaves_with_polls(void **state)
+{
+	struct poller_job job = {
+	    .kind = POLLER_JOB_SCAN, .tag = 3, .unit_from = 10, .unit_to = 247, .timeout_ms = 50};
+	struct poll_result r;
+	struct config *c;
+	unsigned reads = 0, before;
+	struct srv s;
+	poller *p;
+	queue *q;
+	int u;
+
+	(void)state;
+	srv_start_tcp(&s);
+	for (u = 10; u <= 247; u++)
+		srv_set(&s, u, B_SILENT, 0);
+	c = cfg_new(BUS_TCP, "127.0.0.1", s.port);
+	cfg_add(c, "live", 1, &prof_hd, 200, 3, 10);
+	assert_int_equal(queue_new(256, sizeof(struct poll_result), &q), 0);
+	assert_int_equal(poller_start(c, 0, q, &p), 0);
+	assert_true(wait_read(q, 0, 0, 0, 3000, &r));
+
+	assert_int_equal(poller_submit(p, &job), 0);
+	assert_true(srv_wait_requests(&s, 20, 1, 20000));
+	before = srv_requests(&s, 1);
+	assert_true(srv_wait_requests(&s, 40, 1, 20000));
+	reads = srv_requests(&s, 1) - before;
+	/* 20 units x (50 ms + quiet) is about 1.4 s: about 7 polls at 200 ms */
+	assert_true(reads >= 3);
+	/* a cancel ends it at its next step; the results so far stay */
+	assert_int_equal(poller_cancel(p, 3), 0);
+	assert_true(wait_kind(q, POLL_RESULT_JOB_DONE, 3, 3000, &r));
+	assert_int_equal(r.rc, -ECANCELED);
+	assert_int_equal(poller_cancel(p, 3), -ENOENT);
+	assert_true(srv_requests(&s, 247) == 0);
+	/* the device goes on */
+	assert_true(wait_read(q, 0, 0, 0, 3000, &r));
+
+	poller_stop(p);
+	srv_stop(&s);
+	queue_free(q);
+	cfg_free(c);
+}
+
+/* poller_cancel of a queued job: it never runs, its JOB_DONE says
+ * -ECANCELED; the running one goes on. */
+static void test_cancel_queued_job(void **state)
+{
+	struct poller_job scan = {
+	    .kind = POLLER_JOB_SCAN, .tag = 1, .unit_from = 1, .unit_to = 30, .timeout_ms = 20};
+	struct poller_job scan2 = {
+	    .kind = POLLER_JOB_SCAN, .tag = 2, .unit_from = 100, .unit_to = 110, .timeout_ms = 20};
+	struct poll_result r;
+	uint64_t deadline;
+	bool done1 = false, done2 = false;
+	int rc1 = 1, rc2 = 1, u;
+	struct config *c;
+	struct srv s;
+	poller *p;
+	queue *q;
+
+	(void)state;
+	srv_start_tcp(&s);
+	for (u = 1; u <= 247; u++)
+		srv_set(&s, u, B_SILENT, 0);
+	c = cfg_new(BUS_TCP, "127.0.0.1", s.port);
+	assert_int_equal(queue_new(64, sizeof(struct poll_result), &q), 0);
+	assert_int_equal(poller_start(c, 0, q, &p), 0);
+	assert_int_equal(poller_submit(p, &scan), 0);
+	assert_int_equal(poller_submit(p, &scan2), 0);
+	assert_true(srv_wait_requests(&s, 1, 1, 3000)); /* the first one runs */
+	assert_int_equal(poller_cancel(p, 2), 0);
+	deadline = util_mono_ms() + 10000;
+	while (!(done1 && done2) && next_result(q, &r, deadline)) {
+		if (r.kind != POLL_RESULT_JOB_DONE)
+			continue;
+		if (r.tag == 1) {
+			done1 = true;
+			rc1 = r.rc;
+		} else if (r.tag == 2) {
+			done2 = true;
+			rc2 = r.rc;
+		}
+	}
+	assert_true(done1 && done2);
+	assert_int_equal(rc1, 0);
+	assert_int_equal(rc2, -ECANCELED);
+	assert_int_equal(srv_requests(&s, 30), 1);
+	assert_int_equal(srv_requests(&s, 100), 0); /* never ran */
+
+	poller_stop(p);
+	srv_stop(&s);
+	queue_free(q);
+	cfg_free(c);
+}
+
+/* Watchdog support: the bus thread's progress advances while it idles (a
+ * bus with no devices wakes at least every second) and while it polls. */
+static void test_progress_advances(void **state)
+{
+	struct poll_result r;
+	struct config *c;
+	uint64_t p0, p1, deadline;
+	struct srv s;
+	poller *p, *idle;
+	queue *q;
+	int i;
+
+	(void)state;
+	srv_start_tcp(&s);
+	c = cfg_new(BUS_TCP, "127.0.0.1", s.port);
+	cfg_add(c, "live", 1, &prof_hd, 100, 3, 10);
+	assert_int_equal(queue_new(64, sizeof(struct poll_result), &q), 0);
+	assert_int_equal(poller_start(c, 0, q, &p), 0);
+	assert_int_equal(poller_start(c, 1, q, &idle), 0); /* bus 1: no devices */
+	p0 = poller_progress_ms(idle);
+	assert_true(p0 > 0 && p0 <= util_mono_ms());
+	/* bounded wait for it to move (it must within about a second) */
+	deadline = util_mono_ms() + 5000;
+	for (i = 0; i < 200 && poller_progress_ms(idle) == p0 && util_mono_ms() < deadline; i++)
+		poll(NULL, 0, 50);
+	assert_true(poller_progress_ms(idle) > p0);
+	/* and while it polls: a read made after p1 was taken */
+	p1 = poller_progress_ms(p);
+	while (queue_pop(q, &r))
+		;
+	assert_true(wait_read(q, 0, 0, 0, 3000, &r));
+	assert_true(wait_read(q, 0, 0, 0, 3000, &r));
+	assert_true(poller_progress_ms(p) > p1);
+
+	poller_stop(idle);
+	poller_stop(p);
+	srv_stop(&s);
+	queue_free(q);
+	cfg_free(c);
+}
+
+/* Defect 1 of issue 7: a result with news pushed behind unchanged results
+ * of the same burst was not handed over (the queue signals a push only into
+ * an empty queue) until the burst ended, behind a slow neighbour's
+ * transaction. A, B and C are polled in one burst; C answers 500 ms late.
+ * While the server holds C's answer, B's new value must already be
+ * readable from the queue. No timing asserted: the check is made while C's
+ * transaction is known to be in progress. */
+static void test_news_handed_over_before_slow_transaction(void **state)
+{
+	struct pollfd pfd;
+	struct poll_result r;
+	struct config *c;
+	unsigned n_c;
+	bool got_b = false;
+	struct srv s;
+	poller *p;
+	queue *q;
+	int cyc, b, d, slow;
+
+	(void)state;
+	srv_start_tcp(&s);
+	srv_set(&s, 3, B_LATE, 0);
+	s.late_ms = 500;
+	c = cfg_new(BUS_TCP, "127.0.0.1", s.port);
+	c->buses[0].retries = 0;
+	/* first due at 0, 250, 500, 750 ms: A, B and C make one burst */
+	cfg_add(c, "a", 1, &prof_hd, 1000, 3, 10);
+	b = cfg_add(c, "b", 2, &prof_in, 1000, 3, 10);
+	slow = cfg_add(c, "c", 3, &prof_hd, 1000, 3, 10);
+	c->devices[slow].timeout_ms = 2000;
+	d = cfg_add(c, "d", 4, &prof_hd, 1000, 3, 10);
+	assert_int_equal(queue_new(256, sizeof(struct poll_result), &q), 0);
+	assert_int_equal(poller_start(c, 0, q, &p), 0);
+
+	/* two cycles: A's reads are unchanged (quiet) from then on */
+	for (cyc = 0; cyc < 2; cyc++)
+		assert_true(wait_read(q, d, 0, 0, 5000, &r));
+	while (queue_pop(q, &r))
+		;
+	n_c = srv_requests(&s, 3);
+	s.map->tab_input_registers[10] = 4242; /* news for B at its next read */
+	assert_true(srv_wait_requests(&s, 3, n_c + 1, 5000));
+	/* C's transaction is in progress (the server sleeps 500 ms on it) */
+	pfd = (struct pollfd){.fd = queue_fd(q), .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	while (queue_pop(q, &r))
+		if (r.kind == POLL_RESULT_READ && r.device == b && r.rc == 0 &&
+		    r.raw.words[0] == 4242)
+			got_b = true;
+	assert_true(got_b);
+
+	poller_stop(p);
+	srv_stop(&s);
+	queue_free(q);
+	cfg_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1095,8 +1354,15 @@ int main(void)
 	    cmocka_unit_test(test_job_queue_full_and_stop_interrupts_scan),
 	    cmocka_unit_test(test_run_job_lock_tcp),
 	    cmocka_unit_test(test_rtu_values_and_tty_lock),
+	    cmocka_unit_test(test_dead_unit_retry_waits_for_gap),
+	    cmocka_unit_test(test_scan_interleaves_with_polls),
+	    cmocka_unit_test(test_cancel_queued_job),
+	    cmocka_unit_test(test_progress_advances),
+	    cmocka_unit_test(test_news_handed_over_before_slow_transaction),
 	};
 
+	if (getenv("TEST_FILTER"))
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	log_init(getenv("FIREGW_TEST_DEBUG") ? LOG_DEBUG : LOG_ERR);
 	profiles_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);

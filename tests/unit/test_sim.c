@@ -377,7 +377,29 @@ static void test_stats_list_mode(void **state)
 	sim.devs[0].requests = 5;
 	sim.devs[0].answered = 4;
 	sim_cmd_run(&sim, "stats dev-1", reply, sizeof(reply));
-	assert_string_equal(reply, "ok dev-1 requests=5 answered=4");
+	assert_string_equal(reply, "ok dev-1 requests=5 answered=4 max_gap_ms=0 max_between=0");
+	/* how evenly a unit is polled: requests to other units (simulated or
+	 * not) between two of its own, and the largest gap */
+	expect_ok("reset-stats");
+	sim_count_request(&sim, 0, 0, 1000000);
+	sim_count_request(&sim, 0, -1, 1100000);
+	sim_count_request(&sim, 0, 1, 1200000);
+	sim_count_request(&sim, 0, 0, 1300000); /* 2 between, 300 ms */
+	sim_count_request(&sim, 0, -1, 1400000);
+	sim_count_request(&sim, 0, -1, 1500000);
+	sim_count_request(&sim, 0, -1, 1600000);
+	sim_count_request(&sim, 0, 0, 1700000); /* 3 between, 400 ms */
+	sim_count_request(&sim, 0, 0, 1750000);
+	sim_cmd_run(&sim, "stats dev-1", reply, sizeof(reply));
+	assert_string_equal(reply, "ok dev-1 requests=4 answered=0 max_gap_ms=400 max_between=3");
+	sim_cmd_run(&sim, "stats dev-2", reply, sizeof(reply));
+	assert_string_equal(reply, "ok dev-2 requests=1 answered=0 max_gap_ms=0 max_between=0");
+	expect_ok("reset-stats");
+	sim_count_request(&sim, 0, 0, 2000000);
+	sim_cmd_run(&sim, "stats dev-1", reply, sizeof(reply));
+	assert_string_equal(reply, "ok dev-1 requests=1 answered=0 max_gap_ms=0 max_between=0");
+	sim.devs[0].requests = 5;
+	sim.devs[0].answered = 4;
 	sim_cmd_run(&sim, "stats", reply, sizeof(reply));
 	assert_string_equal(reply, "ok dev-1:5:4 dev-2:0:0");
 	expect_ok("reset-stats");
