@@ -214,6 +214,7 @@ struct gw {
 
 	/* systemd watchdog: half its interval (0: off), next ping */
 	uint64_t wd_half_ms, next_wd;
+	struct log_ratelimit wd_rl;
 
 	bool stop;
 	bool reload;             /* stop, then re-exec with the new configuration */
@@ -2330,8 +2331,9 @@ static void jobs_client_gone(void *ud, int client)
 		if (!j->active || j->client != client)
 			continue;
 		j->active = false;
-		/* MERGE: the poller job itself is cancelled here, with
-		 * poller_cancel(g->pollers[j->bus], j->tag) (poller.c, other branch) */
+		/* the bus stops the job at its next step: a scan nobody waits
+		 * for no longer takes the bus's gaps */
+		poller_cancel(g->pollers[j->bus], j->tag);
 	}
 }
 
@@ -2984,7 +2986,22 @@ static void watchdog_init(struct gw *g, uint64_t now)
  * outage never restarts the daemon. */
 static bool watchdog_healthy(struct gw *g)
 {
-	(void)g;
+	uint64_t now = util_mono_ms();
+	size_t i;
+
+	for (i = 0; i < g->cfg->n_buses; i++) {
+		uint64_t seen = poller_progress_ms(g->pollers[i]);
+		unsigned suppressed = 0;
+
+		if (seen && now - seen <= g->wd_half_ms)
+			continue;
+		if (log_ratelimit_ok(&g->wd_rl, now, 10000, &suppressed))
+			log_error("bus '%s': its thread made no progress for %" PRIu64 " ms; not "
+				  "pinging the watchdog, so the service manager restarts firegw "
+				  "(%u more such checks since the last line)",
+				  g->cfg->buses[i].id, now - seen, suppressed);
+		return false;
+	}
 	return true;
 }
 

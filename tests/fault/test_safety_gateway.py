@@ -262,6 +262,28 @@ class SafetyTest(FaultBase):
         self.assertEqual(lost, [])
 
     # ---------------------------------------------------------- watchdog
+    def notify_socket(self):
+        """A NOTIFY_SOCKET of the test's own, as systemd would give."""
+        path = os.path.join(self.env.dir, "notify.sock")
+        ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        ns.bind(path)
+        ns.settimeout(1.0)
+        self.addCleanup(ns.close)
+        return ns, path
+
+    def wait_pings(self, ns, got, n, timeout=30):
+        """Reads notify messages into got until n more WATCHDOG=1 came."""
+        want = got.count("WATCHDOG=1") + n
+        deadline = time.monotonic() + timeout
+        for _ in range(int(timeout) + 5):  # bounded: each recv waits at most 1 s
+            if time.monotonic() > deadline or got.count("WATCHDOG=1") >= want:
+                break
+            try:
+                got += ns.recv(4096).decode().split("\n")
+            except socket.timeout:
+                pass
+        self.assertGreaterEqual(got.count("WATCHDOG=1"), want, "notify messages: %r" % got)
+
     def test_watchdog_pinged_on_its_own_timer(self):
         """heartbeat_s 300 under a 2 s watchdog: the daemon pings at half
         the interval, not with the heartbeat (it used to be killed)."""
@@ -270,26 +292,33 @@ class SafetyTest(FaultBase):
         env.write_config(text)
         env.start_broker()
         env.start_sim()
-        path = os.path.join(env.dir, "notify.sock")
-        ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        ns.bind(path)
-        ns.settimeout(1.0)
-        try:
-            env.start_gateway(extra_env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})
-            got = []
-            deadline = time.monotonic() + 30
-            for _ in range(200):  # bounded: each recv waits at most 1 s
-                if time.monotonic() > deadline or got.count("WATCHDOG=1") >= 5:
-                    break
-                try:
-                    got += ns.recv(4096).decode().split("\n")
-                except socket.timeout:
-                    pass
-            self.assertIn("READY=1", got)
-            self.assertGreaterEqual(got.count("WATCHDOG=1"), 5,
-                                    "watchdog pings received: %r" % got)
-        finally:
-            ns.close()
+        ns, path = self.notify_socket()
+        env.start_gateway(extra_env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})
+        got = []
+        self.wait_pings(ns, got, 5)
+        self.assertIn("READY=1", got)
+
+    def test_watchdog_not_pinged_while_a_bus_thread_is_stuck(self):
+        """A bus thread blocked far longer than half the watchdog interval
+        (a unit that never answers, with an 8 s timeout) stops the pings, so
+        systemd would restart the daemon; once it moves again they resume."""
+        env = self.env
+        text = config([("s-1", "lan", 1, 1000)]).replace("heartbeat_s: 5", "heartbeat_s: 300")
+        text = text.replace("    dead_retry_s: 1\n", "    dead_retry_s: 1\n    timeout_ms: 8000\n")
+        env.write_config(text)
+        env.start_broker()
+        env.start_sim()
+        ctl = env.simctl()
+        ns, path = self.notify_socket()
+        env.start_gateway(extra_env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "4000000"})
+        got = []
+        self.wait_pings(ns, got, 2)
+        ctl.cmd("mode", "s-1", "silent")
+        env.gw.wait_line(lambda l: "made no progress" in l and "not pinging" in l, 30,
+                         "the watchdog held back")
+        ctl.cmd("mode", "s-1", "normal")
+        self.wait_pings(ns, got, 2, timeout=40)
+        self.assertTrue(env.gw.alive())
 
 
 if __name__ == "__main__":
