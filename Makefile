@@ -20,7 +20,7 @@ B       := build
 # The daemon, one module per file (STYLE.md): reading this list shows the
 # whole system.
 GATEWAY_MODULES := util log errlist queue \
-	ytree yval yrules config profile detect \
+	ytree yval yrules config profile_load profile detect \
 	store publish poller \
 	outbox event gateway control cli
 GATEWAY_SRCS := $(filter $(patsubst %,gateway/%.c,$(GATEWAY_MODULES)),$(wildcard gateway/*.c))

@@ -858,17 +858,11 @@ static void load_profiles(struct ctx *x)
 
 /* ---- rules and points ------------------------------------------------- */
 
-/* The meanings of an input channel ("as:"). */
-static const struct yval_enum as_names[] = {
-	{ "unused", FLAG_INVALID, NULL }, { "fire", FLAG_FIRE, NULL },
-	{ "prealarm", FLAG_PREALARM, NULL }, { "fault", FLAG_FAULT, NULL },
-	{ "power", FLAG_POWER, NULL },	     { "tamper", FLAG_TAMPER, NULL },
-};
-
-/* Everything a point override may say, into a point_ovr. */
+/* Everything a point override may say, into a point_ovr; "as" takes the
+ * meanings a profile does. */
 static const struct yval_field point_fields[] = {
 	{ .name = "as", .type = YV_ENUM, .off = offsetof(struct point_ovr, as),
-	  .names = as_names, .n_names = ARRAY_SIZE(as_names) },
+	  .names = profile_as_names, .n_names = PROFILE_N_AS_NAMES },
 	YV_F_STR(struct point_ovr, zone),
 	YV_F_INT(struct point_ovr, zone_no, 1, 999),
 	YV_F_STR(struct point_ovr, location),
