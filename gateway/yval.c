@@ -210,7 +210,9 @@ bool yval_double(struct yval *y, const char *where, const char *name, const stru
 		*ret = NAN;
 		return true;
 	}
-	if (v->quoted || util_parse_double(v->scalar, &d) < 0) {
+	if (!number_scalar(y, where, name, v))
+		return false;
+	if (util_parse_double(v->scalar, &d) < 0) {
 		yval_err(y, v, "%s: %s: expected a number%s, got '" CLIP "'", where, name,
 			 nullable ? " (or null to remove it)" : "", v->scalar);
 		return false;
