@@ -33,39 +33,36 @@ struct ctx {
 };
 
 const struct yval_enum profile_as_names[PROFILE_N_AS_NAMES] = {
-	{ "unused", FLAG_INVALID, NULL }, { "fire", FLAG_FIRE, NULL },
-	{ "prealarm", FLAG_PREALARM, NULL }, { "fault", FLAG_FAULT, NULL },
-	{ "power", FLAG_POWER, NULL },	     { "tamper", FLAG_TAMPER, NULL },
+    {"unused", FLAG_INVALID, NULL}, {"fire", FLAG_FIRE, NULL},	 {"prealarm", FLAG_PREALARM, NULL},
+    {"fault", FLAG_FAULT, NULL},    {"power", FLAG_POWER, NULL}, {"tamper", FLAG_TAMPER, NULL},
 };
 
 static const struct yval_enum table_enum[] = {
-	{ "holding", TABLE_HOLDING, NULL },
-	{ "input", TABLE_INPUT, NULL },
-	{ "coil", TABLE_COIL, NULL },
-	{ "discrete", TABLE_DISCRETE, NULL },
+    {"holding", TABLE_HOLDING, NULL},
+    {"input", TABLE_INPUT, NULL},
+    {"coil", TABLE_COIL, NULL},
+    {"discrete", TABLE_DISCRETE, NULL},
 };
 
 static const struct yval_enum type_enum[] = {
-	{ "u16", RTYPE_U16, NULL }, { "s16", RTYPE_S16, NULL }, { "u32", RTYPE_U32, NULL },
-	{ "s32", RTYPE_S32, NULL }, { "f32", RTYPE_F32, NULL }, { "bit", RTYPE_BIT, NULL },
+    {"u16", RTYPE_U16, NULL}, {"s16", RTYPE_S16, NULL}, {"u32", RTYPE_U32, NULL},
+    {"s32", RTYPE_S32, NULL}, {"f32", RTYPE_F32, NULL}, {"bit", RTYPE_BIT, NULL},
 };
 
 static const struct yval_enum order_enum[] = {
-	{ "high_first", WORDS_HIGH_FIRST, NULL },
-	{ "low_first", WORDS_LOW_FIRST, NULL },
+    {"high_first", WORDS_HIGH_FIRST, NULL},
+    {"low_first", WORDS_LOW_FIRST, NULL},
 };
 
 static const struct yval_enum kind_enum[] = {
-	{ "smoke", PKIND_SMOKE, NULL },
-	{ "heat", PKIND_HEAT, NULL },
-	{ "fire", PKIND_FIRE, NULL },
-	{ "temperature", PKIND_TEMPERATURE, NULL },
-	{ "input", PKIND_INPUT, NULL },
+    {"smoke", PKIND_SMOKE, NULL}, {"heat", PKIND_HEAT, NULL},
+    {"fire", PKIND_FIRE, NULL},	  {"temperature", PKIND_TEMPERATURE, NULL},
+    {"input", PKIND_INPUT, NULL},
 };
 
 /* the device flags (enum flag_kind), as a flags: mapping may name them */
-static const char *const flag_names[] = { "fire", "prealarm", "fault", "tamper", "test",
-					  "power", NULL };
+static const char *const flag_names[] = {"fire", "prealarm", "fault", "tamper",
+					 "test", "power",    NULL};
 
 static bool table_is_bits(enum reg_table t)
 {
@@ -105,26 +102,56 @@ static void entry_where(const char *what, size_t idx, const struct ynode *m, siz
 /* ---- values ---- */
 
 static const struct yval_field value_fields[] = {
-	{ .name = "name", .type = YV_ID, .off = offsetof(struct profile_value, name),
-	  .size = VALUE_NAME_MAX, .required = true },
-	{ .name = "table", .type = YV_ENUM, .off = offsetof(struct profile_value, table),
-	  .names = table_enum, .n_names = ARRAY_SIZE(table_enum), .required = true,
-	  .hint = " (holding, input, coil or discrete)" },
-	{ .name = "address", .type = YV_NODE, .required = true },
-	YV_F_NODE("type"),
-	YV_F_NODE("word_order"),
-	{ .name = "scale", .type = YV_DOUBLE, .off = offsetof(struct profile_value, scale),
-	  .dmin = -HUGE_VAL, .dmax = HUGE_VAL },
-	{ .name = "offset", .type = YV_DOUBLE, .off = offsetof(struct profile_value, offset),
-	  .dmin = -HUGE_VAL, .dmax = HUGE_VAL },
-	YV_F_STR(struct profile_value, unit),
-	{ .name = "valid_min", .type = YV_DOUBLE, .off = offsetof(struct profile_value, valid_min),
-	  .dmin = -HUGE_VAL, .dmax = HUGE_VAL },
-	{ .name = "valid_max", .type = YV_DOUBLE, .off = offsetof(struct profile_value, valid_max),
-	  .dmin = -HUGE_VAL, .dmax = HUGE_VAL },
+    {.name = "name",
+     .type = YV_ID,
+     .off = offsetof(struct profile_value, name),
+     .size = VALUE_NAME_MAX,
+     .required = true},
+    {.name = "table",
+     .type = YV_ENUM,
+     .off = offsetof(struct profile_value, table),
+     .names = table_enum,
+     .n_names = ARRAY_SIZE(table_enum),
+     .required = true,
+     .hint = " (holding, input, coil or discrete)"},
+    {.name = "address", .type = YV_NODE, .required = true},
+    YV_F_NODE("type"),
+    YV_F_NODE("word_order"),
+    {.name = "scale",
+     .type = YV_DOUBLE,
+     .off = offsetof(struct profile_value, scale),
+     .dmin = -HUGE_VAL,
+     .dmax = HUGE_VAL},
+    {.name = "offset",
+     .type = YV_DOUBLE,
+     .off = offsetof(struct profile_value, offset),
+     .dmin = -HUGE_VAL,
+     .dmax = HUGE_VAL},
+    YV_F_STR(struct profile_value, unit),
+    {.name = "valid_min",
+     .type = YV_DOUBLE,
+     .off = offsetof(struct profile_value, valid_min),
+     .dmin = -HUGE_VAL,
+     .dmax = HUGE_VAL},
+    {.name = "valid_max",
+     .type = YV_DOUBLE,
+     .off = offsetof(struct profile_value, valid_max),
+     .dmin = -HUGE_VAL,
+     .dmax = HUGE_VAL},
 };
 
-enum { VF_NAME, VF_TABLE, VF_ADDRESS, VF_TYPE, VF_ORDER, VF_SCALE, VF_OFFSET, VF_UNIT, VF_VMIN, VF_VMAX };
+enum {
+	VF_NAME,
+	VF_TABLE,
+	VF_ADDRESS,
+	VF_TYPE,
+	VF_ORDER,
+	VF_SCALE,
+	VF_OFFSET,
+	VF_UNIT,
+	VF_VMIN,
+	VF_VMAX
+};
 
 static void parse_value(struct ctx *c, size_t idx, const struct ynode *m)
 {
@@ -167,11 +194,12 @@ static void parse_value(struct ctx *c, size_t idx, const struct ynode *m)
 	addr_at = found[VF_ADDRESS];
 	if (addr_at && p->base == 1 && addr_at->kind == YNODE_SCALAR && !addr_at->quoted &&
 	    strcmp(addr_at->scalar, "0") == 0)
-		yval_err(y, addr_at, "%s: address 0 in a 1-based profile (addressing: 1): the first "
-				     "register is 1",
+		yval_err(y, addr_at,
+			 "%s: address 0 in a 1-based profile (addressing: 1): the first "
+			 "register is 1",
 			 where);
-	else if (addr_at && yval_long(y, where, "address", addr_at, p->base, 65535L + p->base, true,
-				      &addr))
+	else if (addr_at &&
+		 yval_long(y, where, "address", addr_at, p->base, 65535L + p->base, true, &addr))
 		addr -= p->base;
 
 	n = found[VF_TYPE];
@@ -181,12 +209,14 @@ static void parse_value(struct ctx *c, size_t idx, const struct ynode *m)
 			if (v->table != TABLE_INVALID &&
 			    table_is_bits(v->table) != (v->type == RTYPE_BIT)) {
 				if (v->type == RTYPE_BIT)
-					yval_err(y, n, "%s: type 'bit' needs table coil or discrete, "
-						       "not %s",
+					yval_err(y, n,
+						 "%s: type 'bit' needs table coil or discrete, "
+						 "not %s",
 						 where, reg_table_name(v->table));
 				else
-					yval_err(y, n, "%s: type '%s' needs table holding or input; %s "
-						       "values are bits",
+					yval_err(y, n,
+						 "%s: type '%s' needs table holding or input; %s "
+						 "values are bits",
 						 where, reg_type_name(v->type),
 						 reg_table_name(v->table));
 				v->type = RTYPE_INVALID;
@@ -199,8 +229,9 @@ static void parse_value(struct ctx *c, size_t idx, const struct ynode *m)
 	n = found[VF_ORDER];
 	if (n && yval_enum(y, where, "word_order", n, order_enum, ARRAY_SIZE(order_enum), &t)) {
 		if (v->type != RTYPE_INVALID && profile_type_width(v->type) != 2)
-			yval_err(y, n, "%s: word_order applies only to 32-bit types (u32, s32, f32), "
-				       "not %s",
+			yval_err(y, n,
+				 "%s: word_order applies only to 32-bit types (u32, s32, f32), "
+				 "not %s",
 				 where, reg_type_name(v->type));
 		else
 			v->order = (enum word_order)t;
@@ -208,8 +239,9 @@ static void parse_value(struct ctx *c, size_t idx, const struct ynode *m)
 
 	if (addr >= 0) {
 		if (v->type != RTYPE_INVALID && addr + (long)profile_type_width(v->type) > 65536)
-			yval_err(y, addr_at, "%s: %s value at wire address %ld runs past address 65535",
-				 where, reg_type_name(v->type), addr);
+			yval_err(y, addr_at,
+				 "%s: %s value at wire address %ld runs past address 65535", where,
+				 reg_type_name(v->type), addr);
 		else
 			v->address = (uint16_t)addr;
 	}
@@ -226,11 +258,13 @@ static void parse_value(struct ctx *c, size_t idx, const struct ynode *m)
 /* ---- flag sources ---- */
 
 static const struct yval_field src_fields[] = {
-	{ .name = "value", .type = YV_NODE, .required = true,
-	  .hint = " (the name of one of the values)" },
-	YV_F_NODE("bit"),
-	YV_F_NODE("bits"),
-	YV_F_BOOL(struct flag_src, invert),
+    {.name = "value",
+     .type = YV_NODE,
+     .required = true,
+     .hint = " (the name of one of the values)"},
+    YV_F_NODE("bit"),
+    YV_F_NODE("bits"),
+    YV_F_BOOL(struct flag_src, invert),
 };
 
 /* Checks one bit number against the value's raw width and adds it. */
@@ -285,14 +319,16 @@ static void parse_src(struct ctx *c, const char *parent, const char *name, const
 	if (v->type == RTYPE_INVALID)
 		return; /* already reported at the value */
 	if (v->type == RTYPE_F32) {
-		yval_err(y, n, "%s: uses f32 value '%s'; flags need an integer value (u16, s16, u32, "
-			       "s32) or a bit",
+		yval_err(y, n,
+			 "%s: uses f32 value '%s'; flags need an integer value (u16, s16, u32, "
+			 "s32) or a bit",
 			 where, v->name);
 		return;
 	}
 	if (v->scale != 1 || v->offset != 0) {
-		yval_err(y, n, "%s: uses scaled value '%s'; flags test raw bits, so the value needs "
-			       "scale 1 and offset 0",
+		yval_err(y, n,
+			 "%s: uses scaled value '%s'; flags test raw bits, so the value needs "
+			 "scale 1 and offset 0",
 			 where, v->name);
 		return;
 	}
@@ -329,18 +365,28 @@ static void parse_src(struct ctx *c, const char *parent, const char *name, const
 /* ---- points ---- */
 
 static const struct yval_field point_fields[] = {
-	{ .name = "name", .type = YV_ID, .off = offsetof(struct profile_point, name),
-	  .size = POINT_NAME_MAX, .required = true },
-	{ .name = "kind", .type = YV_ENUM, .off = offsetof(struct profile_point, kind),
-	  .names = kind_enum, .n_names = ARRAY_SIZE(kind_enum), .required = true,
-	  .hint = " (smoke, heat, fire, temperature or input)" },
-	YV_F_NODE("flags"),
-	YV_F_NODE("value"),
-	YV_F_NODE("rules"),
-	YV_F_NODE("input"),
-	{ .name = "as", .type = YV_ENUM, .off = offsetof(struct profile_point, as),
-	  .names = profile_as_names, .n_names = PROFILE_N_AS_NAMES },
-	YV_F_NODE("en54_class"),
+    {.name = "name",
+     .type = YV_ID,
+     .off = offsetof(struct profile_point, name),
+     .size = POINT_NAME_MAX,
+     .required = true},
+    {.name = "kind",
+     .type = YV_ENUM,
+     .off = offsetof(struct profile_point, kind),
+     .names = kind_enum,
+     .n_names = ARRAY_SIZE(kind_enum),
+     .required = true,
+     .hint = " (smoke, heat, fire, temperature or input)"},
+    YV_F_NODE("flags"),
+    YV_F_NODE("value"),
+    YV_F_NODE("rules"),
+    YV_F_NODE("input"),
+    {.name = "as",
+     .type = YV_ENUM,
+     .off = offsetof(struct profile_point, as),
+     .names = profile_as_names,
+     .n_names = PROFILE_N_AS_NAMES},
+    YV_F_NODE("en54_class"),
 };
 
 enum { PF_NAME, PF_KIND, PF_FLAGS, PF_VALUE, PF_RULES, PF_INPUT, PF_AS, PF_EN54 };
@@ -351,7 +397,7 @@ static void parse_point(struct ctx *c, size_t idx, const struct ynode *m)
 	struct profile *p = c->p;
 	struct profile_point *pt = &p->points[p->n_points];
 	const struct ynode *found[YVAL_FIELD_MAX], *n, *flags;
-	struct yrules_pos pos = { { NULL } };
+	struct yrules_pos pos = {{NULL}};
 	char where[64], w[96];
 	int i;
 	size_t j;
@@ -389,8 +435,8 @@ static void parse_point(struct ctx *c, size_t idx, const struct ynode *m)
 		if (vi < 0)
 			yval_err(y, n, "%s: refers to unknown value '" CLIP "'", where, n->scalar);
 		else if (p->values[vi].type == RTYPE_BIT)
-			yval_err(y, n, "%s: value '%s' is a bit; rules need a register value", where,
-				 n->scalar);
+			yval_err(y, n, "%s: value '%s' is a bit; rules need a register value",
+				 where, n->scalar);
 		else
 			pt->value = vi;
 	}
@@ -421,14 +467,16 @@ static void parse_point(struct ctx *c, size_t idx, const struct ynode *m)
 
 	if (pt->kind == PKIND_INPUT) {
 		if (!found[PF_INPUT])
-			yval_missing(y, where, m, "input", " for a point of kind input (its channel: "
-							   "input: {value: NAME})");
+			yval_missing(y, where, m, "input",
+				     " for a point of kind input (its channel: "
+				     "input: {value: NAME})");
 		else
 			parse_src(c, where, "input", found[PF_INPUT], &pt->input);
 	} else if (pt->kind != PKIND_INVALID) {
 		if (found[PF_INPUT])
-			yval_err(y, yval_key(m, "input"), "%s: 'input' is only for points of kind "
-							  "input",
+			yval_err(y, yval_key(m, "input"),
+				 "%s: 'input' is only for points of kind "
+				 "input",
 				 where);
 		if (found[PF_AS])
 			yval_err(y, yval_key(m, "as"), "%s: 'as' is only for points of kind input",
@@ -449,7 +497,8 @@ static void parse_point(struct ctx *c, size_t idx, const struct ynode *m)
 		const struct ynode *key = yval_key(m, "en54_class");
 
 		if (pos.at[YRULE_EN54])
-			yval_err(y, key, "%s: en54_class is given twice (here and in rules at line %d)",
+			yval_err(y, key,
+				 "%s: en54_class is given twice (here and in rules at line %d)",
 				 where, pos.at[YRULE_EN54]->line);
 		else if (yrules_parse_en54(y, where, n, YRULES_DEFAULTS, &pt->en54))
 			pos.at[YRULE_EN54] = key;
@@ -463,14 +512,21 @@ static void parse_point(struct ctx *c, size_t idx, const struct ynode *m)
 /* ---- the file ---- */
 
 static const struct yval_field top_fields[] = {
-	YV_F_NODE("profile"),
-	YV_F_STR(struct profile, description),
-	{ .name = "addressing", .type = YV_INT, .off = offsetof(struct profile, base), .min = 0,
-	  .max = 1 },
-	{ .name = "values", .type = YV_NODE, .required = true,
-	  .hint = " (the registers and bits to read)" },
-	{ .name = "points", .type = YV_NODE, .required = true,
-	  .hint = " (the alarm points of the device)" },
+    YV_F_NODE("profile"),
+    YV_F_STR(struct profile, description),
+    {.name = "addressing",
+     .type = YV_INT,
+     .off = offsetof(struct profile, base),
+     .min = 0,
+     .max = 1},
+    {.name = "values",
+     .type = YV_NODE,
+     .required = true,
+     .hint = " (the registers and bits to read)"},
+    {.name = "points",
+     .type = YV_NODE,
+     .required = true,
+     .hint = " (the alarm points of the device)"},
 };
 
 enum { TF_PROFILE, TF_DESCRIPTION, TF_ADDRESSING, TF_VALUES, TF_POINTS };
@@ -499,14 +555,16 @@ static void plan_blocks(struct ctx *c, const struct ynode *values)
 
 	r = profile_plan_blocks(p, &first);
 	if (r == -ENOSPC)
-		yval_err(&c->y, values, "values need more than %d separate reads "
-					"(PROFILE_MAX_BLOCKS); value '%s' at line %d starts read %d: "
-					"bring the addresses closer",
+		yval_err(&c->y, values,
+			 "values need more than %d separate reads "
+			 "(PROFILE_MAX_BLOCKS); value '%s' at line %d starts read %d: "
+			 "bring the addresses closer",
 			 PROFILE_MAX_BLOCKS, p->values[first].name, p->values[first].line,
 			 PROFILE_MAX_BLOCKS + 1);
 	else if (r == -E2BIG)
-		yval_err(&c->y, values, "values need %zu registers and bits per poll, more than %d "
-					"(PROFILE_MAX_WORDS): remove values or close the gaps",
+		yval_err(&c->y, values,
+			 "values need %zu registers and bits per poll, more than %d "
+			 "(PROFILE_MAX_WORDS): remove values or close the gaps",
 			 p->n_words, PROFILE_MAX_WORDS);
 }
 
@@ -525,13 +583,15 @@ static void parse_root(struct ctx *c, const struct ynode *root)
 	n = found[TF_PROFILE];
 	file_stem(c->file, stem, sizeof(stem));
 	if (!n) {
-		snprintf(hint, sizeof(hint), "; write profile: %s (the profile's name, equal to the "
-					     "file name)",
+		snprintf(hint, sizeof(hint),
+			 "; write profile: %s (the profile's name, equal to the "
+			 "file name)",
 			 stem);
 		yval_missing(y, "the top level", root, "profile", hint);
 	} else if (yval_id(y, "the top level", "profile", n, p->name, PROFILE_NAME_MAX) &&
 		   strcmp(p->name, stem) != 0) {
-		yval_err(y, n, "profile '%s' is in file '%s.yaml'; the name must equal the file name",
+		yval_err(y, n,
+			 "profile '%s' is in file '%s.yaml'; the name must equal the file name",
 			 p->name, stem);
 	}
 
@@ -578,7 +638,7 @@ int profile_load(const char *path, struct errlist *errs, struct profile **ret)
 {
 	struct ytree *t = NULL;
 	struct profile *p;
-	struct ctx c = { .file = path };
+	struct ctx c = {.file = path};
 	size_t errs_before = errs->n_errors;
 	int r;
 

@@ -14,37 +14,42 @@
 #define CLIP YVAL_CLIP
 
 static const struct yval_enum en54_names[] = {
-	{ "A1", EN54_A1, NULL }, { "A2", EN54_A2, NULL }, { "B", EN54_B, NULL },
-	{ "C", EN54_C, NULL },	 { "D", EN54_D, NULL },	  { "E", EN54_E, NULL },
-	{ "F", EN54_F, NULL },	 { "G", EN54_G, NULL },	  { "none", EN54_NONE, NULL },
+    {"A1", EN54_A1, NULL}, {"A2", EN54_A2, NULL}, {"B", EN54_B, NULL},
+    {"C", EN54_C, NULL},   {"D", EN54_D, NULL},	  {"E", EN54_E, NULL},
+    {"F", EN54_F, NULL},   {"G", EN54_G, NULL},	  {"none", EN54_NONE, NULL},
 };
 #define EN54_N_CLASSES (ARRAY_SIZE(en54_names) - 1) /* without "none" */
 
 /* Indexed by enum yrule. Thresholds of an override may be null (removed);
  * a profile's defaults must be numbers. */
-#define RD(m, lo, nul)                                                                           \
-	{ .name = #m, .type = YV_DOUBLE, .off = offsetof(struct yrules, r.m), .dmin = lo,         \
-	  .dmax = HUGE_VAL, .nullable = nul }
-#define RI(m, lo, hi)                                                                            \
-	{ .name = #m, .type = YV_INT, .off = offsetof(struct yrules, r.m), .min = lo, .max = hi }
-#define RULE_FIELDS(nul, n_en54)                                                                 \
-	{                                                                                        \
-		RD(alarm_above, -HUGE_VAL, nul), RD(prealarm_above, -HUGE_VAL, nul),             \
-		RD(hysteresis, 0, false), RI(confirm, 1, 100), RD(rate_of_rise, -HUGE_VAL, nul),  \
-		RI(ror_window_s, 1, 3600), RD(valid_min, -HUGE_VAL, nul),                         \
-		RD(valid_max, -HUGE_VAL, nul),                                                    \
-		{ .name = "latch", .type = YV_BOOL, .off = offsetof(struct yrules, r.latch) },    \
-		RI(chatter_max, 1, DETECT_CHATTER_MAX),                                           \
-		{ .name = "en54_class",                                                           \
-		  .type = YV_ENUM,                                                                \
-		  .off = offsetof(struct yrules, en54),                                           \
-		  .names = en54_names,                                                            \
-		  .n_names = n_en54 },                                                            \
+#define RD(m, lo, nul)                                                                             \
+	{                                                                                          \
+		.name = #m, .type = YV_DOUBLE, .off = offsetof(struct yrules, r.m), .dmin = lo,    \
+		.dmax = HUGE_VAL, .nullable = nul                                                  \
+	}
+#define RI(m, lo, hi)                                                                              \
+	{                                                                                          \
+		.name = #m, .type = YV_INT, .off = offsetof(struct yrules, r.m), .min = lo,        \
+		.max = hi                                                                          \
+	}
+#define RULE_FIELDS(nul, n_en54)                                                                   \
+	{                                                                                          \
+		RD(alarm_above, -HUGE_VAL, nul), RD(prealarm_above, -HUGE_VAL, nul),               \
+		    RD(hysteresis, 0, false), RI(confirm, 1, 100),                                 \
+		    RD(rate_of_rise, -HUGE_VAL, nul), RI(ror_window_s, 1, 3600),                   \
+		    RD(valid_min, -HUGE_VAL, nul), RD(valid_max, -HUGE_VAL, nul),                  \
+		    {.name = "latch", .type = YV_BOOL, .off = offsetof(struct yrules, r.latch)},   \
+		    RI(chatter_max, 1, DETECT_CHATTER_MAX),                                        \
+		    {.name = "en54_class",                                                         \
+		     .type = YV_ENUM,                                                              \
+		     .off = offsetof(struct yrules, en54),                                         \
+		     .names = en54_names,                                                          \
+		     .n_names = n_en54},                                                           \
 	}
 
 static const struct yval_field rule_fields[YRULES_MAX][YRULE_MAX] = {
-	[YRULES_DEFAULTS] = RULE_FIELDS(false, EN54_N_CLASSES),
-	[YRULES_OVERRIDE] = RULE_FIELDS(true, ARRAY_SIZE(en54_names)),
+    [YRULES_DEFAULTS] = RULE_FIELDS(false, EN54_N_CLASSES),
+    [YRULES_OVERRIDE] = RULE_FIELDS(true, ARRAY_SIZE(en54_names)),
 };
 
 const char *yrule_name(enum yrule k)
@@ -91,7 +96,8 @@ void yrules_parse(struct yval *y, const char *where, const char *name, const str
 			ok = yval_field(y, where, &fields[k], n, ret);
 		/* above 0 and not just 0 or more: a rise of 0 per minute would
 		 * alarm on any steady reading */
-		if (ok && k == YRULE_ROR && !isnan(ret->r.rate_of_rise) && ret->r.rate_of_rise <= 0) {
+		if (ok && k == YRULE_ROR && !isnan(ret->r.rate_of_rise) &&
+		    ret->r.rate_of_rise <= 0) {
 			yval_err(y, n, "%s: rate_of_rise %g must be above 0 (per minute)%s", where,
 				 ret->r.rate_of_rise,
 				 mode == YRULES_OVERRIDE ? ", or null to remove it" : "");
@@ -159,8 +165,8 @@ static bool rule_needs_value(int k)
 	return k != YRULE_LATCH && k != YRULE_CHATTER;
 }
 
-void yrules_check_fit(struct yval *y, const char *where, const struct yrules *s,
-		      const char *point, bool has_value)
+void yrules_check_fit(struct yval *y, const char *where, const struct yrules *s, const char *point,
+		      bool has_value)
 {
 	int k;
 
@@ -168,13 +174,14 @@ void yrules_check_fit(struct yval *y, const char *where, const struct yrules *s,
 		return;
 	for (k = 0; k < YRULE_MAX; k++)
 		if (s->set[k] && rule_needs_value(k))
-			yval_err(y, s->at[k], "%s: %s does not apply: point '%s' has no analog value "
-					      "(only latch and chatter_max do); remove it",
+			yval_err(y, s->at[k],
+				 "%s: %s does not apply: point '%s' has no analog value "
+				 "(only latch and chatter_max do); remove it",
 				 where, yrule_name((enum yrule)k), point);
 }
 
-bool yrules_check_en54(struct yval *y, const struct ynode *at, const char *where,
-		       enum en54_class c, double alarm_above)
+bool yrules_check_en54(struct yval *y, const struct ynode *at, const char *where, enum en54_class c,
+		       double alarm_above)
 {
 	double lo, hi;
 
@@ -182,8 +189,9 @@ bool yrules_check_en54(struct yval *y, const struct ynode *at, const char *where
 		return true;
 	if (alarm_above >= lo && alarm_above <= hi)
 		return true;
-	yval_err(y, at, "%s: alarm_above %g is outside EN 54-5 class %s (%g..%g °C); use a "
-			"threshold within the class or change the class",
+	yval_err(y, at,
+		 "%s: alarm_above %g is outside EN 54-5 class %s (%g..%g °C); use a "
+		 "threshold within the class or change the class",
 		 where, alarm_above, en54_class_name(c), lo, hi);
 	return false;
 }
@@ -210,14 +218,16 @@ void yrules_check(struct yval *y, const char *where, const struct detect_rules *
 			 r->valid_max);
 	at = pos_of(pos, YRULE_ALARM, YRULE_VMAX);
 	if (at && !isnan(r->alarm_above) && !isnan(r->valid_max) && r->alarm_above > r->valid_max)
-		yval_err(y, at, "%s: alarm_above %g is above valid_max %g and could never be "
-				"reached; lower the threshold",
+		yval_err(y, at,
+			 "%s: alarm_above %g is above valid_max %g and could never be "
+			 "reached; lower the threshold",
 			 where, r->alarm_above, r->valid_max);
 	if (kind <= PKIND_INVALID)
 		return;
 	if (c > EN54_NONE && pos->at[YRULE_EN54] && kind != PKIND_HEAT)
-		yval_err(y, pos->at[YRULE_EN54], "%s: en54_class is only for heat points, and this "
-						 "is a %s point; remove it",
+		yval_err(y, pos->at[YRULE_EN54],
+			 "%s: en54_class is only for heat points, and this "
+			 "is a %s point; remove it",
 			 where, point_kind_name(kind));
 	at = pos_of(pos, YRULE_ALARM, YRULE_EN54);
 	if (at && kind == PKIND_HEAT && c > EN54_NONE)

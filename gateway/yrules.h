@@ -62,14 +62,14 @@ void yrules_apply(const struct yrules *s, struct detect_rules *r, enum en54_clas
 		  struct yrules_pos *pos);
 /* A rules mapping for a point without an analog value: each set rule
  * other than latch and chatter_max is an error at its key. */
-void yrules_check_fit(struct yval *y, const char *where, const struct yrules *s,
-		      const char *point, bool has_value);
+void yrules_check_fit(struct yval *y, const char *where, const struct yrules *s, const char *point,
+		      bool has_value);
 /* EN 54-5 (SPEC §4): alarm_above must lie in the class's static response
  * range (A1 54..65 °C, A2 54..70, B 69..85, C 84..100, D 99..115,
  * E 114..130, F 129..145, G 144..160). False, and an error at at, when it
  * does not; true for no class or no threshold. */
-bool yrules_check_en54(struct yval *y, const struct ynode *at, const char *where,
-		       enum en54_class c, double alarm_above);
+bool yrules_check_en54(struct yval *y, const struct ynode *at, const char *where, enum en54_class c,
+		       double alarm_above);
 /* Checks the merged rules of one point of kind: prealarm below alarm,
  * valid_min below valid_max, alarm reachable, en54_class only on heat
  * points and within its class. Each error is at the node in pos that

@@ -33,9 +33,8 @@ void yval_init_emit(struct yval *y, const char *file, yval_emit_fn *emit, void *
 	y->arg = arg;
 }
 
-__attribute__((format(printf, 4, 0))) static void yval_vreport(struct yval *y, bool warning,
-							     const struct ynode *at,
-							     const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void
+yval_vreport(struct yval *y, bool warning, const struct ynode *at, const char *fmt, va_list ap)
 {
 	char msg[768];
 
@@ -131,8 +130,9 @@ static bool number_scalar(struct yval *y, const char *where, const char *name,
 	if (!yval_is(y, where, name, v, YNODE_SCALAR, "a number"))
 		return false;
 	if (v->quoted) {
-		yval_err(y, v, "%s: %s: expected a number, got the string \"" CLIP
-			       "\"; write the number without quotes",
+		yval_err(y, v,
+			 "%s: %s: expected a number, got the string \"" CLIP
+			 "\"; write the number without quotes",
 			 where, name, v->scalar);
 		return false;
 	}
@@ -162,8 +162,8 @@ static int parse_hex(const char *s, long min, long max, long *ret)
 	return 0;
 }
 
-bool yval_long(struct yval *y, const char *where, const char *name, const struct ynode *v,
-	       long min, long max, bool hex, long *ret)
+bool yval_long(struct yval *y, const char *where, const char *name, const struct ynode *v, long min,
+	       long max, bool hex, long *ret)
 {
 	const char *s;
 	int r;
@@ -176,7 +176,9 @@ bool yval_long(struct yval *y, const char *where, const char *name, const struct
 	else
 		r = util_parse_long(s, min, max, ret);
 	if (r == -ERANGE) {
-		yval_err(y, v, "%s: %s " CLIP " is out of range %ld..%ld; use a whole number in that range",
+		yval_err(y, v,
+			 "%s: %s " CLIP
+			 " is out of range %ld..%ld; use a whole number in that range",
 			 where, name, s, min, max);
 		return false;
 	}
@@ -188,8 +190,8 @@ bool yval_long(struct yval *y, const char *where, const char *name, const struct
 	return true;
 }
 
-bool yval_int(struct yval *y, const char *where, const char *name, const struct ynode *v,
-	      long min, long max, int *ret)
+bool yval_int(struct yval *y, const char *where, const char *name, const struct ynode *v, long min,
+	      long max, int *ret)
 {
 	long l;
 
@@ -223,7 +225,8 @@ bool yval_double(struct yval *y, const char *where, const char *name, const stru
 		else if (isinf(min))
 			yval_err(y, v, "%s: %s %g must be %g or less", where, name, d, max);
 		else
-			yval_err(y, v, "%s: %s %g is out of range %g..%g", where, name, d, min, max);
+			yval_err(y, v, "%s: %s %g is out of range %g..%g", where, name, d, min,
+				 max);
 		return false;
 	}
 	*ret = d;
@@ -247,8 +250,8 @@ bool yval_bool(struct yval *y, const char *where, const char *name, const struct
 	return false;
 }
 
-bool yval_str(struct yval *y, const char *where, const char *name, const struct ynode *v,
-	      char *buf, size_t size)
+bool yval_str(struct yval *y, const char *where, const char *name, const struct ynode *v, char *buf,
+	      size_t size)
 {
 	size_t len;
 
@@ -256,8 +259,8 @@ bool yval_str(struct yval *y, const char *where, const char *name, const struct 
 		return false;
 	len = strlen(v->scalar);
 	if (len >= size) {
-		yval_err(y, v, "%s: %s is too long (%zu bytes, at most %zu); shorten it", where, name,
-			 len, size - 1);
+		yval_err(y, v, "%s: %s is too long (%zu bytes, at most %zu); shorten it", where,
+			 name, len, size - 1);
 		return false;
 	}
 	memcpy(buf, v->scalar, len + 1);
@@ -270,8 +273,9 @@ bool yval_slug(struct yval *y, const char *where, const char *name, const struct
 	if (!yval_is(y, where, name, v, YNODE_SCALAR, "an id"))
 		return false;
 	if (!util_is_slug(v->scalar) || strlen(v->scalar) >= size) {
-		yval_err(y, v, "%s: %s '" CLIP "' is not a valid id; use lowercase letters, digits "
-			       "and '-', starting with a letter or digit, at most %zu characters",
+		yval_err(y, v,
+			 "%s: %s '" CLIP "' is not a valid id; use lowercase letters, digits "
+			 "and '-', starting with a letter or digit, at most %zu characters",
 			 where, name, v->scalar, size - 1);
 		return false;
 	}
@@ -279,13 +283,14 @@ bool yval_slug(struct yval *y, const char *where, const char *name, const struct
 	return true;
 }
 
-bool yval_id(struct yval *y, const char *where, const char *name, const struct ynode *v,
-	     char *buf, size_t size)
+bool yval_id(struct yval *y, const char *where, const char *name, const struct ynode *v, char *buf,
+	     size_t size)
 {
 	if (!yval_is(y, where, name, v, YNODE_SCALAR, "a name"))
 		return false;
 	if (!util_is_plain_id(v->scalar) || strlen(v->scalar) >= size) {
-		yval_err(y, v, "%s: %s '" CLIP "' is not a valid name; use 1 to %zu of A-Z a-z 0-9 _ -",
+		yval_err(y, v,
+			 "%s: %s '" CLIP "' is not a valid name; use 1 to %zu of A-Z a-z 0-9 _ -",
 			 where, name, v->scalar, size - 1);
 		return false;
 	}
@@ -301,7 +306,9 @@ static void enum_list(const struct yval_enum *names, size_t n, char *buf, size_t
 	buf[0] = '\0';
 	for (i = 0; i < n && len < size; i++)
 		len += (size_t)snprintf(buf + len, size - len, "%s%s",
-					i == 0 ? "" : i + 1 == n ? " or " : ", ",
+					i == 0	     ? ""
+					: i + 1 == n ? " or "
+						     : ", ",
 					names[i].label ? names[i].label : names[i].name);
 }
 
@@ -333,8 +340,8 @@ void yval_unknown_key(struct yval *y, const char *where, const struct ynode *key
 
 	allowed[0] = '\0';
 	for (i = 0; i < n && len < sizeof(allowed); i++)
-		len += (size_t)snprintf(allowed + len, sizeof(allowed) - len, "%s%s",
-					i ? ", " : "", fields[i].name);
+		len += (size_t)snprintf(allowed + len, sizeof(allowed) - len, "%s%s", i ? ", " : "",
+					fields[i].name);
 	yval_err(y, key, "unknown key '" CLIP "' in %s; allowed: %s", key->scalar, where, allowed);
 }
 
@@ -346,8 +353,8 @@ void yval_unknown_name(struct yval *y, const char *where, const struct ynode *ke
 
 	allowed[0] = '\0';
 	for (i = 0; names[i] && len < sizeof(allowed); i++)
-		len += (size_t)snprintf(allowed + len, sizeof(allowed) - len, "%s%s",
-					i ? ", " : "", names[i]);
+		len += (size_t)snprintf(allowed + len, sizeof(allowed) - len, "%s%s", i ? ", " : "",
+					names[i]);
 	yval_err(y, key, "unknown key '" CLIP "' in %s; allowed: %s", key->scalar, where, allowed);
 }
 

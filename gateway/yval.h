@@ -29,9 +29,9 @@ void yval_init(struct yval *y, const char *file, struct errlist *errs);
 void yval_init_emit(struct yval *y, const char *file, yval_emit_fn *emit, void *arg);
 /* at NULL: no position ("file: error: ..."). */
 void yval_err(struct yval *y, const struct ynode *at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void yval_warn(struct yval *y, const struct ynode *at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- node kinds ---- */
 
@@ -54,10 +54,10 @@ const struct ynode *yval_key(const struct ynode *map, const char *key);
 
 /* A whole number in min..max, unquoted. hex also takes 0x1f (register
  * addresses as manuals print them). */
-bool yval_long(struct yval *y, const char *where, const char *name, const struct ynode *v,
-	       long min, long max, bool hex, long *ret);
-bool yval_int(struct yval *y, const char *where, const char *name, const struct ynode *v,
-	      long min, long max, int *ret);
+bool yval_long(struct yval *y, const char *where, const char *name, const struct ynode *v, long min,
+	       long max, bool hex, long *ret);
+bool yval_int(struct yval *y, const char *where, const char *name, const struct ynode *v, long min,
+	      long max, int *ret);
 /* A finite number in min..max (-HUGE_VAL/HUGE_VAL: unbounded); with
  * nullable, null (or ~) gives NAN, "not set". */
 bool yval_double(struct yval *y, const char *where, const char *name, const struct ynode *v,
@@ -67,14 +67,14 @@ bool yval_double(struct yval *y, const char *where, const char *name, const stru
 bool yval_bool(struct yval *y, const char *where, const char *name, const struct ynode *v,
 	       bool *ret);
 /* Any scalar shorter than size. */
-bool yval_str(struct yval *y, const char *where, const char *name, const struct ynode *v,
-	      char *buf, size_t size);
+bool yval_str(struct yval *y, const char *where, const char *name, const struct ynode *v, char *buf,
+	      size_t size);
 /* A slug (lowercase letters, digits, '-'; util_is_slug) shorter than size. */
 bool yval_slug(struct yval *y, const char *where, const char *name, const struct ynode *v,
 	       char *buf, size_t size);
 /* A plain id (A-Z a-z 0-9 _ -; util_is_plain_id) shorter than size. */
-bool yval_id(struct yval *y, const char *where, const char *name, const struct ynode *v,
-	     char *buf, size_t size);
+bool yval_id(struct yval *y, const char *where, const char *name, const struct ynode *v, char *buf,
+	     size_t size);
 
 /* One name of an enum; label, when set, is what messages show ("N (none)"). */
 struct yval_enum {
@@ -91,11 +91,11 @@ bool yval_enum(struct yval *y, const char *where, const char *name, const struct
 enum yval_type {
 	YV_INVALID = -1,
 	YV_NODE,   /* only recorded in found[]: the caller reads it */
-	YV_INT,    /* int at off, min..max */
+	YV_INT,	   /* int at off, min..max */
 	YV_DOUBLE, /* double at off, dmin..dmax (nullable: null gives NAN) */
-	YV_STR,    /* char[size] at off */
+	YV_STR,	   /* char[size] at off */
 	YV_SLUG,   /* char[size] at off */
-	YV_ID,     /* char[size] at off */
+	YV_ID,	   /* char[size] at off */
 	YV_BOOL,   /* bool at off */
 	YV_ENUM,   /* int-sized enum at off, one of names[0..n_names) */
 	YV_MAX
@@ -116,11 +116,26 @@ struct yval_field {
 
 #define YVAL_FIELD_MAX 24
 
-#define YV_F_NODE(n) { .name = n, .type = YV_NODE }
-#define YV_F_INT(s, m, lo, hi) { .name = #m, .type = YV_INT, .off = offsetof(s, m), .min = lo, .max = hi }
-#define YV_F_STR(s, m) { .name = #m, .type = YV_STR, .off = offsetof(s, m), .size = sizeof(((s *)0)->m) }
-#define YV_F_SLUG(s, m) { .name = #m, .type = YV_SLUG, .off = offsetof(s, m), .size = sizeof(((s *)0)->m) }
-#define YV_F_BOOL(s, m) { .name = #m, .type = YV_BOOL, .off = offsetof(s, m) }
+#define YV_F_NODE(n)                                                                               \
+	{                                                                                          \
+		.name = n, .type = YV_NODE                                                         \
+	}
+#define YV_F_INT(s, m, lo, hi)                                                                     \
+	{                                                                                          \
+		.name = #m, .type = YV_INT, .off = offsetof(s, m), .min = lo, .max = hi            \
+	}
+#define YV_F_STR(s, m)                                                                             \
+	{                                                                                          \
+		.name = #m, .type = YV_STR, .off = offsetof(s, m), .size = sizeof(((s *)0)->m)     \
+	}
+#define YV_F_SLUG(s, m)                                                                            \
+	{                                                                                          \
+		.name = #m, .type = YV_SLUG, .off = offsetof(s, m), .size = sizeof(((s *)0)->m)    \
+	}
+#define YV_F_BOOL(s, m)                                                                            \
+	{                                                                                          \
+		.name = #m, .type = YV_BOOL, .off = offsetof(s, m)                                 \
+	}
 
 /* "unknown key 'x' in <where>; allowed: a, b, c" at key. */
 void yval_unknown_key(struct yval *y, const char *where, const struct ynode *key,
