@@ -639,7 +639,8 @@ static const struct yval_field device_fields[] = {
 	  .hint = " (the id of one of the buses)" },
 	{ .name = "unit", .type = YV_INT, .off = offsetof(struct cfg_device, unit), .min = 1,
 	  .max = 247, .required = true, .hint = " (its Modbus unit id, 1..247)" },
-	{ .name = "profile", .type = YV_NODE, .required = true,
+	{ .name = "profile", .type = YV_ID, .off = offsetof(struct cfg_device, profile_name),
+	  .size = sizeof(((struct cfg_device *)0)->profile_name), .required = true,
 	  .hint = " (the device model, e.g. smoke-point)" },
 	YV_F_STR(struct cfg_device, zone),
 	YV_F_INT(struct cfg_device, zone_no, 1, 999),
@@ -705,20 +706,8 @@ static void parse_device(struct ctx *x, size_t idx, const struct ynode *v)
 	a->retries = found[DF_RETRIES];
 	if (a->bus && yval_is(&x->y, a->where, "bus", a->bus, YNODE_SCALAR, "a bus id"))
 		d->bus = config_bus_index(x->c, a->bus->scalar);
-	if (a->profile &&
-	    yval_is(&x->y, a->where, "profile", a->profile, YNODE_SCALAR, "a profile name")) {
-		if (!util_is_plain_id(a->profile->scalar) ||
-		    strlen(a->profile->scalar) >= sizeof(d->profile_name)) {
-			err(x, a->profile, "%s: profile '" CLIP "' is not a plain name; give the "
-					   "profile's name (its file name without .yaml), e.g. smoke-point",
-			    a->where, a->profile->scalar);
-			a->profile = NULL;
-		} else {
-			memcpy(d->profile_name, a->profile->scalar, strlen(a->profile->scalar) + 1);
-		}
-	} else {
-		a->profile = NULL;
-	}
+	if (d->profile_name[0] == '\0')
+		a->profile = NULL; /* absent or refused by yval_id: nothing to load */
 	if (a->rules && !yval_is_map(&x->y, a->where, "rules", a->rules))
 		a->rules = NULL;
 	if (a->points && !yval_is_map(&x->y, a->where, "points", a->points))

@@ -321,7 +321,7 @@ static const struct bad_case bad_cases[] = {
 	{ "profile not found", SITE BUS "devices:\n  - {id: d1, bus: b1, unit: 1, profile: nope}\n", 5, 41,
 	  "device 'd1': profile 'nope' not found in /etc/firegw/sensors, /tmp/test_config." },
 	{ "profile not plain", SITE BUS "devices:\n  - {id: d1, bus: b1, unit: 1, profile: ../x}\n", 5, 41,
-	  "device 'd1': profile '../x' is not a plain name" },
+	  "device 'd1': profile '../x' is not a valid name; use 1 to 63 of A-Z a-z 0-9 _ -" },
 	{ "as on a non-input point", SITE BUS "devices:\n  - id: d1\n    bus: b1\n    unit: 1\n"
 					      "    profile: t-smoke\n    points:\n      fire: {as: fire}\n",
 	  10, 18, "device 'd1' point 'fire': 'as' applies only to input channels, and this is a smoke point" },
