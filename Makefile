@@ -20,7 +20,7 @@ B       := build
 # The daemon, one module per file (STYLE.md): reading this list shows the
 # whole system.
 GATEWAY_MODULES := util log errlist queue marks \
-	ytree config profile detect point compliance \
+	ytree yval yrules config profile_load profile detect point compliance \
 	store store_history store_maint store_chain publish poller \
 	outbox event instance gateway control cli
 GATEWAY_SRCS := $(filter $(patsubst %,gateway/%.c,$(GATEWAY_MODULES)),$(wildcard gateway/*.c))

@@ -8,7 +8,9 @@
  *
  * How it works: the file is read once (bounded by YTREE_MAX_FILE), hashed
  * (SHA-256 via OpenSSL's libcrypto, which paho already pulls in), parsed by
- * ytree into nodes with line:col, then walked. Every problem becomes a
+ * ytree into nodes with line:col, then walked with yval's field tables and
+ * getters (rules mappings with yrules, the parser profiles use too), so a
+ * mistake is worded as it is in a profile. Every problem becomes a
  * diagnostic with a position; cross-references (a device's bus, duplicate
  * units, profile point names) are checked in a second pass, and at the end
  * the diagnostics are sorted by position and handed to the errlist, so the
@@ -29,7 +31,9 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "yrules.h"
 #include "ytree.h"
+#include "yval.h"
 
 /* Diagnostics kept before sorting; errlist keeps ERRLIST_MAX anyway, and a
  * hostile file with 100 000 nodes must not make us hold 100 000 messages. */
@@ -60,39 +64,17 @@ struct dev_aux {
 	char where[96]; /* "device 'smoke-a1'" or "device #3" */
 };
 
-enum {
-	R_ALARM,
-	R_PREALARM,
-	R_HYST,
-	R_CONFIRM,
-	R_ROR,
-	R_ROR_WINDOW,
-	R_VMIN,
-	R_VMAX,
-	R_LATCH,
-	R_CHATTER,
-	R_EN54,
-	R_MAX_
-};
-
-/* A rules mapping from the config: which fields it sets, to what, where. */
-struct rules_ovr {
-	bool set[R_MAX_];
-	const struct ynode *at[R_MAX_];
-	struct detect_rules r;
-	enum en54_class en54;
-};
-
 struct point_ovr {
 	const struct ynode *key;
-	const struct ynode *as_node;
 	enum flag_kind as; /* FLAG_INVALID = unused */
 	bool has_as;
-	const char *zone, *location; /* into the tree, NULL when unset */
-	int zone_no;                 /* 0 when unset */
+	char zone[CONFIG_ID_MAX]; /* "" when unset */
+	int zone_no;              /* 0 when unset */
+	char location[160];       /* "" when unset */
+	bool has_location;
 	bool enabled;
 	bool has_rules;
-	struct rules_ovr rules;
+	struct yrules rules;
 };
 
 /* One entry of a device's `rules:` mapping. */
@@ -101,11 +83,12 @@ struct dev_rules {
 	int value; /* profile value index, or -1 */
 	int point; /* profile point index when the key names a point, or -1 */
 	bool used;
-	struct rules_ovr o;
+	struct yrules o;
 };
 
 struct ctx {
 	const char *file;
+	struct yval y; /* its messages come back as diags (diag_emit) */
 	struct config *c;
 	const char *builtin_dir;
 	char dir[PATH_MAX]; /* the config file's directory, for relative paths */
@@ -268,253 +251,37 @@ static void diag_free(struct ctx *x)
 	x->n_diags = 0;
 }
 
-/* ---- typed scalars ---------------------------------------------------- */
+/* ---- typed scalars and mappings: yval, its messages into the diags ---- */
 
-/* Scalars are quoted in messages clipped, so a 4 KB value cannot flood them. */
-#define CLIP "%.60s"
+#define CLIP YVAL_CLIP
 
-static bool is_kind(struct ctx *x, const char *where, const char *name, const struct ynode *v,
-		    enum ynode_kind kind, const char *what)
+static void diag_emit(void *arg, bool warning, const struct ynode *at, const char *msg)
 {
-	if (v->kind == kind)
-		return true;
-	if (v->kind == YNODE_SCALAR)
-		err(x, v, "%s: %s: expected %s, got '" CLIP "'", where, name, what, v->scalar);
+	if (warning)
+		warn(arg, at, "%s", msg);
 	else
-		err(x, v, "%s: %s: expected %s, got a %s", where, name, what,
-		    ynode_kind_name(v->kind));
-	return false;
-}
-
-static bool is_map(struct ctx *x, const char *where, const char *name, const struct ynode *v)
-{
-	return is_kind(x, where, name, v, YNODE_MAP, "a mapping (key: value lines)");
-}
-
-static bool is_seq(struct ctx *x, const char *where, const char *name, const struct ynode *v)
-{
-	return is_kind(x, where, name, v, YNODE_SEQ, "a list ('- item' lines or [a, b])");
-}
-
-static bool get_long(struct ctx *x, const char *where, const char *name, const struct ynode *v,
-		     long min, long max, long *ret)
-{
-	int r;
-
-	if (!is_kind(x, where, name, v, YNODE_SCALAR, "a number"))
-		return false;
-	if (v->quoted) {
-		err(x, v, "%s: %s: expected a number, got the string \"" CLIP
-			  "\"; write the number without quotes",
-		    where, name, v->scalar);
-		return false;
-	}
-	r = util_parse_long(v->scalar, min, max, ret);
-	if (r == -ERANGE) {
-		err(x, v, "%s: %s " CLIP " is out of range %ld..%ld; use a whole number in that range",
-		    where, name, v->scalar, min, max);
-		return false;
-	}
-	if (r < 0) {
-		err(x, v, "%s: %s: expected a whole number in %ld..%ld, got '" CLIP "'", where, name,
-		    min, max, v->scalar);
-		return false;
-	}
-	return true;
-}
-
-static bool get_int(struct ctx *x, const char *where, const char *name, const struct ynode *v,
-		    long min, long max, int *ret)
-{
-	long l;
-
-	if (!get_long(x, where, name, v, min, max, &l))
-		return false;
-	*ret = (int)l;
-	return true;
-}
-
-static bool get_str(struct ctx *x, const char *where, const char *name, const struct ynode *v,
-		    char *buf, size_t size)
-{
-	if (!is_kind(x, where, name, v, YNODE_SCALAR, "a string"))
-		return false;
-	if (strlen(v->scalar) >= size) {
-		err(x, v, "%s: %s is too long (%zu bytes, at most %zu); shorten it", where, name,
-		    strlen(v->scalar), size - 1);
-		return false;
-	}
-	memcpy(buf, v->scalar, strlen(v->scalar) + 1);
-	return true;
-}
-
-/* YAML 1.1 would read yes/no/on/off as booleans and YAML 1.2 would not;
- * an installer cannot know which, so only true and false are accepted. */
-static bool get_bool(struct ctx *x, const char *where, const char *name, const struct ynode *v,
-		     bool *ret)
-{
-	if (!is_kind(x, where, name, v, YNODE_SCALAR, "true or false"))
-		return false;
-	if (!v->quoted && strcmp(v->scalar, "true") == 0) {
-		*ret = true;
-		return true;
-	}
-	if (!v->quoted && strcmp(v->scalar, "false") == 0) {
-		*ret = false;
-		return true;
-	}
-	err(x, v, "%s: %s: expected true or false, got '" CLIP "'", where, name, v->scalar);
-	return false;
-}
-
-static bool is_null(const struct ynode *v)
-{
-	return v->kind == YNODE_SCALAR && !v->quoted &&
-	       (v->scalar[0] == '\0' || strcmp(v->scalar, "~") == 0 ||
-		strcmp(v->scalar, "null") == 0);
-}
-
-/* A finite number; null (or ~) gives NAN, "not set", when nullable. */
-static bool get_double(struct ctx *x, const char *where, const char *name, const struct ynode *v,
-		       bool nullable, double *ret)
-{
-	if (!is_kind(x, where, name, v, YNODE_SCALAR, "a number"))
-		return false;
-	if (nullable && is_null(v)) {
-		*ret = NAN;
-		return true;
-	}
-	if (v->quoted || util_parse_double(v->scalar, ret) < 0) {
-		err(x, v, "%s: %s: expected a number%s, got '" CLIP "'", where, name,
-		    nullable ? " (or null to remove it)" : "", v->scalar);
-		return false;
-	}
-	return true;
-}
-
-static bool get_slug(struct ctx *x, const char *where, const char *name, const struct ynode *v,
-		     char *buf, size_t size)
-{
-	if (!is_kind(x, where, name, v, YNODE_SCALAR, "an id"))
-		return false;
-	if (!util_is_slug(v->scalar) || strlen(v->scalar) >= size) {
-		err(x, v, "%s: %s '" CLIP "' is not a valid id; use lowercase letters, digits and '-', "
-			  "starting with a letter or digit, at most 63 characters",
-		    where, name, v->scalar);
-		return false;
-	}
-	memcpy(buf, v->scalar, strlen(v->scalar) + 1);
-	return true;
-}
-
-/* ---- mappings --------------------------------------------------------- */
-
-enum ftype { FT_NODE, FT_INT, FT_STR, FT_SLUG, FT_BOOL };
-
-struct field {
-	const char *name;
-	enum ftype type;
-	size_t off;  /* into the target struct */
-	size_t size; /* FT_STR, FT_SLUG: the buffer */
-	long min, max;
-};
-
-#define FIELD_MAX 24
-
-#define F_NODE(n) { n, FT_NODE, 0, 0, 0, 0 }
-#define F_INT(s, m, lo, hi) { #m, FT_INT, offsetof(s, m), 0, lo, hi }
-#define F_STR(s, m) { #m, FT_STR, offsetof(s, m), sizeof(((s *)0)->m), 0, 0 }
-#define F_SLUG(s, m) { #m, FT_SLUG, offsetof(s, m), sizeof(((s *)0)->m), 0, 0 }
-#define F_BOOL(s, m) { #m, FT_BOOL, offsetof(s, m), 0, 0, 0 }
-
-static void unknown_key(struct ctx *x, const char *where, const struct ynode *key,
-			const struct field *fields, size_t n)
-{
-	char allowed[512];
-	size_t i, len = 0;
-
-	allowed[0] = '\0';
-	for (i = 0; i < n && len < sizeof(allowed); i++)
-		len += (size_t)snprintf(allowed + len, sizeof(allowed) - len, "%s%s",
-					i ? ", " : "", fields[i].name);
-	err(x, key, "unknown key '" CLIP "' in %s; allowed: %s", key->scalar, where, allowed);
-}
-
-/* Walks map in document order: each known key is parsed into obj (or just
- * recorded in found[] for FT_NODE), each unknown key is an error. found[i]
- * is the value node of fields[i] (also when its value was wrong: the key
- * is present). */
-static void walk_map(struct ctx *x, const char *where, const struct ynode *map,
-		     const struct field *fields, size_t n, void *obj, const struct ynode **found)
-{
-	size_t i, j;
-
-	for (j = 0; j < n; j++)
-		found[j] = NULL;
-	for (i = 0; i < map->n; i++) {
-		const struct ynode *k = map->keys[i], *v = map->values[i];
-		const struct field *f = NULL;
-		char *p;
-
-		for (j = 0; j < n; j++)
-			if (strcmp(fields[j].name, k->scalar) == 0) {
-				f = &fields[j];
-				break;
-			}
-		if (!f) {
-			unknown_key(x, where, k, fields, n);
-			continue;
-		}
-		found[j] = v;
-		p = (char *)obj + f->off;
-		switch (f->type) {
-		case FT_NODE:
-			break;
-		case FT_INT:
-			get_int(x, where, f->name, v, f->min, f->max, (int *)(void *)p);
-			break;
-		case FT_STR:
-			get_str(x, where, f->name, v, p, f->size);
-			break;
-		case FT_SLUG:
-			get_slug(x, where, f->name, v, p, f->size);
-			break;
-		case FT_BOOL:
-			get_bool(x, where, f->name, v, (bool *)(void *)p);
-			break;
-		}
-	}
-}
-
-static int field_index(const struct field *fields, size_t n, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(fields[i].name, name) == 0)
-			return (int)i;
-	return -1;
+		err(arg, at, "%s", msg);
 }
 
 /* ---- site, profile_dirs, mqtt, storage, compliance, remote ------------ */
 
-static const struct field site_fields[] = {
-	F_SLUG(struct cfg_site, id),
-	F_STR(struct cfg_site, facility_id),
-	F_STR(struct cfg_site, name),
-	F_STR(struct cfg_site, address),
+static const struct yval_field site_fields[] = {
+	{ .name = "id", .type = YV_SLUG, .off = offsetof(struct cfg_site, id),
+	  .size = sizeof(((struct cfg_site *)0)->id), .required = true,
+	  .hint = "; give the premises a short id such as 'cho-my-tho-a' (lowercase letters, "
+		  "digits, '-')" },
+	YV_F_STR(struct cfg_site, facility_id),
+	YV_F_STR(struct cfg_site, name),
+	YV_F_STR(struct cfg_site, address),
 };
 
 static void parse_site(struct ctx *x, const struct ynode *v)
 {
-	const struct ynode *found[FIELD_MAX];
+	const struct ynode *found[YVAL_FIELD_MAX];
 
-	if (!is_map(x, "the top level", "site", v))
+	if (!yval_is_map(&x->y, "the top level", "site", v))
 		return;
-	walk_map(x, "site", v, site_fields, ARRAY_SIZE(site_fields), &x->c->site, found);
-	if (!found[0])
-		err(x, v, "site: 'id' is required; give the premises a short id such as "
-			  "'cho-my-tho-a' (lowercase letters, digits, '-')");
+	yval_map(&x->y, "site", v, site_fields, ARRAY_SIZE(site_fields), &x->c->site, found);
 }
 
 static int add_profile_dir(struct ctx *x, const char *dir)
@@ -540,12 +307,12 @@ static void parse_profile_dirs(struct ctx *x, const struct ynode *v)
 {
 	size_t i, max = ARRAY_SIZE(x->c->profile_dirs);
 
-	if (!is_seq(x, "the top level", "profile_dirs", v))
+	if (!yval_is_seq(&x->y, "the top level", "profile_dirs", v))
 		return;
 	for (i = 0; i < v->n; i++) {
 		const struct ynode *e = v->values[i];
 
-		if (!is_kind(x, "profile_dirs", "entry", e, YNODE_SCALAR, "a directory path"))
+		if (!yval_is(&x->y, "profile_dirs", "entry", e, YNODE_SCALAR, "a directory path"))
 			continue;
 		if (e->scalar[0] == '\0') {
 			err(x, e, "profile_dirs: empty directory name; remove the entry");
@@ -564,28 +331,28 @@ static void parse_profile_dirs(struct ctx *x, const struct ynode *v)
 	}
 }
 
-static const struct field mqtt_fields[] = {
-	F_STR(struct cfg_mqtt, uri),
-	F_NODE("version"),
-	F_STR(struct cfg_mqtt, client_id),
-	F_STR(struct cfg_mqtt, topic_prefix),
-	F_INT(struct cfg_mqtt, keepalive_s, 2, 3600),
-	F_INT(struct cfg_mqtt, heartbeat_s, 5, 3600),
-	F_INT(struct cfg_mqtt, telemetry_s, 0, 86400),
-	F_INT(struct cfg_mqtt, telemetry_qos, 0, 1),
-	F_INT(struct cfg_mqtt, inflight, 1, 1024),
-	F_INT(struct cfg_mqtt, ack_stall_s, 1, 600),
-	F_INT(struct cfg_mqtt, reconnect_max_s, 1, 3600),
-	F_INT(struct cfg_mqtt, ack_timeout_s, 0, 86400),
-	F_NODE("tls"),
-	F_STR(struct cfg_mqtt, username),
-	F_STR(struct cfg_mqtt, password_file),
+static const struct yval_field mqtt_fields[] = {
+	YV_F_STR(struct cfg_mqtt, uri),
+	YV_F_NODE("version"),
+	YV_F_STR(struct cfg_mqtt, client_id),
+	YV_F_STR(struct cfg_mqtt, topic_prefix),
+	YV_F_INT(struct cfg_mqtt, keepalive_s, 2, 3600),
+	YV_F_INT(struct cfg_mqtt, heartbeat_s, 5, 3600),
+	YV_F_INT(struct cfg_mqtt, telemetry_s, 0, 86400),
+	YV_F_INT(struct cfg_mqtt, telemetry_qos, 0, 1),
+	YV_F_INT(struct cfg_mqtt, inflight, 1, 1024),
+	YV_F_INT(struct cfg_mqtt, ack_stall_s, 1, 600),
+	YV_F_INT(struct cfg_mqtt, reconnect_max_s, 1, 3600),
+	YV_F_INT(struct cfg_mqtt, ack_timeout_s, 0, 86400),
+	YV_F_NODE("tls"),
+	YV_F_STR(struct cfg_mqtt, username),
+	YV_F_STR(struct cfg_mqtt, password_file),
 };
 
-static const struct field tls_fields[] = {
-	F_STR(struct cfg_mqtt, ca_file),
-	F_STR(struct cfg_mqtt, cert_file),
-	F_STR(struct cfg_mqtt, key_file),
+static const struct yval_field tls_fields[] = {
+	YV_F_STR(struct cfg_mqtt, ca_file),
+	YV_F_STR(struct cfg_mqtt, cert_file),
+	YV_F_STR(struct cfg_mqtt, key_file),
 };
 
 static const char *const uri_schemes[] = { "tcp://", "ssl://", "mqtt://", "mqtts://", "ws://",
@@ -648,16 +415,16 @@ static void check_topic_prefix(struct ctx *x, const struct ynode *v, const char 
 static void parse_mqtt(struct ctx *x, const struct ynode *v)
 {
 	struct cfg_mqtt *m = &x->c->mqtt;
-	const struct ynode *found[FIELD_MAX], *tfound[FIELD_MAX], *n;
+	const struct ynode *found[YVAL_FIELD_MAX], *tfound[YVAL_FIELD_MAX], *n;
 
-	if (!is_map(x, "the top level", "mqtt", v))
+	if (!yval_is_map(&x->y, "the top level", "mqtt", v))
 		return;
-	walk_map(x, "mqtt", v, mqtt_fields, ARRAY_SIZE(mqtt_fields), m, found);
-	n = found[field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "uri")];
+	yval_map(&x->y, "mqtt", v, mqtt_fields, ARRAY_SIZE(mqtt_fields), m, found);
+	n = found[yval_field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "uri")];
 	if (n && n->kind == YNODE_SCALAR)
 		check_uri(x, n, m->uri);
-	n = found[field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "version")];
-	if (n && is_kind(x, "mqtt", "version", n, YNODE_SCALAR, "3.1.1 or 5")) {
+	n = found[yval_field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "version")];
+	if (n && yval_is(&x->y, "mqtt", "version", n, YNODE_SCALAR, "3.1.1 or 5")) {
 		if (strcmp(n->scalar, "3.1.1") == 0 || strcmp(n->scalar, "3") == 0)
 			m->version = 3;
 		else if (strcmp(n->scalar, "5") == 0)
@@ -665,15 +432,15 @@ static void parse_mqtt(struct ctx *x, const struct ynode *v)
 		else
 			err(x, n, "mqtt: version: expected 3.1.1 or 5, got '" CLIP "'", n->scalar);
 	}
-	n = found[field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "client_id")];
+	n = found[yval_field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "client_id")];
 	if (n && n->kind == YNODE_SCALAR && m->client_id[0] == '\0')
 		err(x, n, "mqtt: client_id is empty; remove the key to use firegw-<site.id>");
-	n = found[field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "topic_prefix")];
+	n = found[yval_field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "topic_prefix")];
 	if (n && n->kind == YNODE_SCALAR)
 		check_topic_prefix(x, n, m->topic_prefix);
-	n = found[field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "tls")];
-	if (n && is_map(x, "mqtt", "tls", n)) {
-		walk_map(x, "mqtt.tls", n, tls_fields, ARRAY_SIZE(tls_fields), m, tfound);
+	n = found[yval_field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "tls")];
+	if (n && yval_is_map(&x->y, "mqtt", "tls", n)) {
+		yval_map(&x->y, "mqtt.tls", n, tls_fields, ARRAY_SIZE(tls_fields), m, tfound);
 		if ((m->cert_file[0] != '\0') != (m->key_file[0] != '\0'))
 			err(x, n, "mqtt.tls: cert_file and key_file go together; give both or neither");
 		if ((m->ca_file[0] || m->cert_file[0]) &&
@@ -685,98 +452,102 @@ static void parse_mqtt(struct ctx *x, const struct ynode *v)
 	}
 }
 
-static const struct field storage_fields[] = {
-	F_STR(struct cfg_storage, path),
-	F_INT(struct cfg_storage, readings_days, 1, 3650),
-	F_INT(struct cfg_storage, records_days, 365, 36500),
-	F_INT(struct cfg_storage, max_mb, 8, 1048576),
+static const struct yval_field storage_fields[] = {
+	YV_F_STR(struct cfg_storage, path),
+	YV_F_INT(struct cfg_storage, readings_days, 1, 3650),
+	YV_F_INT(struct cfg_storage, records_days, 365, 36500),
+	YV_F_INT(struct cfg_storage, max_mb, 8, 1048576),
 };
 
 static void parse_storage(struct ctx *x, const struct ynode *v)
 {
-	const struct ynode *found[FIELD_MAX];
+	const struct ynode *found[YVAL_FIELD_MAX];
 
-	if (!is_map(x, "the top level", "storage", v))
+	if (!yval_is_map(&x->y, "the top level", "storage", v))
 		return;
-	walk_map(x, "storage", v, storage_fields, ARRAY_SIZE(storage_fields), &x->c->storage,
+	yval_map(&x->y, "storage", v, storage_fields, ARRAY_SIZE(storage_fields), &x->c->storage,
 		 found);
 	if (found[0] && found[0]->kind == YNODE_SCALAR && x->c->storage.path[0] == '\0')
 		err(x, found[0], "storage: path is empty; remove the key to use "
 				 "/var/lib/firegw/firegw.db");
 }
 
-static const struct field compliance_fields[] = {
-	F_INT(struct cfg_compliance, system_test_days, 1, 3650),
-	F_INT(struct cfg_compliance, maintenance_days, 1, 3650),
-	F_INT(struct cfg_compliance, self_inspection_days, 1, 3650),
-	F_INT(struct cfg_compliance, police_inspection_days, 1, 3650),
-	F_INT(struct cfg_compliance, device_test_days, 1, 3650),
-	F_INT(struct cfg_compliance, max_fault_days, 1, 3650),
-	F_INT(struct cfg_compliance, due_soon_days, 1, 3650),
+static const struct yval_field compliance_fields[] = {
+	YV_F_INT(struct cfg_compliance, system_test_days, 1, 3650),
+	YV_F_INT(struct cfg_compliance, maintenance_days, 1, 3650),
+	YV_F_INT(struct cfg_compliance, self_inspection_days, 1, 3650),
+	YV_F_INT(struct cfg_compliance, police_inspection_days, 1, 3650),
+	YV_F_INT(struct cfg_compliance, device_test_days, 1, 3650),
+	YV_F_INT(struct cfg_compliance, max_fault_days, 1, 3650),
+	YV_F_INT(struct cfg_compliance, due_soon_days, 1, 3650),
 };
 
-static const struct field remote_fields[] = {
-	F_BOOL(struct cfg_remote, allow_reset),
-	F_BOOL(struct cfg_remote, allow_test),
+static const struct yval_field remote_fields[] = {
+	YV_F_BOOL(struct cfg_remote, allow_reset),
+	YV_F_BOOL(struct cfg_remote, allow_test),
 };
 
 /* ---- buses ------------------------------------------------------------ */
 
-static const struct field bus_fields[] = {
-	F_SLUG(struct cfg_bus, id),
-	F_NODE("rtu"),
-	F_NODE("tcp"),
-	F_INT(struct cfg_bus, timeout_ms, 10, 60000),
-	F_INT(struct cfg_bus, byte_timeout_ms, 0, 10000),
-	F_INT(struct cfg_bus, retries, 0, 10),
-	F_INT(struct cfg_bus, inter_frame_ms, 0, 1000),
+static const struct yval_field bus_fields[] = {
+	{ .name = "id", .type = YV_SLUG, .off = offsetof(struct cfg_bus, id),
+	  .size = sizeof(((struct cfg_bus *)0)->id), .required = true,
+	  .hint = " (a short name such as rs485-1)" },
+	YV_F_NODE("rtu"),
+	YV_F_NODE("tcp"),
+	YV_F_INT(struct cfg_bus, timeout_ms, 10, 60000),
+	YV_F_INT(struct cfg_bus, byte_timeout_ms, 0, 10000),
+	YV_F_INT(struct cfg_bus, retries, 0, 10),
+	YV_F_INT(struct cfg_bus, inter_frame_ms, 0, 1000),
 };
 
-static const struct field rtu_fields[] = {
-	F_STR(struct cfg_bus, device),
-	F_INT(struct cfg_bus, baud, 1200, 921600),
-	F_NODE("parity"),
-	F_NODE("data_bits"),
-	F_NODE("stop_bits"),
+static const struct yval_field rtu_fields[] = {
+	{ .name = "device", .type = YV_STR, .off = offsetof(struct cfg_bus, device),
+	  .size = sizeof(((struct cfg_bus *)0)->device), .required = true,
+	  .hint = " (the serial port, e.g. /dev/ttyUSB0)" },
+	YV_F_INT(struct cfg_bus, baud, 1200, 921600),
+	YV_F_NODE("parity"),
+	YV_F_NODE("data_bits"),
+	YV_F_NODE("stop_bits"),
 };
 
-static const struct field tcp_fields[] = {
-	F_STR(struct cfg_bus, host),
-	F_INT(struct cfg_bus, port, 1, 65535),
+static const struct yval_field tcp_fields[] = {
+	{ .name = "host", .type = YV_STR, .off = offsetof(struct cfg_bus, host),
+	  .size = sizeof(((struct cfg_bus *)0)->host), .required = true,
+	  .hint = " (address of the Modbus TCP device or gateway)" },
+	YV_F_INT(struct cfg_bus, port, 1, 65535),
 };
 
 static void parse_rtu(struct ctx *x, const char *where, struct cfg_bus *b, const struct ynode *v)
 {
-	const struct ynode *found[FIELD_MAX], *n;
+	static const struct yval_enum parity_names[] = {
+		{ "N", 'N', "N (none)" },
+		{ "E", 'E', "E (even)" },
+		{ "O", 'O', "O (odd)" },
+	};
+	const struct ynode *found[YVAL_FIELD_MAX], *n;
 	char w[128];
+	int parity;
 
 	snprintf(w, sizeof(w), "%s rtu", where);
-	walk_map(x, w, v, rtu_fields, ARRAY_SIZE(rtu_fields), b, found);
-	if (!found[0])
-		err(x, v, "%s: 'device' is required (the serial port, e.g. /dev/ttyUSB0)", w);
-	else if (found[0]->kind == YNODE_SCALAR && b->device[0] == '\0')
+	yval_map(&x->y, w, v, rtu_fields, ARRAY_SIZE(rtu_fields), b, found);
+	if (found[0] && found[0]->kind == YNODE_SCALAR && b->device[0] == '\0')
 		err(x, found[0], "%s: device is empty; give the serial port, e.g. /dev/ttyUSB0", w);
 	n = found[2];
-	if (n && is_kind(x, w, "parity", n, YNODE_SCALAR, "N, E or O")) {
-		if (strcmp(n->scalar, "N") == 0 || strcmp(n->scalar, "E") == 0 ||
-		    strcmp(n->scalar, "O") == 0)
-			b->parity = n->scalar[0];
-		else
-			err(x, n, "%s: parity: expected N (none), E (even) or O (odd), got '" CLIP "'",
-			    w, n->scalar);
-	}
+	if (n && yval_enum(&x->y, w, "parity", n, parity_names, ARRAY_SIZE(parity_names), &parity))
+		b->parity = (char)parity;
 	n = found[3];
-	if (n && get_int(x, w, "data_bits", n, 7, 8, &b->data_bits) == false)
+	if (n && yval_int(&x->y, w, "data_bits", n, 7, 8, &b->data_bits) == false)
 		b->data_bits = 8;
 	n = found[4];
-	if (n && get_int(x, w, "stop_bits", n, 1, 2, &b->stop_bits) == false)
+	if (n && yval_int(&x->y, w, "stop_bits", n, 1, 2, &b->stop_bits) == false)
 		b->stop_bits = 1;
 }
 
 static void parse_bus(struct ctx *x, size_t idx, const struct ynode *v)
 {
 	struct cfg_bus *b = &x->c->buses[idx];
-	const struct ynode *found[FIELD_MAX], *id;
+	const struct ynode *found[YVAL_FIELD_MAX], *id;
 	char where[96];
 
 	b->kind = BUS_INVALID;
@@ -793,37 +564,31 @@ static void parse_bus(struct ctx *x, size_t idx, const struct ynode *v)
 	b->col = v->col;
 	x->baux[idx].node = v;
 	snprintf(where, sizeof(where), "bus #%zu", idx + 1);
-	if (!is_map(x, "buses", where, v))
+	if (!yval_is_map(&x->y, "buses", where, v))
 		return;
 	id = ynode_get(v, "id");
 	if (id && id->kind == YNODE_SCALAR && util_is_slug(id->scalar))
 		snprintf(where, sizeof(where), "bus '%s'", id->scalar);
-	walk_map(x, where, v, bus_fields, ARRAY_SIZE(bus_fields), b, found);
+	yval_map(&x->y, where, v, bus_fields, ARRAY_SIZE(bus_fields), b, found);
 	x->baux[idx].id = found[0];
-	if (!found[0])
-		err(x, v, "%s: 'id' is required (a short name such as rs485-1)", where);
 	if (found[1] && found[2]) {
 		err(x, found[2], "%s: has both rtu and tcp; a bus is one serial line or one TCP "
 				 "endpoint, split it into two buses",
 		    where);
 	} else if (found[1]) {
-		if (is_map(x, where, "rtu", found[1])) {
+		if (yval_is_map(&x->y, where, "rtu", found[1])) {
 			b->kind = BUS_RTU;
 			parse_rtu(x, where, b, found[1]);
 		}
 	} else if (found[2]) {
-		if (is_map(x, where, "tcp", found[2])) {
-			const struct ynode *tf[FIELD_MAX];
+		if (yval_is_map(&x->y, where, "tcp", found[2])) {
+			const struct ynode *tf[YVAL_FIELD_MAX];
 			char w[128];
 
 			b->kind = BUS_TCP;
 			snprintf(w, sizeof(w), "%s tcp", where);
-			walk_map(x, w, found[2], tcp_fields, ARRAY_SIZE(tcp_fields), b, tf);
-			if (!tf[0])
-				err(x, found[2], "%s: 'host' is required (address of the Modbus TCP device "
-						 "or gateway)",
-				    w);
-			else if (tf[0]->kind == YNODE_SCALAR && b->host[0] == '\0')
+			yval_map(&x->y, w, found[2], tcp_fields, ARRAY_SIZE(tcp_fields), b, tf);
+			if (tf[0] && tf[0]->kind == YNODE_SCALAR && b->host[0] == '\0')
 				err(x, tf[0], "%s: host is empty; give an address", w);
 		}
 	} else {
@@ -840,7 +605,7 @@ static void parse_buses(struct ctx *x, const struct ynode *v)
 {
 	size_t i, j;
 
-	if (!is_seq(x, "the top level", "buses", v))
+	if (!yval_is_seq(&x->y, "the top level", "buses", v))
 		return;
 	for (i = 0; i < v->n; i++) {
 		if (i >= CONFIG_MAX_BUSES) {
@@ -866,21 +631,27 @@ static void parse_buses(struct ctx *x, const struct ynode *v)
 
 /* ---- devices ---------------------------------------------------------- */
 
-static const struct field device_fields[] = {
-	F_SLUG(struct cfg_device, id),
-	F_NODE("bus"),
-	F_INT(struct cfg_device, unit, 1, 247),
-	F_NODE("profile"),
-	F_STR(struct cfg_device, zone),
-	F_INT(struct cfg_device, zone_no, 1, 999),
-	F_STR(struct cfg_device, location),
-	F_INT(struct cfg_device, poll_ms, 100, 3600000),
-	F_INT(struct cfg_device, fault_after, 1, 100),
-	F_INT(struct cfg_device, dead_retry_s, 1, 3600),
-	F_INT(struct cfg_device, timeout_ms, 10, 60000),
-	F_INT(struct cfg_device, retries, 0, 10),
-	F_NODE("rules"),
-	F_NODE("points"),
+static const struct yval_field device_fields[] = {
+	{ .name = "id", .type = YV_SLUG, .off = offsetof(struct cfg_device, id),
+	  .size = sizeof(((struct cfg_device *)0)->id), .required = true,
+	  .hint = " (a short name such as smoke-a1)" },
+	{ .name = "bus", .type = YV_NODE, .required = true,
+	  .hint = " (the id of one of the buses)" },
+	{ .name = "unit", .type = YV_INT, .off = offsetof(struct cfg_device, unit), .min = 1,
+	  .max = 247, .required = true, .hint = " (its Modbus unit id, 1..247)" },
+	{ .name = "profile", .type = YV_ID, .off = offsetof(struct cfg_device, profile_name),
+	  .size = sizeof(((struct cfg_device *)0)->profile_name), .required = true,
+	  .hint = " (the device model, e.g. smoke-point)" },
+	YV_F_STR(struct cfg_device, zone),
+	YV_F_INT(struct cfg_device, zone_no, 1, 999),
+	YV_F_STR(struct cfg_device, location),
+	YV_F_INT(struct cfg_device, poll_ms, 100, 3600000),
+	YV_F_INT(struct cfg_device, fault_after, 1, 100),
+	YV_F_INT(struct cfg_device, dead_retry_s, 1, 3600),
+	YV_F_INT(struct cfg_device, timeout_ms, 10, 60000),
+	YV_F_INT(struct cfg_device, retries, 0, 10),
+	YV_F_NODE("rules"),
+	YV_F_NODE("points"),
 };
 
 enum {
@@ -904,7 +675,7 @@ static void parse_device(struct ctx *x, size_t idx, const struct ynode *v)
 {
 	struct cfg_device *d = &x->c->devices[idx];
 	struct dev_aux *a = &x->daux[idx];
-	const struct ynode *found[FIELD_MAX], *id;
+	const struct ynode *found[YVAL_FIELD_MAX], *id;
 
 	d->bus = -1;
 	d->poll_ms = 1000;
@@ -914,24 +685,16 @@ static void parse_device(struct ctx *x, size_t idx, const struct ynode *v)
 	d->col = v->col;
 	a->node = v;
 	snprintf(a->where, sizeof(a->where), "device #%zu", idx + 1);
-	if (!is_map(x, "devices", a->where, v))
+	if (!yval_is_map(&x->y, "devices", a->where, v))
 		return;
 	id = ynode_get(v, "id");
 	if (id && id->kind == YNODE_SCALAR && util_is_slug(id->scalar))
 		snprintf(a->where, sizeof(a->where), "device '%s'", id->scalar);
-	walk_map(x, a->where, v, device_fields, ARRAY_SIZE(device_fields), d, found);
-	if (!found[DF_ID])
-		err(x, v, "%s: 'id' is required (a short name such as smoke-a1)", a->where);
-	else if (strcmp(d->id, "gateway") == 0)
+	yval_map(&x->y, a->where, v, device_fields, ARRAY_SIZE(device_fields), d, found);
+	if (found[DF_ID] && strcmp(d->id, "gateway") == 0)
 		err(x, found[DF_ID], "%s: the id 'gateway' is reserved (fault/gateway carries the "
 				     "gateway's own faults); choose another id",
 		    a->where);
-	if (!found[DF_BUS])
-		err(x, v, "%s: 'bus' is required (the id of one of the buses)", a->where);
-	if (!found[DF_UNIT])
-		err(x, v, "%s: 'unit' is required (its Modbus unit id, 1..247)", a->where);
-	if (!found[DF_PROFILE])
-		err(x, v, "%s: 'profile' is required (the device model, e.g. smoke-point)", a->where);
 	if (found[DF_ZONE] && found[DF_ZONE]->kind == YNODE_SCALAR && d->zone[0] == '\0')
 		err(x, found[DF_ZONE], "%s: zone is empty; remove the key or name the zone", a->where);
 	a->bus = found[DF_BUS];
@@ -941,24 +704,13 @@ static void parse_device(struct ctx *x, size_t idx, const struct ynode *v)
 	a->points = found[DF_POINTS];
 	a->timeout = found[DF_TIMEOUT];
 	a->retries = found[DF_RETRIES];
-	if (a->bus && is_kind(x, a->where, "bus", a->bus, YNODE_SCALAR, "a bus id"))
+	if (a->bus && yval_is(&x->y, a->where, "bus", a->bus, YNODE_SCALAR, "a bus id"))
 		d->bus = config_bus_index(x->c, a->bus->scalar);
-	if (a->profile && is_kind(x, a->where, "profile", a->profile, YNODE_SCALAR, "a profile name")) {
-		if (!util_is_plain_id(a->profile->scalar) ||
-		    strlen(a->profile->scalar) >= sizeof(d->profile_name)) {
-			err(x, a->profile, "%s: profile '" CLIP "' is not a plain name; give the "
-					   "profile's name (its file name without .yaml), e.g. smoke-point",
-			    a->where, a->profile->scalar);
-			a->profile = NULL;
-		} else {
-			memcpy(d->profile_name, a->profile->scalar, strlen(a->profile->scalar) + 1);
-		}
-	} else {
-		a->profile = NULL;
-	}
-	if (a->rules && !is_map(x, a->where, "rules", a->rules))
+	if (d->profile_name[0] == '\0')
+		a->profile = NULL; /* absent or refused by yval_id: nothing to load */
+	if (a->rules && !yval_is_map(&x->y, a->where, "rules", a->rules))
 		a->rules = NULL;
-	if (a->points && !is_map(x, a->where, "points", a->points))
+	if (a->points && !yval_is_map(&x->y, a->where, "points", a->points))
 		a->points = NULL;
 }
 
@@ -1095,278 +847,63 @@ static void load_profiles(struct ctx *x)
 
 /* ---- rules and points ------------------------------------------------- */
 
-static const char *const rule_names[R_MAX_] = {
-	[R_ALARM] = "alarm_above",   [R_PREALARM] = "prealarm_above",
-	[R_HYST] = "hysteresis",     [R_CONFIRM] = "confirm",
-	[R_ROR] = "rate_of_rise",    [R_ROR_WINDOW] = "ror_window_s",
-	[R_VMIN] = "valid_min",      [R_VMAX] = "valid_max",
-	[R_LATCH] = "latch",         [R_CHATTER] = "chatter_max",
-	[R_EN54] = "en54_class",
+/* Everything a point override may say, into a point_ovr; "as" takes the
+ * meanings a profile does. */
+static const struct yval_field point_fields[] = {
+	{ .name = "as", .type = YV_ENUM, .off = offsetof(struct point_ovr, as),
+	  .names = profile_as_names, .n_names = PROFILE_N_AS_NAMES },
+	YV_F_STR(struct point_ovr, zone),
+	YV_F_INT(struct point_ovr, zone_no, 1, 999),
+	YV_F_STR(struct point_ovr, location),
+	YV_F_NODE("rules"),
+	YV_F_BOOL(struct point_ovr, enabled),
 };
 
-/* Rules that act on an analog value; meaningless on a point without one. */
-static bool rule_needs_value(int r)
-{
-	return r != R_LATCH && r != R_CHATTER;
-}
-
-static bool parse_en54(const char *s, enum en54_class *ret)
-{
-	int k;
-
-	if (strcmp(s, "none") == 0) {
-		*ret = EN54_NONE;
-		return true;
-	}
-	for (k = EN54_A1; k < EN54_MAX; k++)
-		if (strcmp(s, en54_class_name((enum en54_class)k)) == 0) {
-			*ret = (enum en54_class)k;
-			return true;
-		}
-	return false;
-}
-
-static void parse_rules(struct ctx *x, const char *where, const struct ynode *v,
-			struct rules_ovr *o)
-{
-	size_t i;
-	int k;
-
-	memset(o, 0, sizeof(*o));
-	if (!is_map(x, where, "rules", v))
-		return;
-	for (i = 0; i < v->n; i++) {
-		const struct ynode *key = v->keys[i], *n = v->values[i];
-		const char *name = key->scalar;
-		bool ok = false;
-		double dv;
-
-		for (k = 0; k < R_MAX_; k++)
-			if (strcmp(rule_names[k], name) == 0)
-				break;
-		switch (k) {
-		case R_ALARM:
-		case R_PREALARM:
-		case R_VMIN:
-		case R_VMAX:
-			ok = get_double(x, where, name, n, true, &dv);
-			if (ok && k == R_ALARM)
-				o->r.alarm_above = dv;
-			else if (ok && k == R_PREALARM)
-				o->r.prealarm_above = dv;
-			else if (ok && k == R_VMIN)
-				o->r.valid_min = dv;
-			else if (ok)
-				o->r.valid_max = dv;
-			break;
-		case R_ROR:
-			ok = get_double(x, where, name, n, true, &dv);
-			if (ok && !isnan(dv) && dv <= 0) {
-				err(x, n, "%s: rate_of_rise must be above 0 (per minute), or null to "
-					  "remove it",
-				    where);
-				ok = false;
-			}
-			o->r.rate_of_rise = dv;
-			break;
-		case R_HYST:
-			ok = get_double(x, where, name, n, false, &dv);
-			if (ok && dv < 0) {
-				err(x, n, "%s: hysteresis must be 0 or more", where);
-				ok = false;
-			}
-			o->r.hysteresis = dv;
-			break;
-		case R_CONFIRM:
-			ok = get_int(x, where, name, n, 1, 100, &o->r.confirm);
-			break;
-		case R_ROR_WINDOW:
-			ok = get_int(x, where, name, n, 1, 3600, &o->r.ror_window_s);
-			break;
-		case R_CHATTER:
-			ok = get_int(x, where, name, n, 1, DETECT_CHATTER_MAX, &o->r.chatter_max);
-			break;
-		case R_LATCH:
-			ok = get_bool(x, where, name, n, &o->r.latch);
-			break;
-		case R_EN54:
-			ok = is_kind(x, where, name, n, YNODE_SCALAR, "an EN 54-5 class");
-			if (ok && !parse_en54(n->scalar, &o->en54)) {
-				err(x, n, "%s: en54_class: expected an EN 54-5 class A1, A2, B, C, D, E, "
-					  "F, G or none, got '" CLIP "'",
-				    where, n->scalar);
-				ok = false;
-			}
-			break;
-		default:
-			err(x, key, "unknown key '" CLIP "' in %s; allowed: alarm_above, "
-				    "prealarm_above, hysteresis, confirm, rate_of_rise, ror_window_s, "
-				    "valid_min, valid_max, latch, chatter_max, en54_class",
-			    name, where);
-			continue;
-		}
-		if (ok) {
-			o->set[k] = true;
-			o->at[k] = key;
-		}
-	}
-}
-
-/* Where the effective alarm threshold and class of a point were last set,
- * so an EN 54-5 error points at the line that made it. */
-struct rule_pos {
-	const struct ynode *at[R_MAX_];
-};
-
-static void apply_rules(const struct rules_ovr *o, struct cfg_point *pt, struct rule_pos *pos)
-{
-	struct detect_rules *r = &pt->rules;
-	int k;
-
-	for (k = 0; k < R_MAX_; k++) {
-		if (!o->set[k])
-			continue;
-		pos->at[k] = o->at[k];
-		switch (k) {
-		case R_ALARM:
-			r->alarm_above = o->r.alarm_above;
-			break;
-		case R_PREALARM:
-			r->prealarm_above = o->r.prealarm_above;
-			break;
-		case R_HYST:
-			r->hysteresis = o->r.hysteresis;
-			break;
-		case R_CONFIRM:
-			r->confirm = o->r.confirm;
-			break;
-		case R_ROR:
-			r->rate_of_rise = o->r.rate_of_rise;
-			break;
-		case R_ROR_WINDOW:
-			r->ror_window_s = o->r.ror_window_s;
-			break;
-		case R_VMIN:
-			r->valid_min = o->r.valid_min;
-			break;
-		case R_VMAX:
-			r->valid_max = o->r.valid_max;
-			break;
-		case R_LATCH:
-			r->latch = o->r.latch;
-			break;
-		case R_CHATTER:
-			r->chatter_max = o->r.chatter_max;
-			break;
-		case R_EN54:
-			pt->en54 = o->en54;
-			break;
-		}
-	}
-}
-
-/* A rules override on a point without an analog value: every threshold
- * in it would silently do nothing, so it is an error. */
-static void check_rules_fit(struct ctx *x, const char *where, const struct rules_ovr *o,
-			    const struct profile_point *pp)
-{
-	int k;
-
-	if (pp->value >= 0)
-		return;
-	for (k = 0; k < R_MAX_; k++)
-		if (o->set[k] && rule_needs_value(k))
-			err(x, o->at[k], "%s: %s does not apply: point '%s' has no analog value "
-					 "(only latch and chatter_max do); remove it",
-			    where, rule_names[k], pp->name);
-}
-
-static const struct {
-	const char *name;
-	enum flag_kind as;
-} as_names[] = {
-	{ "unused", FLAG_INVALID }, { "fire", FLAG_FIRE },   { "prealarm", FLAG_PREALARM },
-	{ "fault", FLAG_FAULT },    { "power", FLAG_POWER }, { "tamper", FLAG_TAMPER },
-};
-
-/* All handled by parse_point: the values go into a point_ovr that keeps
- * pointers into the tree rather than copies. */
-static const struct field point_fields[] = {
-	F_NODE("as"),
-	F_NODE("zone"),
-	F_NODE("zone_no"),
-	F_NODE("location"),
-	F_NODE("rules"),
-	F_NODE("enabled"),
-};
+enum { PF_AS, PF_ZONE, PF_ZONE_NO, PF_LOCATION, PF_RULES, PF_ENABLED };
 
 static void parse_point(struct ctx *x, const char *dwhere, const struct ynode *key,
 			const struct ynode *v, const struct profile *p, int pi)
 {
 	struct point_ovr *o;
 	struct point_ovr scratch = { 0 };
-	const struct ynode *found[FIELD_MAX], *n;
+	const struct ynode *found[YVAL_FIELD_MAX], *n;
 	char where[192];
-	size_t i;
 
 	o = pi >= 0 ? &x->povr[pi] : &scratch;
 	memset(o, 0, sizeof(*o));
 	o->key = key;
 	o->enabled = true;
+	o->as = FLAG_MAX; /* stays so unless 'as' names a meaning */
 	snprintf(where, sizeof(where), "%s point '" CLIP "'", dwhere, key->scalar);
-	if (!is_map(x, dwhere, "points entry", v))
+	if (!yval_is_map(&x->y, dwhere, "points entry", v))
 		return;
-	walk_map(x, where, v, point_fields, ARRAY_SIZE(point_fields), o, found);
-	n = found[0];
-	if (n && is_kind(x, where, "as", n, YNODE_SCALAR, "a channel meaning")) {
-		bool known = false;
-
-		for (i = 0; i < ARRAY_SIZE(as_names); i++)
-			if (strcmp(n->scalar, as_names[i].name) == 0) {
-				o->as = as_names[i].as;
-				known = true;
-			}
-		if (!known)
-			err(x, n, "%s: as: expected unused, fire, prealarm, fault, power or tamper, got '" CLIP
-				  "'",
-			    where, n->scalar);
-		else if (p && pi >= 0 && p->points[pi].kind != PKIND_INPUT)
+	yval_map(&x->y, where, v, point_fields, ARRAY_SIZE(point_fields), o, found);
+	n = found[PF_AS];
+	if (o->as == FLAG_MAX) {
+		o->as = FLAG_INVALID;
+	} else {
+		if (p && pi >= 0 && p->points[pi].kind != PKIND_INPUT)
 			err(x, n, "%s: 'as' applies only to input channels, and this is a %s point of "
 				  "profile '%s'; remove it",
 			    where, point_kind_name(p->points[pi].kind), p->name);
-		else {
+		else
 			o->has_as = true;
-			o->as_node = n;
-		}
 	}
-	n = found[1];
-	if (n && is_kind(x, where, "zone", n, YNODE_SCALAR, "a string")) {
-		if (n->scalar[0] == '\0' || strlen(n->scalar) >= CONFIG_ID_MAX)
-			err(x, n, "%s: zone must be 1..%d bytes", where, CONFIG_ID_MAX - 1);
-		else
-			o->zone = n->scalar;
-	}
-	if (found[2])
-		get_int(x, where, "zone_no", found[2], 1, 999, &o->zone_no);
-	n = found[3];
-	if (n && is_kind(x, where, "location", n, YNODE_SCALAR, "a string")) {
-		if (strlen(n->scalar) >= sizeof(((struct cfg_point *)0)->location))
-			err(x, n, "%s: location is too long (at most %zu bytes)", where,
-			    sizeof(((struct cfg_point *)0)->location) - 1);
-		else
-			o->location = n->scalar;
-	}
-	if (found[4]) {
+	n = found[PF_ZONE];
+	if (n && n->kind == YNODE_SCALAR && n->scalar[0] == '\0')
+		err(x, n, "%s: zone is empty; remove the key or name the zone", where);
+	o->has_location = found[PF_LOCATION] && found[PF_LOCATION]->kind == YNODE_SCALAR &&
+			  strlen(found[PF_LOCATION]->scalar) < sizeof(o->location);
+	if (found[PF_RULES]) {
 		char rw[sizeof(where) + 8];
 
 		snprintf(rw, sizeof(rw), "%s rules", where);
-		parse_rules(x, rw, found[4], &o->rules);
+		yrules_parse(&x->y, rw, "rules", found[PF_RULES], YRULES_OVERRIDE, &o->rules);
 		o->has_rules = true;
 		if (p && pi >= 0)
-			check_rules_fit(x, rw, &o->rules, &p->points[pi]);
+			yrules_check_fit(&x->y, rw, &o->rules, p->points[pi].name,
+					 p->points[pi].value >= 0);
 	}
-	if (found[5])
-		get_bool(x, where, "enabled", found[5], &o->enabled);
 }
 
 static void names_list(const struct profile *p, bool values, char *buf, size_t size)
@@ -1377,43 +914,6 @@ static void names_list(const struct profile *p, bool values, char *buf, size_t s
 	for (i = 0; i < n && len < size; i++)
 		len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? ", " : "",
 					values ? p->values[i].name : p->points[i].name);
-}
-
-static void check_point(struct ctx *x, const char *where, const struct cfg_point *pt,
-			const struct rule_pos *pos, const struct ynode *dev)
-{
-	const struct detect_rules *r = &pt->rules;
-	const struct ynode *at;
-	double lo, hi;
-
-	if (!isnan(r->alarm_above) && !isnan(r->prealarm_above) &&
-	    r->prealarm_above >= r->alarm_above) {
-		at = pos->at[R_PREALARM] ? pos->at[R_PREALARM] : pos->at[R_ALARM];
-		err(x, at ? at : dev, "%s point '%s': prealarm_above %g must be below alarm_above %g",
-		    where, pt->name, r->prealarm_above, r->alarm_above);
-	}
-	if (!isnan(r->valid_min) && !isnan(r->valid_max) && r->valid_min >= r->valid_max) {
-		at = pos->at[R_VMIN] ? pos->at[R_VMIN] : pos->at[R_VMAX];
-		err(x, at ? at : dev, "%s point '%s': valid_min %g must be below valid_max %g", where,
-		    pt->name, r->valid_min, r->valid_max);
-	}
-	if (!isnan(r->alarm_above) && !isnan(r->valid_max) && r->alarm_above > r->valid_max) {
-		at = pos->at[R_ALARM] ? pos->at[R_ALARM] : pos->at[R_VMAX];
-		err(x, at ? at : dev, "%s point '%s': alarm_above %g is above valid_max %g and could "
-				      "never be reached; lower the threshold",
-		    where, pt->name, r->alarm_above, r->valid_max);
-	}
-	if (pt->en54 > EN54_NONE && pos->at[R_EN54] && pt->kind != PKIND_HEAT)
-		err(x, pos->at[R_EN54], "%s point '%s': en54_class is only for heat points, and "
-					"this is a %s point; remove it",
-		    where, pt->name, point_kind_name(pt->kind));
-	if (pt->kind == PKIND_HEAT && pt->en54 > EN54_NONE && !isnan(r->alarm_above) &&
-	    en54_class_range(pt->en54, &lo, &hi) == 0 && (r->alarm_above < lo || r->alarm_above > hi)) {
-		at = pos->at[R_ALARM] ? pos->at[R_ALARM] : pos->at[R_EN54];
-		err(x, at ? at : dev, "%s point '%s': alarm_above %g is outside EN 54-5 class %s "
-				      "(%g..%g); use a threshold within the class or change the class",
-		    where, pt->name, r->alarm_above, en54_class_name(pt->en54), lo, hi);
-	}
 }
 
 static void resolve_device(struct ctx *x, size_t idx)
@@ -1442,7 +942,8 @@ static void resolve_device(struct ctx *x, size_t idx)
 			e->key = key;
 			e->value = e->point = -1;
 			snprintf(where, sizeof(where), "%s rules '" CLIP "'", a->where, key->scalar);
-			parse_rules(x, where, a->rules->values[i], &e->o);
+			yrules_parse(&x->y, where, "rules", a->rules->values[i], YRULES_OVERRIDE,
+				     &e->o);
 			if (!p)
 				continue;
 			e->value = profile_value_index(p, key->scalar);
@@ -1457,7 +958,8 @@ static void resolve_device(struct ctx *x, size_t idx)
 					    "profile '%s' (values: %s; points: %s)",
 				    a->where, key->scalar, p->name, vl, pl);
 			} else if (e->point >= 0) {
-				check_rules_fit(x, where, &e->o, &p->points[e->point]);
+				yrules_check_fit(&x->y, where, &e->o, p->points[e->point].name,
+						 p->points[e->point].value >= 0);
 			}
 		}
 	}
@@ -1488,7 +990,8 @@ static void resolve_device(struct ctx *x, size_t idx)
 		const struct profile_point *pp = &p->points[i];
 		const struct point_ovr *po = &x->povr[i];
 		struct cfg_point *pt = &d->points[d->n_points];
-		struct rule_pos pos = { { NULL } };
+		struct yrules_pos pos = { { NULL } };
+		char pwhere[200];
 		enum flag_kind as;
 		int f;
 
@@ -1510,21 +1013,21 @@ static void resolve_device(struct ctx *x, size_t idx)
 		/* device rules by value, then by point name, then the point's own */
 		for (j = 0; j < n_dr; j++)
 			if (dr[j].value >= 0 && dr[j].value == pp->value) {
-				apply_rules(&dr[j].o, pt, &pos);
+				yrules_apply(&dr[j].o, &pt->rules, &pt->en54, &pos);
 				dr[j].used = true;
 			}
 		for (j = 0; j < n_dr; j++)
 			if (dr[j].point == (int)i) {
-				apply_rules(&dr[j].o, pt, &pos);
+				yrules_apply(&dr[j].o, &pt->rules, &pt->en54, &pos);
 				dr[j].used = true;
 			}
 		if (po->has_rules)
-			apply_rules(&po->rules, pt, &pos);
-		if (po->zone)
+			yrules_apply(&po->rules, &pt->rules, &pt->en54, &pos);
+		if (po->zone[0])
 			util_strlcpy(pt->zone, po->zone, sizeof(pt->zone));
 		if (po->zone_no)
 			pt->zone_no = po->zone_no;
-		if (po->location)
+		if (po->has_location)
 			util_strlcpy(pt->location, po->location, sizeof(pt->location));
 		pt->rules.fault_after = d->fault_after;
 		if (!po->enabled)
@@ -1543,7 +1046,8 @@ static void resolve_device(struct ctx *x, size_t idx)
 			pt->flags[as] = pp->input;
 			pt->kind = as == FLAG_FIRE || as == FLAG_PREALARM ? PKIND_FIRE : PKIND_INPUT;
 		}
-		check_point(x, a->where, pt, &pos, a->node);
+		snprintf(pwhere, sizeof(pwhere), "%s point '%s'", a->where, pt->name);
+		yrules_check(&x->y, pwhere, &pt->rules, pt->en54, pt->kind, &pos);
 		d->n_points++;
 	}
 	for (j = 0; j < n_dr; j++)
@@ -1563,7 +1067,7 @@ static void parse_devices(struct ctx *x, const struct ynode *v)
 {
 	size_t i, n;
 
-	if (!is_seq(x, "the top level", "devices", v))
+	if (!yval_is_seq(&x->y, "the top level", "devices", v))
 		return;
 	n = v->n;
 	if (n > CONFIG_MAX_DEVICES) {
@@ -1639,9 +1143,12 @@ static void check_rtu_load(struct ctx *x)
 
 /* ---- the file --------------------------------------------------------- */
 
-static const struct field top_fields[] = {
-	F_NODE("site"),	   F_NODE("profile_dirs"), F_NODE("mqtt"),	 F_NODE("storage"),
-	F_NODE("buses"),   F_NODE("devices"),	   F_NODE("compliance"), F_NODE("remote"),
+static const struct yval_field top_fields[] = {
+	{ .name = "site", .type = YV_NODE, .required = true,
+	  .hint = "; write e.g. site: {id: cho-my-tho-a}" },
+	YV_F_NODE("profile_dirs"), YV_F_NODE("mqtt"),	    YV_F_NODE("storage"),
+	YV_F_NODE("buses"),	   YV_F_NODE("devices"),    YV_F_NODE("compliance"),
+	YV_F_NODE("remote"),
 };
 
 static void set_defaults(struct config *c)
@@ -1698,20 +1205,14 @@ static void set_runtime_dir(struct config *c)
 
 static void walk_top(struct ctx *x, const struct ynode *root)
 {
-	const struct ynode *found[FIELD_MAX], *sub[FIELD_MAX];
+	const struct ynode *found[YVAL_FIELD_MAX], *sub[YVAL_FIELD_MAX];
 	struct config *c = x->c;
 
-	if (root->kind != YNODE_MAP) {
-		err(x, root, "the top level must be a mapping of sections (site:, mqtt:, buses:, "
-			     "devices:, ...), not a %s",
-		    ynode_kind_name(root->kind));
+	if (!yval_is_root_map(&x->y, root, "site:, mqtt:, buses:, devices:, ..."))
 		return;
-	}
-	walk_map(x, "the top level", root, top_fields, ARRAY_SIZE(top_fields), c, found);
+	yval_map(&x->y, "the top level", root, top_fields, ARRAY_SIZE(top_fields), c, found);
 	if (found[0])
 		parse_site(x, found[0]);
-	else
-		err(x, root, "'site' is required: site: {id: cho-my-tho-a}");
 	if (found[1])
 		parse_profile_dirs(x, found[1]);
 	else
@@ -1724,11 +1225,11 @@ static void walk_top(struct ctx *x, const struct ynode *root)
 		parse_buses(x, found[4]);
 	if (found[5])
 		parse_devices(x, found[5]);
-	if (found[6] && is_map(x, "the top level", "compliance", found[6]))
-		walk_map(x, "compliance", found[6], compliance_fields, ARRAY_SIZE(compliance_fields),
+	if (found[6] && yval_is_map(&x->y, "the top level", "compliance", found[6]))
+		yval_map(&x->y, "compliance", found[6], compliance_fields, ARRAY_SIZE(compliance_fields),
 			 &c->compliance, sub);
-	if (found[7] && is_map(x, "the top level", "remote", found[7]))
-		walk_map(x, "remote", found[7], remote_fields, ARRAY_SIZE(remote_fields), &c->remote,
+	if (found[7] && yval_is_map(&x->y, "the top level", "remote", found[7]))
+		yval_map(&x->y, "remote", found[7], remote_fields, ARRAY_SIZE(remote_fields), &c->remote,
 			 sub);
 }
 
@@ -1756,6 +1257,7 @@ int config_load(const char *path, const char *builtin_profile_dir, struct errlis
 	size_t len = 0;
 	int r;
 
+	yval_init_emit(&x.y, path, diag_emit, &x);
 	x.builtin_dir = builtin_profile_dir ? builtin_profile_dir : config_builtin_profile_dir();
 	c = calloc(1, sizeof(*c));
 	if (!c)

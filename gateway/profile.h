@@ -1,7 +1,7 @@
 /* profile.h - sensor profiles: a device model's register map, flags, input
  * channels, alarm points and default rules, loaded from YAML in sensors/.
- * Loading does file I/O; decoding (profile_decode) is pure. Format:
- * docs/profiles.md. */
+ * Loading (profile_load.h, included below) does file I/O; everything
+ * declared here is pure. Format: docs/profiles.md. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -90,17 +90,20 @@ struct profile {
 	size_t n_words; /* sum of block counts (each bit takes one word) */
 };
 
-/* Loads and validates one profile file. Errors go to errs as
- * "file:line:col: message" lines (caller-owned buffer, appended to);
- * returns 0, -EINVAL (errors written), -ENOENT, -ENOMEM. */
-struct errlist;
-int profile_load(const char *path, struct errlist *errs, struct profile **ret);
-/* Finds NAME.yaml in dirs (in order); name must be a plain id.
- * 0, -ENOENT (not found in any), -EINVAL. ret_path gets the file found. */
-int profile_find(const char *name, const char *const *dirs, size_t n_dirs, char *ret_path, size_t path_len);
 void profile_free(struct profile *p);
 int profile_value_index(const struct profile *p, const char *name); /* -1 */
 int profile_point_index(const struct profile *p, const char *name); /* -1 */
+
+/* Registers (or bits) a value of type t occupies on the wire: 1 or 2. */
+unsigned profile_type_width(enum reg_type t);
+const char *reg_type_name(enum reg_type t); /* "bit", "u16", ... */
+/* Plans the reads of p's values (table, address, type set): per table, by
+ * address, merged across small gaps up to the Modbus per-request limits,
+ * ordered by table then address; sets p->blocks, the values' block and
+ * block_offset, and p->n_words. Pure. 0; -ENOSPC when more than
+ * PROFILE_MAX_BLOCKS reads are needed (*ret_value: the first value that
+ * did not fit); -E2BIG when the blocks hold more than PROFILE_MAX_WORDS. */
+int profile_plan_blocks(struct profile *p, size_t *ret_value);
 
 /* Raw data of one poll: the blocks' words (bits as 0/1 words), laid out as
  * blocks[i].words_offset says. */
@@ -120,3 +123,6 @@ void profile_decode(const struct profile *p, const struct profile_raw *raw, stru
 int profile_encode(const struct profile *p, int vi, double v, struct profile_raw *raw);
 /* True when flag source f is active in the decoded readings. */
 bool profile_flag_active(const struct flag_src *f, const struct value_reading *vals);
+
+/* The loader: profile_load(), profile_find(). */
+#include "profile_load.h"

@@ -321,7 +321,7 @@ static const struct bad_case bad_cases[] = {
 	{ "profile not found", SITE BUS "devices:\n  - {id: d1, bus: b1, unit: 1, profile: nope}\n", 5, 41,
 	  "device 'd1': profile 'nope' not found in /etc/firegw/sensors, /tmp/test_config." },
 	{ "profile not plain", SITE BUS "devices:\n  - {id: d1, bus: b1, unit: 1, profile: ../x}\n", 5, 41,
-	  "device 'd1': profile '../x' is not a plain name" },
+	  "device 'd1': profile '../x' is not a valid name; use 1 to 63 of A-Z a-z 0-9 _ -" },
 	{ "as on a non-input point", SITE BUS "devices:\n  - id: d1\n    bus: b1\n    unit: 1\n"
 					      "    profile: t-smoke\n    points:\n      fire: {as: fire}\n",
 	  10, 18, "device 'd1' point 'fire': 'as' applies only to input channels, and this is a smoke point" },
@@ -361,14 +361,16 @@ static const struct bad_case bad_cases[] = {
 	  10, 14, "alarm_above 25 is above valid_max 20 and could never be reached" },
 	{ "en54 violation", SITE BUS "devices:\n  - id: h1\n    bus: b1\n    unit: 1\n"
 				     "    profile: t-heat\n    points:\n      heat: {rules: {alarm_above: 70}}\n",
-	  10, 22, "device 'h1' point 'heat': alarm_above 70 is outside EN 54-5 class A1 (54..65)" },
+	  10, 22, "device 'h1' point 'heat': alarm_above 70 is outside EN 54-5 class A1 (54..65 °C); use a "
+		  "threshold within the class or change the class" },
 	{ "en54 violation by class change", SITE BUS "devices:\n  - id: h1\n    bus: b1\n    unit: 1\n"
 						     "    profile: t-heat\n    rules:\n"
 						     "      temperature: {en54_class: B}\n",
-	  10, 21, "alarm_above 58 is outside EN 54-5 class B (69..85)" },
+	  10, 21, "alarm_above 58 is outside EN 54-5 class B (69..85 °C)" },
 	{ "en54 bad class", SITE BUS "devices:\n  - id: h1\n    bus: b1\n    unit: 1\n"
 				     "    profile: t-heat\n    rules:\n      temperature: {en54_class: Z}\n",
-	  10, 33, "en54_class: expected an EN 54-5 class A1, A2, B, C, D, E, F, G or none, got 'Z'" },
+	  10, 33, "device 'h1' rules 'temperature': en54_class: expected A1, A2, B, C, D, E, F, G or none, "
+		  "got 'Z'" },
 	{ "en54 on a smoke point", SITE BUS "devices:\n  - id: d1\n    bus: b1\n    unit: 1\n"
 					    "    profile: t-smoke\n    rules:\n      fire: {en54_class: A1}\n",
 	  10, 14, "en54_class is only for heat points, and this is a smoke point" },

@@ -90,125 +90,137 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
     {"unknown top-level key", "profile: t\ncolour: red\n" V P,
-     "2:1: error: unknown key 'colour' in profile; expected one of: profile, description, "
+     "2:1: error: unknown key 'colour' in the top level; allowed: profile, description, "
      "addressing, values, points"},
     {"unknown value key",
      "profile: t\nvalues:\n  - {name: s, table: input, address: 0, typo: 1}\n" P,
-     "3:41: error: unknown key 'typo' in value; expected one of: name, table, address, type, "
+     "3:41: error: unknown key 'typo' in value 's'; allowed: name, table, address, type, "
      "word_order, scale, offset, unit, valid_min, valid_max"},
     {"bad table", "profile: t\nvalues:\n  - {name: s, table: holdings, address: 0}\n" P,
-     "3:22: error: unknown table 'holdings'; expected holding, input, coil or discrete"},
+     "3:22: error: value 's': table: expected holding, input, coil or discrete, got 'holdings'"},
     {"bad type", "profile: t\nvalues:\n  - {name: s, table: input, address: 0, type: u64}\n" P,
-     "3:47: error: unknown type 'u64'; expected u16, s16, u32, s32, f32 or bit"},
+     "3:47: error: value 's': type: expected u16, s16, u32, s32, f32 or bit, got 'u64'"},
     {"bit type on a register table",
      "profile: t\nvalues:\n  - {name: s, table: holding, address: 0, type: bit}\n" P,
-     "3:49: error: type 'bit' needs table coil or discrete, not holding"},
+     "3:49: error: value 's': type 'bit' needs table coil or discrete, not holding"},
     {"address 0 in a 1-based file", "profile: t\naddressing: 1\n" V P,
-     "4:38: error: address 0 in a 1-based profile (addressing: 1): the first register is 1"},
+     "4:38: error: value 's': address 0 in a 1-based profile (addressing: 1): the first "
+     "register is 1"},
     {"32-bit value past the end",
      "profile: t\nvalues:\n  - {name: s, table: holding, address: 65535, type: u32}\n" P,
-     "3:40: error: u32 value at wire address 65535 runs past address 65535"},
+     "3:40: error: value 's': u32 value at wire address 65535 runs past address 65535"},
     {"bad hex address", "profile: t\nvalues:\n  - {name: s, table: input, address: 0x-1}\n" P,
-     "3:38: error: 'address' must be an integer from 0 to 65535, got '0x-1'"},
+     "3:38: error: value 's': address: expected a whole number in 0..65535, got '0x-1'"},
     {"quoted number", "profile: t\nvalues:\n  - {name: s, table: input, address: \"0\"}\n" P,
-     "3:38: error: 'address' must be written without quotes, got \"0\""},
+     "3:38: error: value 's': address: expected a number, got the string \"0\"; write the "
+     "number without quotes"},
     {"duplicate value name", "profile: t\n" V "  - {name: s, table: input, address: 1}\n" P,
-     "4:12: error: duplicate value name 's' (first at line 3)"},
+     "4:12: error: value 's': duplicate value name 's' (first at line 3)"},
     {"flag on unknown value",
      "profile: t\n" V "points:\n  - {name: p, kind: smoke, flags: {fire: {value: x, bit: 0}}}\n",
-     "5:50: error: flag 'fire' refers to unknown value 'x'"},
+     "5:50: error: point 'p' flag 'fire': refers to unknown value 'x'"},
     {"unknown flag",
      "profile: t\n" V "points:\n  - {name: p, kind: smoke, flags: {smoke: {value: s, bit: 0}}}\n",
-     "5:36: error: unknown flag 'smoke'; expected fire, prealarm, fault, tamper, test or power"},
+     "5:36: error: unknown key 'smoke' in point 'p' flags; allowed: fire, prealarm, fault, "
+     "tamper, test, power"},
     {"bit out of range",
      "profile: t\n" V "points:\n  - {name: p, kind: smoke, flags: {fire: {value: s, bit: 16}}}\n",
-     "5:58: error: bit 16 is outside value 's' (u16 has bits 0..15)"},
+     "5:58: error: point 'p' flag 'fire': bit 16 is outside value 's' (u16 has bits 0..15)"},
     {"flag on f32",
      "profile: t\n" V "  - {name: f, table: holding, address: 0, type: f32}\n"
      "points:\n  - {name: p, kind: smoke, flags: {fire: {value: f, bit: 0}}}\n",
-     "6:50: error: flag 'fire' uses f32 value 'f'; flags need an integer value (u16, s16, u32, "
-     "s32) or a bit"},
+     "6:50: error: point 'p' flag 'fire': uses f32 value 'f'; flags need an integer value "
+     "(u16, s16, u32, s32) or a bit"},
     {"rules without value",
      "profile: t\n" V "points:\n  - name: p\n    kind: smoke\n"
      "    flags: {fire: {value: s, bit: 0}}\n    rules: {latch: false, alarm_above: 4}\n",
-     "8:27: error: rule 'alarm_above' needs the point to have a 'value' to apply to"},
+     "8:27: error: point 'p' rules: alarm_above does not apply: point 'p' has no analog value "
+     "(only latch and chatter_max do); remove it"},
     {"prealarm not below alarm",
      "profile: t\n" V "  - {name: o, table: input, address: 1, scale: 0.01}\n"
      "points:\n  - name: p\n    kind: smoke\n    value: o\n"
      "    rules: {alarm_above: 2.5, prealarm_above: 4.0}\n",
-     "9:47: error: prealarm_above (4) must be below alarm_above (2.5)"},
+     "9:31: error: point 'p': prealarm_above 4 must be below alarm_above 2.5"},
     {"EN 54-5 class violated",
      "profile: t\n" V "  - {name: t, table: input, address: 1, type: s16, scale: 0.1}\n"
      "points:\n  - name: p\n    kind: heat\n    value: t\n    en54_class: A1\n"
      "    rules: {alarm_above: 70}\n",
-     "10:26: error: alarm_above (70) is outside the EN 54-5 class A1 range 54..65 °C"},
+     "10:13: error: point 'p': alarm_above 70 is outside EN 54-5 class A1 (54..65 °C); use a "
+     "threshold within the class or change the class"},
     {"confirm out of range",
      "profile: t\n" V "  - {name: o, table: input, address: 1}\n"
      "points:\n  - name: p\n    kind: smoke\n    value: o\n    rules: {confirm: 0}\n",
-     "9:22: error: 'confirm' must be an integer from 1 to 100, got '0'"},
+     "9:22: error: point 'p' rules: confirm 0 is out of range 1..100; use a whole number in "
+     "that range"},
     {"unknown kind",
      "profile: t\n" V "points:\n  - {name: p, kind: flame, flags: {fire: {value: s, bit: 0}}}\n",
-     "5:21: error: unknown kind 'flame'; expected smoke, heat, fire, temperature or input"},
+     "5:21: error: point 'p': kind: expected smoke, heat, fire, temperature or input, got "
+     "'flame'"},
     {"input point without input", "profile: t\n" V "points:\n  - {name: p, kind: input}\n",
-     "5:5: error: input point needs 'input: {value: NAME}' (its channel)"},
+     "5:5: error: point 'p': 'input' is required for a point of kind input (its channel: "
+     "input: {value: NAME})"},
     {"bad 'as' meaning",
      "profile: t\n" V "points:\n  - {name: p, kind: input, input: {value: s, bit: 0}, as: test}\n",
-     "5:59: error: unknown 'as' meaning 'test'; expected fire, prealarm, fault, power, tamper or "
-     "unused"},
+     "5:59: error: point 'p': as: expected unused, fire, prealarm, fault, power or tamper, "
+     "got 'test'"},
     {"missing profile key", V P,
-     "1:1: error: missing 'profile: t' (the profile's name, equal to the file name)"},
+     "1:1: error: the top level: 'profile' is required; write profile: t (the profile's name, "
+     "equal to the file name)"},
     {"name not matching the file", "profile: other\n" V P,
      "1:10: error: profile 'other' is in file 't.yaml'; the name must equal the file name"},
     {"root not a mapping", "- profile\n",
-     "1:1: error: 'profile file' must be a mapping, not a sequence"},
+     "1:1: error: the top level must be a mapping of sections (profile:, values:, points:, "
+     "...), not a sequence"},
     {"flag on a scaled value",
      "profile: t\n" V "  - {name: o, table: input, address: 1, scale: 0.01}\n"
      "points:\n  - {name: p, kind: smoke, flags: {fire: {value: o, bit: 0}}}\n",
-     "6:50: error: flag 'fire' uses scaled value 'o'; flags test raw bits, so the value needs "
-     "scale 1 and offset 0"},
+     "6:50: error: point 'p' flag 'fire': uses scaled value 'o'; flags test raw bits, so the "
+     "value needs scale 1 and offset 0"},
     {"both bit and bits",
      "profile: t\n" V
      "points:\n  - {name: p, kind: smoke, flags: {fire: {value: s, bit: 0, bits: [1]}}}\n",
-     "5:67: error: flag 'fire' has both 'bit' and 'bits'; give one"},
+     "5:67: error: point 'p' flag 'fire': has both 'bit' and 'bits'; give one"},
     {"word_order on a 16-bit value",
      "profile: t\nvalues:\n  - {name: s, table: input, address: 0, word_order: low_first}\n" P,
-     "3:53: error: word_order applies only to 32-bit types (u32, s32, f32), not u16"},
+     "3:53: error: value 's': word_order applies only to 32-bit types (u32, s32, f32), not u16"},
     {"valid range empty",
      "profile: t\n" V "  - {name: o, table: input, address: 1, valid_min: 5, valid_max: 5}\n" P,
-     "4:66: error: valid_max (5) must be above valid_min (5)"},
+     "4:66: error: value 'o': valid_min 5 must be below valid_max 5"},
     {"en54 class on a smoke point",
      "profile: t\n" V "points:\n  - name: p\n    kind: smoke\n"
      "    flags: {fire: {value: s, bit: 0}}\n    en54_class: A1\n",
-     "8:17: error: en54_class is only for heat points, not smoke"},
+     "8:5: error: point 'p': en54_class is only for heat points, and this is a smoke point; "
+     "remove it"},
     {"en54 class twice",
      "profile: t\n" V "  - {name: t, table: input, address: 1, type: s16, scale: 0.1}\n"
      "points:\n  - name: p\n    kind: heat\n    value: t\n    rules: {en54_class: A1}\n"
      "    en54_class: A2\n",
-     "10:17: error: en54_class is given twice (here and in rules at line 9)"},
+     "10:5: error: point 'p': en54_class is given twice (here and in rules at line 9)"},
     {"alarm above the valid range",
      "profile: t\n" V "  - {name: o, table: input, address: 1, valid_max: 20}\n"
      "points:\n  - name: p\n    kind: smoke\n    value: o\n    rules: {alarm_above: 30}\n",
-     "9:26: error: alarm_above (30) is above valid_max (20): it could never be reached"},
+     "9:13: error: point 'p': alarm_above 30 is above valid_max 20 and could never be "
+     "reached; lower the threshold"},
     {"rate of rise zero",
      "profile: t\n" V "  - {name: o, table: input, address: 1}\n"
      "points:\n  - name: p\n    kind: heat\n    value: o\n    rules: {rate_of_rise: 0}\n",
-     "9:27: error: 'rate_of_rise' must be above 0 (°C per minute), got 0"},
+     "9:27: error: point 'p' rules: rate_of_rise 0 must be above 0 (per minute)"},
     {"rules value is a bit",
      "profile: t\n" V "  - {name: b, table: coil, address: 0}\n"
      "points:\n  - {name: p, kind: smoke, value: b}\n",
-     "6:35: error: value 'b' is a bit; rules need a register value"},
+     "6:35: error: point 'p': value 'b' is a bit; rules need a register value"},
     {"point that can never alarm", "profile: t\n" V "points:\n  - {name: p, kind: smoke}\n",
-     "5:5: error: point 'p' has no flags and no value: it could never alarm"},
+     "5:5: error: point 'p': has no flags and no value: it could never alarm"},
     {"input on a non-input point",
      "profile: t\n" V "points:\n  - {name: p, kind: smoke, value: s, input: {value: s}}\n",
-     "5:45: error: 'input' is only for points of kind input"},
+     "5:38: error: point 'p': 'input' is only for points of kind input"},
     {"flags on an input point",
      "profile: t\n" V "points:\n  - {name: p, kind: input, input: {value: s, bit: 0}, flags: "
 		      "{fire: {value: s, bit: 0}}}\n",
-     "5:62: error: an input point takes 'input' and 'as', not 'flags'"},
+     "5:62: error: point 'p': an input point takes 'input' and 'as', not 'flags'"},
     {"duplicate point name",
      "profile: t\n" V P "  - {name: p, kind: smoke, flags: {fire: {value: s, bit: 0}}}\n",
-     "6:12: error: duplicate point name 'p' (first at line 5)"},
+     "6:12: error: point 'p': duplicate point name 'p' (first at line 5)"},
     {"empty file", "", " error: empty profile; see docs/profiles.md for the format"},
     {"too many values", NULL, "67:5: error: more than 64 values (PROFILE_MAX_VALUES)"},
     {"too many blocks", NULL,
@@ -309,14 +321,14 @@ static void test_all_errors_at_once(void **state)
 	assert_null(p);
 	assert_int_equal(e.n_errors, 3);
 	snprintf(expect, sizeof(expect),
-		 "%s:3:47: error: unknown type 'u64'; expected u16, s16, u32, s32, f32 or bit",
+		 "%s:3:47: error: value 's': type: expected u16, s16, u32, s32, f32 or bit, got 'u64'",
 		 path);
 	assert_string_equal(e.lines[0], expect);
-	snprintf(expect, sizeof(expect), "%s:4:48: error: 'scale' must not be 0", path);
+	snprintf(expect, sizeof(expect), "%s:4:48: error: value 'o': scale must not be 0", path);
 	assert_string_equal(e.lines[1], expect);
 	snprintf(expect, sizeof(expect),
-		 "%s:6:21: error: unknown kind 'flame'; expected smoke, heat, fire, temperature or "
-		 "input",
+		 "%s:6:21: error: point 'p': kind: expected smoke, heat, fire, temperature or input, "
+		 "got 'flame'",
 		 path);
 	assert_string_equal(e.lines[2], expect);
 	errlist_clear(&e);
