@@ -22,7 +22,8 @@ B       := build
 GATEWAY_MODULES := util log errlist queue marks \
 	ytree yval yrules config profile_load profile detect point compliance \
 	store store_history store_maint store_chain publish poller \
-	outbox event instance gateway control cli
+	outbox event site payload journal intake uplink health modes request recovery \
+	instance gateway control cli
 GATEWAY_SRCS := $(filter $(patsubst %,gateway/%.c,$(GATEWAY_MODULES)),$(wildcard gateway/*.c))
 GATEWAY_OBJS := $(patsubst %.c,$(B)/%.o,$(GATEWAY_SRCS))
 LIB     := $(B)/libfiregw.a

@@ -89,6 +89,21 @@ void outbox_free(outbox *o)
 	free(o);
 }
 
+void outbox_clear(outbox *o)
+{
+	size_t i, j;
+
+	for (i = 0; i < o->n_keys; i++) {
+		struct okey *k = &o->keys[i];
+
+		for (j = 0; j < k->n; j++)
+			item_clear(okey_at(k, j));
+		k->head = k->n = k->sent = 0;
+		memset(k->waiting, 0, sizeof(k->waiting));
+	}
+	o->pending = o->inflight = 0;
+}
+
 int outbox_key(outbox *o, const char *name)
 {
 	size_t i;

@@ -25,6 +25,9 @@ struct outbox_item {
 int outbox_new(outbox **ret);
 /* Frees every entry (and in-memory payloads). Accepts NULL. */
 void outbox_free(outbox *o);
+/* Drops every entry (and in-memory payloads); the keys stay. For a new
+ * database replacing the one the entries came from. */
+void outbox_clear(outbox *o);
 /* Index of order key name, added if new. -ENOMEM. */
 int outbox_key(outbox *o, const char *name);
 /* Adds an entry; it takes ownership of it->topic/payload (may be NULL).

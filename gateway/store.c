@@ -852,6 +852,8 @@ static int bind_pstate(struct binder *b, const struct store_point_state *ps)
 	return b->rc;
 }
 
+static void batch_undo(store *s);
+
 int store_commit_event(store *s, const struct store_event *ev, int64_t *ret_outbox_id)
 {
 	sqlite3_stmt *st_meta = NULL, *st_ev = NULL, *st_ob = NULL, *st_ps = NULL;
@@ -887,12 +889,15 @@ int store_commit_event(store *s, const struct store_event *ev, int64_t *ret_outb
 	    (r = store_stmt_get(s, ST_OUTBOX_INSERT, &st_ob)) < 0 ||
 	    (r = store_stmt_get(s, ST_PSTATE_UPSERT, &st_ps)) < 0)
 		return r;
-	r = store_set_sync(s, true);
-	if (r < 0)
-		return r;
-	r = store_tx_begin(s);
-	if (r < 0)
-		return r;
+	/* in a batch the transaction is already open (store_batch_begin) */
+	if (!s->in_batch) {
+		r = store_set_sync(s, true);
+		if (r < 0)
+			return r;
+		r = store_tx_begin(s);
+		if (r < 0)
+			return r;
+	}
 
 	b = (struct binder){ st_meta, SQLITE_OK };
 	store_b_int(&b, 1, (int64_t)ev->seq);
@@ -959,21 +964,78 @@ int store_commit_event(store *s, const struct store_event *ev, int64_t *ret_outb
 			goto out_rollback;
 	}
 
-	r = store_tx_commit(s);
-	if (r < 0)
-		goto out_rollback;
-	/* Only a committed seq advances the counter (and the chain). */
+	if (!s->in_batch) {
+		r = store_tx_commit(s);
+		if (r < 0)
+			goto out_rollback;
+	}
+	/* Only a committed seq advances the counter (and the chain); in a
+	 * batch, until store_batch_end says otherwise. */
 	s->last_seq = ev->seq;
 	memcpy(s->head, link, sizeof(link));
 	s->head_seq = ev->seq;
-	store_succeeded(s);
+	if (!s->in_batch)
+		store_succeeded(s);
 	if (ret_outbox_id)
 		*ret_outbox_id = outbox_id;
 	return 0;
 
 out_rollback:
 	store_tx_rollback(s);
+	if (s->in_batch)
+		batch_undo(s);
 	return r;
+}
+
+/* The batch's transaction is gone: the counter and the chain go back to
+ * where they were before it. */
+static void batch_undo(store *s)
+{
+	s->in_batch = false;
+	s->last_seq = s->batch_seq0;
+	memcpy(s->head, s->batch_head0, sizeof(s->head));
+	s->head_seq = s->batch_head_seq0;
+}
+
+int store_batch_begin(store *s)
+{
+	int r;
+
+	if (!s)
+		return -EINVAL;
+	if (s->readonly)
+		return -EROFS;
+	if (s->in_batch)
+		return -EALREADY;
+	r = store_set_sync(s, true);
+	if (r == 0)
+		r = store_tx_begin(s);
+	if (r < 0)
+		return r;
+	s->in_batch = true;
+	s->batch_seq0 = s->last_seq;
+	memcpy(s->batch_head0, s->head, sizeof(s->head));
+	s->batch_head_seq0 = s->head_seq;
+	return 0;
+}
+
+int store_batch_end(store *s)
+{
+	int r;
+
+	if (!s)
+		return -EINVAL;
+	if (!s->in_batch)
+		return -ECANCELED; /* a commit failed and undid the batch */
+	r = store_tx_commit(s);
+	if (r < 0) {
+		store_tx_rollback(s);
+		batch_undo(s);
+		return r;
+	}
+	s->in_batch = false;
+	store_succeeded(s);
+	return 0;
 }
 
 /* ---- outbox ------------------------------------------------------------ */

@@ -79,6 +79,16 @@ struct store_event {
  * -ENOSPC (disk or max_mb full), -EIO. On failure nothing is written. */
 int store_commit_event(store *s, const struct store_event *ev, int64_t *ret_outbox_id);
 
+/* Several events in one transaction, one fsync (points that alarm together):
+ * store_batch_begin(), store_commit_event() for each (each with its own seq
+ * and row, none of them durable yet), store_batch_end() commits them all,
+ * before the caller publishes any. A commit that fails inside the batch
+ * undoes the whole batch (the counter and chain go back), returns its
+ * error, and ends the batch: store_batch_end() then returns -ECANCELED.
+ * 0, -EALREADY (a batch is open), -errno. */
+int store_batch_begin(store *s);
+int store_batch_end(store *s);
+
 /* Telemetry and other non-event messages (no fsync). 0, -ENOSPC, -EIO. */
 int store_outbox_add(store *s, const char *dest, const char *topic, const void *payload,
 		     size_t len, int qos, bool retain, int prio, const char *order_key,

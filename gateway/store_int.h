@@ -79,6 +79,10 @@ struct store {
 	int schema;        /* PRAGMA user_version once open */
 	uint8_t head[STORE_HASH_LEN]; /* the chain's last link (store_chain.c) */
 	uint64_t head_seq;
+	/* store_batch_begin..end: one transaction for many events */
+	bool in_batch;
+	uint64_t batch_seq0, batch_head_seq0;
+	uint8_t batch_head0[STORE_HASH_LEN];
 	sqlite3_stmt *st[ST_MAX];
 	sqlite3_stmt *page_st[PRIO_MAX + 1];
 	struct buffered_reading *readings;

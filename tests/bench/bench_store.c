@@ -11,6 +11,7 @@
  * Usage: bench_store DB_PATH [READINGS [EVENTS]] */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,11 +118,47 @@ static int bench_events(store *st, long n, double *ret_rate)
 	return 0;
 }
 
+/* 50 points alarming together (issue 8): their 50 events committed one
+ * by one (50 fsyncs), then as one batch (one fsync); milliseconds each. */
+static int bench_burst(store *st, bool batch, double *ret_ms)
+{
+	char id[96], payload[256];
+	double t0;
+	int i, r = 0;
+
+	t0 = mono_s();
+	if (batch) {
+		r = store_batch_begin(st);
+		if (r < 0)
+			return r;
+	}
+	for (i = 0; i < 50 && r == 0; i++) {
+		uint64_t seq = store_last_seq(st) + 1;
+		struct store_event ev = {
+			.seq = seq, .event_id = id, .ts_ms = 1795838000000 + i,
+			.cls = "alarm", .type = "smoke", .state = "active", .cid = "1111",
+			.device = "d001", .point = "fire", .dest = STORE_DEST_MQTT,
+			.topic = "firegw/bench/alarm/d001", .payload = payload, .qos = 1,
+			.prio = STORE_PRIO_ALARM, .order_key = "d001.fire",
+		};
+
+		snprintf(id, sizeof(id), "bench:%s:%" PRIu64, store_epoch(st), seq);
+		ev.payload_len = (size_t)snprintf(payload, sizeof(payload),
+						  "{\"schema\":\"firegw.event.v1\",\"event_id\":\"%s\"}",
+						  id);
+		r = store_commit_event(st, &ev, NULL);
+	}
+	if (batch && r == 0)
+		r = store_batch_end(st);
+	*ret_ms = (mono_s() - t0) * 1000.0;
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	struct store_opts o = { .create = true };
 	long readings = 1000000, events = 300, dropped = 0;
-	double rrate = 0, erate = 0;
+	double rrate = 0, erate = 0, single_ms = 0, batch_ms = 0;
 	store *st = NULL;
 	int r;
 
@@ -146,9 +183,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_store: events: %s\n", strerror(-r));
 		goto out;
 	}
+	r = bench_burst(st, false, &single_ms);
+	if (r == 0)
+		r = bench_burst(st, true, &batch_ms);
+	if (r < 0) {
+		fprintf(stderr, "bench_store: 50 alarms: %s\n", strerror(-r));
+		goto out;
+	}
 	printf("{\"readings\": %ld, \"readings_per_s\": %.0f, \"dropped\": %ld, "
-	       "\"events\": %ld, \"events_per_s\": %.1f}\n",
-	       readings, rrate, dropped, events, erate);
+	       "\"events\": %ld, \"events_per_s\": %.1f, \"alarms50_single_ms\": %.2f, "
+	       "\"alarms50_batch_ms\": %.2f}\n",
+	       readings, rrate, dropped, events, erate, single_ms, batch_ms);
 out:
 	store_free(st);
 	return r < 0 ? 1 : 0;

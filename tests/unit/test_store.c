@@ -1423,6 +1423,53 @@ static void test_size_percent_unbounded(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+/* Points that alarm together: one transaction; a failure inside undoes the
+ * whole batch, counter and chain included. */
+static void test_batch_commit_and_undo(void **state)
+{
+	struct fx *f = *state;
+	store *s = open_rw(f, 0);
+	struct store_chain_head h1, h;
+	struct store_verify v;
+	struct ev e;
+
+	commit(s, 1, 1000, "alarm", "smoke-a1");
+	assert_int_equal(store_chain_head(s, &h1), 0);
+	assert_int_equal(store_batch_begin(s), 0);
+	assert_int_equal(store_batch_begin(s), -EALREADY);
+	commit(s, 2, 2000, "alarm", "smoke-a2");
+	commit(s, 3, 2000, "alarm", "smoke-a3");
+	/* not durable yet: another connection does not see them */
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 1);
+	assert_int_equal(store_batch_end(s), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 3);
+	assert_int_equal(store_last_seq(s), 3);
+	/* a reused seq inside a batch undoes it all */
+	assert_int_equal(store_batch_begin(s), 0);
+	commit(s, 4, 3000, "alarm", "smoke-a4");
+	ev_init(&e, 4, 3000, "alarm", "smoke-a4", STORE_PRIO_ALARM);
+	assert_int_equal(store_commit_event(s, &e.e, NULL), -EINVAL);
+	/* -EINVAL is refused before the statement: the batch goes on */
+	assert_int_equal(store_batch_end(s), 0);
+	assert_int_equal(store_last_seq(s), 4);
+	/* an event id that exists: the insert fails, the batch is undone */
+	assert_int_equal(store_batch_begin(s), 0);
+	commit(s, 5, 4000, "alarm", "smoke-a5");
+	ev_init(&e, 6, 4000, "alarm", "smoke-a6", STORE_PRIO_ALARM);
+	snprintf(e.id, sizeof(e.id), "site-a:7f3a9c01:1"); /* duplicate event_id */
+	assert_true(store_commit_event(s, &e.e, NULL) < 0);
+	assert_int_equal(store_batch_end(s), -ECANCELED);
+	assert_int_equal(store_last_seq(s), 4);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 4);
+	assert_int_equal(store_chain_head(s, &h), 0);
+	assert_int_equal(h.seq, 4);
+	commit(s, 5, 5000, "alarm", "smoke-a5"); /* numbering goes on after the undo */
+	assert_int_equal(store_chain_verify(s, NULL, &v), 0);
+	assert_int_equal(v.bad_seq, 0);
+	assert_int_equal(v.checked, 5);
+	store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1454,6 +1501,7 @@ int main(void)
 		T(test_chain_links_and_head),
 		T(test_chain_edit_found_and_recompute_fails_head),
 		T(test_chain_origin),
+		T(test_batch_commit_and_undo),
 		T(test_readings_batched),
 		T(test_latest_readings),
 		T(test_events_query),

@@ -1,0 +1,645 @@
+/* uplink.c - the MQTT uplink (uplink.h). Owns the link state, the in-flight
+ * window, the resync cursor, the telemetry backfill cursor and token
+ * bucket, the batched deletions and the removed devices. Main loop only. */
+#include "uplink.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "event.h"
+#include "log.h"
+#include "payload.h"
+#include "util.h"
+
+#define DELETE_BATCH_MAX 256
+#define DELETE_BATCH_MS 100
+#define TELEMETRY_BACKFILL_PER_S 1000 /* batches per second while catching up */
+#define TAG_TELEMETRY (1ull << 62)    /* a telemetry row: TAG_TELEMETRY | row id */
+#define TAG_RETAINED (1ull << 63)     /* status, states, answers: not in the outbox */
+#define INFLIGHT_MAX 1024
+
+enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_UP };
+
+struct inflight {
+	uint64_t tag;
+	uint64_t sent_mono;
+	int64_t row_id; /* telemetry rows: deleted on delivery */
+};
+
+struct removed_dev {
+	char id[CONFIG_ID_MAX];
+	uint64_t tag; /* the empty retained publish in flight, 0 when none */
+	bool cleared;
+};
+
+struct uplink {
+	const struct config *cfg;
+	struct site *site;
+	store *st;
+	outbox *ob;
+	journal *j;
+	publisher *pub;
+	struct uplink_hooks hooks;
+	void *ud;
+
+	enum link_state link;
+	uint64_t next_connect_mono;
+	int backoff_ms;
+	bool resync;        /* after a connect: status and states first */
+	bool status_dirty;
+	size_t resync_next; /* next device whose state goes out */
+	struct inflight inflight[INFLIGHT_MAX];
+	size_t n_inflight;
+	uint64_t retained_tag;
+	uint64_t send_retry_mono; /* after a refused send: wait before retrying */
+
+	/* telemetry backfill */
+	bool tel_waiting; /* rows may wait after tel_cursor */
+	int64_t tel_cursor;
+	uint64_t tel_tokens_mono;
+	double tel_tokens;
+
+	/* batched outbox deletions */
+	int64_t del_ids[DELETE_BATCH_MAX];
+	size_t n_del;
+	uint64_t del_due;
+
+	/* devices gone from the configuration: their retained state is cleared */
+	struct removed_dev *removed;
+	size_t n_removed;
+};
+
+/* ------------------------------------------------------------ link */
+
+static void link_kick(uplink *u)
+{
+	u->next_connect_mono = util_mono_ms();
+}
+
+static void link_schedule_retry(uplink *u)
+{
+	int max_ms = u->cfg->mqtt.reconnect_max_s * 1000;
+	uint32_t rnd = 0;
+	int delay;
+
+	u->backoff_ms = u->backoff_ms ? u->backoff_ms * 2 : 500;
+	if (u->backoff_ms > max_ms)
+		u->backoff_ms = max_ms;
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+		rnd = (uint32_t)util_mono_ms();
+	/* full jitter over the upper half: many gateways restarting after a
+	 * broker outage must not reconnect in lock-step */
+	delay = u->backoff_ms / 2 + (int)(rnd % (uint32_t)(u->backoff_ms / 2 + 1));
+	u->next_connect_mono = util_mono_ms() + (uint64_t)delay;
+}
+
+static void link_lost(uplink *u, const char *why)
+{
+	bool was_up = u->link == LINK_UP;
+
+	u->link = LINK_DOWN;
+	u->n_inflight = 0;
+	outbox_requeue_all(u->ob);
+	for (size_t i = 0; i < u->n_removed; i++)
+		u->removed[i].tag = 0;
+	u->tel_cursor = 0;
+	u->tel_waiting = true;
+	u->resync = false;
+	if (was_up) {
+		log_warning("uplink to '%s' lost: %s", u->cfg->mqtt.uri, why);
+		u->backoff_ms = 0;
+	}
+	/* 1350 carries the time the link was lost; it goes out when the
+	 * link returns */
+	if (!journal_fault_open(u->j, GWEV_UPLINK_LOST))
+		journal_fault_set(u->j, GWEV_UPLINK_LOST, true, util_wall_ms(), why);
+	link_schedule_retry(u);
+}
+
+static int inflight_add(uplink *u, uint64_t tag, int64_t row_id)
+{
+	if (u->n_inflight >= INFLIGHT_MAX)
+		return -EAGAIN;
+	u->inflight[u->n_inflight++] =
+		(struct inflight){ .tag = tag, .sent_mono = util_mono_ms(), .row_id = row_id };
+	return 0;
+}
+
+static bool inflight_take(uplink *u, uint64_t tag, struct inflight *ret)
+{
+	size_t i;
+
+	for (i = 0; i < u->n_inflight; i++)
+		if (u->inflight[i].tag == tag) {
+			*ret = u->inflight[i];
+			u->inflight[i] = u->inflight[--u->n_inflight];
+			return true;
+		}
+	return false;
+}
+
+static void delete_row(uplink *u, int64_t row_id)
+{
+	if (row_id <= 0)
+		return;
+	if (u->n_del == 0)
+		u->del_due = util_mono_ms() + DELETE_BATCH_MS;
+	u->del_ids[u->n_del++] = row_id;
+	if (u->n_del == DELETE_BATCH_MAX) {
+		store_outbox_delete(u->st, u->del_ids, u->n_del);
+		u->n_del = 0;
+	}
+}
+
+static void delete_flush(uplink *u)
+{
+	if (u->n_del) {
+		store_outbox_delete(u->st, u->del_ids, u->n_del);
+		u->n_del = 0;
+	}
+}
+
+static int send_retained(uplink *u, const char *topic, char *payload, size_t len)
+{
+	uint64_t tag = TAG_RETAINED | ++u->retained_tag;
+	int r;
+
+	if (!payload)
+		return -ENOMEM;
+	r = publish_send(u->pub, topic, payload, len, 1, true, tag, NULL, 0);
+	free(payload);
+	if (r == 0)
+		inflight_add(u, tag, 0);
+	return r;
+}
+
+static int send_status(uplink *u)
+{
+	char topic[400];
+	size_t len;
+
+	char *payload;
+
+	site_topic(u->site, "status", NULL, topic, sizeof(topic));
+	payload = event_dump(u->hooks.status(u->ud, "online", NULL), &len);
+	return send_retained(u, topic, payload, len);
+}
+
+static int send_device_state(uplink *u, int dev)
+{
+	char topic[400];
+	size_t len;
+	int r;
+
+	char *payload;
+
+	site_topic(u->site, "state", u->cfg->devices[dev].id, topic, sizeof(topic));
+	payload = payload_device_state(u->site, dev, util_mono_ms(), util_wall_ms(),
+				       journal_time_synced(u->j), &len);
+	r = send_retained(u, topic, payload, len);
+	if (r == 0)
+		u->site->devs[dev].state_dirty = false;
+	return r;
+}
+
+static int send_event(uplink *u)
+{
+	const struct outbox_item *it = outbox_next(u->ob);
+	char *topic = NULL;
+	void *payload = NULL;
+	size_t len = 0;
+	uint64_t tag;
+	int r;
+
+	if (!it)
+		return -ENOENT;
+	tag = it->tag;
+	if (it->row_id) {
+		r = store_outbox_get(u->st, it->row_id, &topic, &payload, &len);
+		if (r == -ENOENT) {
+			/* the row is gone (pruned by hand, a database replaced):
+			 * nothing left to send for this entry */
+			log_error("outbox row %" PRId64 " (event seq %" PRIu64 ") vanished; skipping it",
+				  it->row_id, it->seq);
+			outbox_acked(u->ob, tag, NULL, NULL);
+			return 0;
+		}
+		if (r < 0) {
+			outbox_unsend(u->ob, tag);
+			u->send_retry_mono = util_mono_ms() + 1000;
+			return r;
+		}
+		r = publish_send(u->pub, topic, payload, len, 1, false, tag, NULL, 0);
+		free(topic);
+		free(payload);
+	} else {
+		r = publish_send(u->pub, it->topic, it->payload, it->len, 1, false, tag, NULL, 0);
+	}
+	if (r < 0) {
+		outbox_unsend(u->ob, tag);
+		return r;
+	}
+	inflight_add(u, tag, 0);
+	return 0;
+}
+
+struct tel_pick {
+	int64_t id;
+	int qos;
+};
+
+static int tel_pick_cb(void *ud, const struct store_outbox_row *row)
+{
+	struct tel_pick *p = ud;
+
+	p->id = row->id;
+	p->qos = row->qos;
+	return 1;
+}
+
+static int send_telemetry(uplink *u)
+{
+	struct tel_pick pick = { 0 };
+	uint64_t now = util_mono_ms();
+	char *topic = NULL;
+	void *payload = NULL;
+	size_t len;
+	int r;
+
+	/* token bucket: backfill never floods the window */
+	u->tel_tokens += (double)(now - u->tel_tokens_mono) * TELEMETRY_BACKFILL_PER_S / 1000.0;
+	u->tel_tokens_mono = now;
+	if (u->tel_tokens > TELEMETRY_BACKFILL_PER_S)
+		u->tel_tokens = TELEMETRY_BACKFILL_PER_S;
+	if (u->tel_tokens < 1.0)
+		return -ENOENT; /* nothing may go now; not an error to pause for */
+	if (!u->tel_waiting)
+		return -ENOENT;
+	store_outbox_foreach(u->st, STORE_PRIO_TELEMETRY, STORE_PRIO_TELEMETRY, u->tel_cursor, 1,
+			     tel_pick_cb, &pick);
+	if (!pick.id) {
+		/* none left after the cursor: no query per wake-up until a new
+		 * batch is made or the link comes back */
+		u->tel_waiting = false;
+		return -ENOENT;
+	}
+	r = store_outbox_get(u->st, pick.id, &topic, &payload, &len);
+	if (r < 0)
+		return r;
+	r = publish_send(u->pub, topic, payload, len, pick.qos, false, TAG_TELEMETRY | (uint64_t)pick.id,
+			 NULL, 0);
+	free(topic);
+	free(payload);
+	if (r < 0)
+		return r;
+	u->tel_cursor = pick.id;
+	u->tel_tokens -= 1.0;
+	inflight_add(u, TAG_TELEMETRY | (uint64_t)pick.id, pick.id);
+	return 0;
+}
+
+/* Sends what may go now, in SPEC §5 order, within the in-flight window. */
+/* An empty retained message clears a removed device's state at the broker. */
+static int send_removed(uplink *u)
+{
+	char topic[400];
+	size_t i;
+	int r;
+
+	for (i = 0; i < u->n_removed; i++) {
+		struct removed_dev *rd = &u->removed[i];
+		uint64_t tag;
+
+		if (rd->cleared || rd->tag)
+			continue;
+		tag = TAG_RETAINED | ++u->retained_tag;
+		site_topic(u->site, "state", rd->id, topic, sizeof(topic));
+		r = publish_send(u->pub, topic, "", 0, 1, true, tag, NULL, 0);
+		if (r < 0)
+			return r;
+		rd->tag = tag;
+		inflight_add(u, tag, 0);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void pump(uplink *u)
+{
+	size_t window = (size_t)u->cfg->mqtt.inflight;
+
+	/* after a refused send (client window full) or an unreadable row:
+	 * a short pause, never a spin */
+	if (util_mono_ms() < u->send_retry_mono)
+		return;
+	while (u->link == LINK_UP && u->n_inflight < window) {
+		int r = -ENOENT;
+
+		if (u->status_dirty) {
+			r = send_status(u);
+			if (r == 0)
+				u->status_dirty = false;
+		} else if (u->resync) {
+			while (u->resync_next < u->cfg->n_devices && r == -ENOENT) {
+				r = send_device_state(u, (int)u->resync_next);
+				if (r == 0)
+					u->resync_next++;
+			}
+			if (u->resync_next >= u->cfg->n_devices && r == -ENOENT)
+				r = send_removed(u);
+			if (u->resync_next >= u->cfg->n_devices && r == -ENOENT) {
+				u->resync = false;
+				continue;
+			}
+		} else {
+			size_t i;
+
+			r = send_event(u);
+			for (i = 0; r == -ENOENT && i < u->cfg->n_devices; i++)
+				if (u->site->devs[i].state_dirty)
+					r = send_device_state(u, (int)i);
+			/* telemetry never takes more than half the window: a
+			 * new alarm always finds a slot free */
+			if (r == -ENOENT && u->n_inflight < (window + 1) / 2)
+				r = send_telemetry(u);
+		}
+		if (r < 0) {
+			if (r != -ENOENT && u->send_retry_mono < util_mono_ms() + 50)
+				u->send_retry_mono = util_mono_ms() + 50;
+			break;
+		}
+	}
+}
+
+static void removed_delivered(uplink *u, uint64_t tag)
+{
+	size_t i;
+
+	for (i = 0; i < u->n_removed; i++)
+		if (u->removed[i].tag == tag) {
+			u->removed[i].tag = 0;
+			u->removed[i].cleared = true;
+			store_point_state_delete_device(u->st, u->removed[i].id);
+			log_notice("retained state of removed device '%s' cleared", u->removed[i].id);
+		}
+}
+
+static void handle_delivered(uplink *u, uint64_t tag)
+{
+	struct inflight f;
+	int64_t row_id = 0;
+	uint64_t seq = 0;
+
+	if (!inflight_take(u, tag, &f))
+		return; /* a delivery for a connection that is gone */
+	if (tag & TAG_RETAINED) {
+		removed_delivered(u, tag);
+		return;
+	}
+	if (tag & TAG_TELEMETRY) {
+		delete_row(u, f.row_id);
+		return;
+	}
+	if (outbox_acked(u->ob, tag, &row_id, &seq) < 0)
+		return;
+	if (row_id)
+		delete_row(u, row_id);
+	else
+		journal_held_delivered(u->j, seq);
+}
+
+static void handle_note(uplink *u, struct publish_note *n)
+{
+	switch (n->kind) {
+	case PNOTE_CONNECTED:
+		log_notice("uplink to '%s' up", u->cfg->mqtt.uri);
+		u->link = LINK_UP;
+		u->backoff_ms = 0;
+		u->n_inflight = 0;
+		u->status_dirty = true;
+		u->resync = true;
+		u->resync_next = 0;
+		u->tel_cursor = 0;
+		u->tel_waiting = true;
+		journal_fault_set(u->j, GWEV_UPLINK_LOST, false, 0, NULL);
+		break;
+	case PNOTE_CONNECT_FAILED:
+		if (u->link == LINK_CONNECTING)
+			log_warning("failed to connect to '%s': %s", u->cfg->mqtt.uri, n->text);
+		link_lost(u, n->text[0] ? n->text : "connect failed");
+		break;
+	case PNOTE_CONNECTION_LOST:
+		link_lost(u, n->text[0] ? n->text : "connection lost");
+		break;
+	case PNOTE_DELIVERED:
+		handle_delivered(u, n->tag);
+		break;
+	case PNOTE_SEND_FAILED:
+		/* only happens when the connection is going down: resend all
+		 * in order after the reconnect rather than one out of order */
+		if (u->link == LINK_UP) {
+			log_warning("a publish to '%s' failed (%s); reconnecting", u->cfg->mqtt.uri,
+				    n->text);
+			publish_abort(u->pub);
+		}
+		break;
+	case PNOTE_MESSAGE:
+		if (u->hooks.message)
+			u->hooks.message(u->ud, n);
+		break;
+	default:
+		break;
+	}
+}
+
+static void link_tick(uplink *u, uint64_t now)
+{
+	if (u->link == LINK_DOWN && now >= u->next_connect_mono) {
+		int r = publish_connect(u->pub);
+
+		if (r == 0 || r == -EALREADY)
+			u->link = LINK_CONNECTING;
+		else
+			link_schedule_retry(u);
+	}
+	if (u->link == LINK_UP && u->n_inflight > 0) {
+		uint64_t oldest = UINT64_MAX;
+		size_t i;
+
+		for (i = 0; i < u->n_inflight; i++)
+			if (u->inflight[i].sent_mono < oldest)
+				oldest = u->inflight[i].sent_mono;
+		if (now - oldest > (uint64_t)u->cfg->mqtt.ack_stall_s * 1000u) {
+			log_warning("broker '%s' has not acknowledged a message for %d s; reconnecting",
+				    u->cfg->mqtt.uri, u->cfg->mqtt.ack_stall_s);
+			publish_abort(u->pub);
+			link_lost(u, "acknowledgement stalled");
+		}
+	}
+}
+
+
+/* ------------------------------------------------------------ public */
+
+int uplink_new(const struct config *c, struct site *site, store *st, outbox *ob, journal *j,
+	       publisher *pub, const struct uplink_hooks *hooks, void *ud, uplink **ret)
+{
+	uplink *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return -ENOMEM;
+	u->cfg = c;
+	u->site = site;
+	u->st = st;
+	u->ob = ob;
+	u->j = j;
+	u->pub = pub;
+	u->hooks = *hooks;
+	u->ud = ud;
+	u->link = LINK_DOWN;
+	u->tel_waiting = true;
+	u->tel_tokens_mono = util_mono_ms();
+	link_kick(u);
+	*ret = u;
+	return 0;
+}
+
+void uplink_free(uplink *u)
+{
+	if (!u)
+		return;
+	if (u->st)
+		delete_flush(u);
+	free(u->removed);
+	free(u);
+}
+
+void uplink_set_store(uplink *u, store *st)
+{
+	u->n_del = 0; /* rows of the old database */
+	u->st = st;
+}
+
+void uplink_kick(uplink *u)
+{
+	if (u->link == LINK_DOWN)
+		link_kick(u);
+}
+
+void uplink_tick(uplink *u, uint64_t now)
+{
+	link_tick(u, now);
+	if (u->n_del && now >= u->del_due)
+		delete_flush(u);
+}
+
+void uplink_pump(uplink *u)
+{
+	pump(u);
+}
+
+void uplink_drain_notes(uplink *u, int budget)
+{
+	struct publish_note note;
+
+	while (budget-- > 0 && publish_next(u->pub, &note)) {
+		handle_note(u, &note);
+		publish_note_clear(&note);
+	}
+}
+
+static int until(uint64_t now, uint64_t due, int cur)
+{
+	int t;
+
+	if (due <= now)
+		return 0;
+	t = due - now > INT32_MAX ? INT32_MAX : (int)(due - now);
+	return t < cur ? t : cur;
+}
+
+int uplink_timeout(const uplink *u, uint64_t now, int cur)
+{
+	if (u->link == LINK_DOWN)
+		cur = until(now, u->next_connect_mono, cur);
+	if (u->n_del)
+		cur = until(now, u->del_due, cur);
+	if (u->link == LINK_UP && outbox_pending(u->ob) &&
+	    u->n_inflight < (size_t)u->cfg->mqtt.inflight)
+		cur = until(now, u->send_retry_mono, cur);
+	return cur;
+}
+
+void uplink_status_dirty(uplink *u)
+{
+	u->status_dirty = true;
+}
+
+void uplink_telemetry_added(uplink *u)
+{
+	u->tel_waiting = true;
+}
+
+void uplink_removed_add(uplink *u, const char *dev)
+{
+	struct removed_dev *n;
+	size_t i;
+
+	for (i = 0; i < u->n_removed; i++)
+		if (strcmp(u->removed[i].id, dev) == 0)
+			return;
+	n = realloc(u->removed, (u->n_removed + 1) * sizeof(*n));
+	if (!n)
+		return;
+	u->removed = n;
+	memset(&n[u->n_removed], 0, sizeof(n[0]));
+	util_strlcpy(n[u->n_removed].id, dev, sizeof(n[0].id));
+	u->n_removed++;
+	log_notice("device '%s' is no longer configured; its retained state will be cleared", dev);
+}
+
+int uplink_answer(uplink *u, const char *topic, const void *payload, size_t len,
+		  const void *correlation, size_t correlation_len)
+{
+	uint64_t tag = TAG_RETAINED | ++u->retained_tag;
+	int r;
+
+	r = publish_send(u->pub, topic, payload, len, 1, false, tag, correlation, correlation_len);
+	if (r == 0)
+		inflight_add(u, tag, 0);
+	return r;
+}
+
+bool uplink_is_up(const uplink *u)
+{
+	return u->link == LINK_UP;
+}
+
+size_t uplink_inflight(const uplink *u)
+{
+	return u->n_inflight;
+}
+
+const char *uplink_broker(const uplink *u)
+{
+	return u->cfg->mqtt.uri;
+}
+
+void uplink_offline(uplink *u, const char *reason)
+{
+	char topic[400];
+	size_t len;
+	char *off;
+
+	if (u->link != LINK_UP)
+		return;
+	off = event_dump(u->hooks.status(u->ud, "offline", reason), &len);
+	site_topic(u->site, "status", NULL, topic, sizeof(topic));
+	if (off)
+		publish_disconnect(u->pub, topic, off, len, 2000);
+	free(off);
+}
