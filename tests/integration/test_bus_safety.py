@@ -338,5 +338,7 @@ class BusSafetyTest(fgtest.FiregwTest):
         # a gap) each of them comes at most twice: <= 6. The 4-timeout
         # guard put its polls >= 1000 ms apart: >= 3 each, 9 or more.
         self.assertLessEqual(st["max_between"], 8, st)
+
+
 if __name__ == "__main__":
     fgtest.main()
