@@ -72,8 +72,9 @@
 #define WAIT_MAX_MS 1000   /* the thread shows progress at least this often when idle */
 #define JOB_TIMEOUT_MAX_MS 1000 /* a job's transaction: a stop is obeyed within a second */
 #define SCAN_TIMEOUT_MIN_MS 10
-#define CONFIRM_MAX 4	    /* confirmation reads of an RTU recovery, at most */
-#define FORCE_BUDGET_MS 500 /* a failing device's wait for gaps, over its fault_after polls */
+#define JOB_WAIT_LOG_MS 10000 /* a job waiting this long for a gap is logged */
+#define CONFIRM_MAX 4	      /* confirmation reads of an RTU recovery, at most */
+#define FORCE_BUDGET_MS 500   /* a failing device's wait for gaps, over its fault_after polls */
 /* Modbus exceptions 0x0A/0x0B come from a gateway saying the target unit is
  * not there (Modbus Application Protocol v1.1b3 §7). */
 #define EXC_GATEWAY_PATH 0x0A
@@ -118,9 +119,11 @@ struct dev_sched {
 struct job_state {
 	bool active;
 	struct poller_job job;
-	int unit;  /* SCAN: next unit */
-	int tries; /* PROBE: tries done */
-	int rc;	   /* JOB_DONE rc so far */
+	int unit;	     /* SCAN: next unit */
+	int tries;	     /* PROBE: tries done */
+	int rc;		     /* JOB_DONE rc so far */
+	uint64_t wait_since; /* its next step has waited for a gap since, 0: not */
+	bool wait_logged;
 };
 
 /* Where results of a job go: the out queue (daemon) or a callback (CLI). */
@@ -1169,8 +1172,22 @@ static void *poller_main(void *arg)
 			pthread_mutex_lock(&p->lock);
 			if (st == STEP_DONE)
 				p->cur_tag = 0;
-			if (st != STEP_WAIT)
+			if (st != STEP_WAIT) {
+				p->cur.wait_since = 0;
 				continue;
+			}
+			if (!p->cur.wait_since) {
+				p->cur.wait_since = now;
+			} else if (now - p->cur.wait_since >= JOB_WAIT_LOG_MS &&
+				   !p->cur.wait_logged) {
+				/* said once: the polls come first, by design */
+				log_warning(
+				    "bus '%s': a %s waits for a gap between polls long "
+				    "enough for its timeout; a shorter timeout_ms fits sooner",
+				    p->port.bus->id,
+				    p->cur.job.kind == POLLER_JOB_SCAN ? "scan" : "probe");
+				p->cur.wait_logged = true;
+			}
 		}
 		flush_signal(p); /* the burst is over: one wake-up of the main loop for all */
 		if (next && next->next_due < wake)

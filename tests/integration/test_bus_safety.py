@@ -339,5 +339,6 @@ class BusSafetyTest(fgtest.FiregwTest):
         # guard put its polls >= 1000 ms apart: >= 3 each, 9 or more.
         self.assertLessEqual(st["max_between"], 8, st)
 
+
 if __name__ == "__main__":
     fgtest.main()
