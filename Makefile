@@ -5,7 +5,7 @@ CC      ?= cc
 PKGS    := libmodbus jansson yaml-0.1 sqlite3 libsystemd libcrypto
 DEB_PKGS := build-essential pkg-config libpaho-mqtt-dev libmodbus-dev libsqlite3-dev \
 	    libyaml-dev libcmocka-dev libjansson-dev libsystemd-dev mosquitto \
-	    mosquitto-clients socat sqlite3 python3 libssl-dev valgrind mbpoll
+	    mosquitto-clients socat sqlite3 python3 libssl-dev valgrind mbpoll tzdata
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wconversion
 ifeq ($(CI),true)
@@ -23,7 +23,7 @@ GATEWAY_MODULES := util log errlist queue marks \
 	ytree yval yrules config profile_load profile detect point compliance \
 	store store_history store_maint store_chain publish poller \
 	outbox event site payload journal intake uplink health modes request recovery \
-	instance gateway control cli
+	instance gateway control cli cli_record
 GATEWAY_SRCS := $(filter $(patsubst %,gateway/%.c,$(GATEWAY_MODULES)),$(wildcard gateway/*.c))
 GATEWAY_OBJS := $(patsubst %.c,$(B)/%.o,$(GATEWAY_SRCS))
 LIB     := $(B)/libfiregw.a

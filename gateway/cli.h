@@ -14,3 +14,4 @@ int cli_history(int argc, char **argv);
 int cli_test(int argc, char **argv);
 int cli_disable(int argc, char **argv);
 int cli_enable(int argc, char **argv);
+int cli_record(int argc, char **argv);

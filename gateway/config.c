@@ -273,15 +273,35 @@ static const struct yval_field site_fields[] = {
 	YV_F_STR(struct cfg_site, facility_id),
 	YV_F_STR(struct cfg_site, name),
 	YV_F_STR(struct cfg_site, address),
+	YV_F_STR(struct cfg_site, timezone),
 };
+#define SITE_FIELD_TIMEZONE 4
+
+/* An IANA name tzdata knows (/usr/share/zoneinfo/<name>): people read the
+ * site's local time in reports. */
+static bool timezone_known(const char *tz)
+{
+	char path[256];
+	struct stat st;
+
+	if (!tz[0] || tz[0] == '/' || strstr(tz, "..") ||
+	    (size_t)snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz) >= sizeof(path))
+		return false;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
 
 static void parse_site(struct ctx *x, const struct ynode *v)
 {
-	const struct ynode *found[YVAL_FIELD_MAX];
+	const struct ynode *found[YVAL_FIELD_MAX] = { 0 };
 
 	if (!yval_is_map(&x->y, "the top level", "site", v))
 		return;
 	yval_map(&x->y, "site", v, site_fields, ARRAY_SIZE(site_fields), &x->c->site, found);
+	if (found[SITE_FIELD_TIMEZONE] && !timezone_known(x->c->site.timezone))
+		err(x, found[SITE_FIELD_TIMEZONE],
+		    "site: timezone '" CLIP "' is not a known time zone; use an IANA name such as "
+		    "Asia/Ho_Chi_Minh (package tzdata)",
+		    x->c->site.timezone);
 }
 
 static int add_profile_dir(struct ctx *x, const char *dir)
@@ -344,6 +364,7 @@ static const struct yval_field mqtt_fields[] = {
 	YV_F_INT(struct cfg_mqtt, ack_stall_s, 1, 600),
 	YV_F_INT(struct cfg_mqtt, reconnect_max_s, 1, 3600),
 	YV_F_INT(struct cfg_mqtt, ack_timeout_s, 0, 86400),
+	YV_F_INT(struct cfg_mqtt, periodic_test_h, 6, 168),
 	YV_F_NODE("tls"),
 	YV_F_STR(struct cfg_mqtt, username),
 	YV_F_STR(struct cfg_mqtt, password_file),
@@ -485,6 +506,7 @@ static const struct yval_field compliance_fields[] = {
 static const struct yval_field remote_fields[] = {
 	YV_F_BOOL(struct cfg_remote, allow_reset),
 	YV_F_BOOL(struct cfg_remote, allow_test),
+	YV_F_BOOL(struct cfg_remote, allow_record),
 };
 
 /* ---- buses ------------------------------------------------------------ */
@@ -1179,6 +1201,7 @@ static void set_defaults(struct config *c)
 	c->compliance.due_soon_days = 14;
 	c->remote.allow_reset = false;
 	c->remote.allow_test = false;
+	c->remote.allow_record = false;
 }
 
 static void set_runtime_dir(struct config *c)

@@ -170,6 +170,10 @@ char *event_payload(const struct event_info *e, size_t *ret_len)
 		json_object_set_new(o, "ref", json_string(e->ref));
 	if (e->verdict)
 		json_object_set_new(o, "verdict", json_string(e->verdict));
+	if (e->has_counts) {
+		json_object_set_new(o, "open_faults", json_integer(e->open_faults));
+		json_object_set_new(o, "disablements", json_integer(e->disablements));
+	}
 	json_object_set_new(o, "ts", json_string(util_rfc3339(e->ts_ms, ts)));
 	json_object_set_new(o, "time_synced", json_boolean(e->time_synced));
 	return event_dump(o, ret_len);

@@ -52,6 +52,8 @@ struct event_info {
 	const char *ref;        /* event_id this one refers to: the record it corrects, the
 				   event acknowledged */
 	const char *verdict;    /* the center's word on an alarm: real | unwanted | test */
+	bool has_counts;        /* the periodic test: open faults and disablements */
+	int open_faults, disablements;
 };
 
 /* Contact ID (SIA DC-05) code with qualifier, "1111", "3381", into buf[5].

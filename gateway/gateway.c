@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -346,6 +347,7 @@ static int gw_start(struct gw *g)
 	r = health_new(g->cfg, g->j, g->st, &g->h);
 	if (r < 0)
 		return r;
+	health_set_site(g->h, &g->site);
 	journal_load_marks(g->j, note[0] ? note : NULL);
 	r = start_publisher(g);
 	if (r < 0)
@@ -655,6 +657,10 @@ int gateway_run(const char *config_path)
 			  config_path, config_path);
 		return 1;
 	}
+	/* people read the site's local time (records' days, reports):
+	 * set before any thread exists */
+	setenv("TZ", g.cfg->site.timezone, 1);
+	tzset();
 	/* one malloc arena for every thread: the threads allocate little
 	 * (paho per message, the main loop per event), and per-thread arenas
 	 * would each keep their own free pages resident (SPEC §8 memory) */

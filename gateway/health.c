@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ struct health {
 	const struct config *cfg;
 	journal *j;
 	store *st;
+	const struct site *site;
 	bool time_synced;
 	uint64_t next_size_check, next_prune, next_held_retry;
 	int64_t clock_offset; /* wall - mono, to see steps */
@@ -156,13 +158,20 @@ static void ack_check(health *h, uint64_t now)
 		}
 }
 
+/* {"event_id", "by", "verdict"?} on <p>/<site>/ack: the acknowledgement is
+ * appended as a record (type ack, chained like every event, nothing stored
+ * is rewritten); a later one on the same event supersedes its verdict. */
 void health_ack(health *h, const struct publish_note *n)
 {
 	json_error_t jerr;
 	json_t *o = json_loadb(n->payload, n->len, 0, &jerr);
 	const char *eid = json_string_value(json_object_get(o, "event_id"));
 	const char *by = json_string_value(json_object_get(o, "by"));
-	char esc_id[200], esc_by[100];
+	json_t *vj = json_object_get(o, "verdict");
+	const char *verdict = json_string_value(vj);
+	struct journal_event e = { 0 };
+	struct store_event_brief brief;
+	char esc_id[200], esc_by[100], esc_v[64];
 	unsigned suppressed = 0;
 	size_t i;
 	int r;
@@ -182,11 +191,38 @@ void health_ack(health *h, const struct publish_note *n)
 	}
 	util_escape(eid, strlen(eid), esc_id, sizeof(esc_id));
 	util_escape(by, strlen(by), esc_by, sizeof(esc_by));
-	r = store_event_ack(h->st, eid, by, util_wall_ms());
-	if (r == -ENOENT)
+	if (vj && (!verdict || (strcmp(verdict, "real") && strcmp(verdict, "unwanted") &&
+				strcmp(verdict, "test")))) {
+		/* the acknowledgement still counts (no false 1354) */
+		if (log_ratelimit_ok(&h->bad_ack_rl, util_mono_ms(), 10000, &suppressed))
+			log_warning("acknowledgement of %s by '%s': verdict '%s' ignored (real, "
+				    "unwanted or test) (%u more since the last line)",
+				    esc_id, esc_by,
+				    verdict ? util_escape(verdict, strlen(verdict), esc_v, sizeof(esc_v))
+					    : "not a string",
+				    suppressed);
+		verdict = NULL;
+	}
+	r = store_event_find(h->st, eid, &brief);
+	if (r == -ENOENT) {
 		log_warning("acknowledgement of unknown event '%s' by '%s' ignored", esc_id, esc_by);
-	else if (r == 0)
-		log_info("event %s acknowledged by '%s'", esc_id, esc_by);
+		json_decref(o);
+		return;
+	}
+	e.cls = EVCLASS_RECORD;
+	e.type = "ack";
+	e.active = true;
+	e.dev = -1;
+	e.pt = -1;
+	e.threshold = NAN;
+	e.by = by;
+	e.ref = eid;
+	e.verdict = verdict;
+	e.prio = STORE_PRIO_OTHER;
+	e.topic_kind = "record";
+	journal_emit(h->j, &e);
+	log_info("event %s acknowledged by '%s'%s%s", esc_id, esc_by, verdict ? ", verdict " : "",
+		 verdict ? verdict : "");
 	for (i = 0; i < h->n_acks; i++)
 		if (strcmp(h->acks[i].event_id, eid) == 0) {
 			h->acks[i] = h->acks[--h->n_acks];
@@ -239,10 +275,71 @@ static bool clock_check(health *h, uint64_t now)
 	return changed;
 }
 
+/* The periodic test report (SPEC §6; Contact ID 602, or 608 with a
+ * trouble present; NFPA 72 asks for one at least every 24 h on a sole
+ * path): every mqtt.periodic_test_h hours, momentary, with the counts of
+ * open faults and disablements. Its due time is kept in the marks file, so
+ * a restart never pushes it back; one missed while the gateway was down
+ * goes out at once. */
+static void periodic_check(health *h)
+{
+	int64_t period = (int64_t)h->cfg->mqtt.periodic_test_h * 3600 * 1000;
+	int64_t now = util_wall_ms(), due = journal_next_periodic(h->j);
+	struct journal_event e = { 0 };
+	int faults, disabled = 0;
+	size_t i, k;
+
+	if (!h->site || period <= 0)
+		return;
+	if (!due || due - now > period) {
+		/* first start, or a due time from a clock far ahead */
+		journal_set_next_periodic(h->j, now + period);
+		return;
+	}
+	if (now < due)
+		return;
+	faults = journal_faults_open(h->j);
+	for (i = 0; i < h->cfg->n_devices; i++)
+		for (k = 0; k < h->cfg->devices[i].n_points; k++) {
+			const struct point_rt *p = &h->site->devs[i].points[k];
+
+			if (p->mode.disabled)
+				disabled++;
+			else if (detect_point_state(&p->det) == PSTATE_FAULT ||
+				 (p->det.conditions & ~(uint32_t)(COND_ALARM | COND_PREALARM)))
+				faults++;
+		}
+	e.cls = EVCLASS_SYSTEM;
+	e.type = "periodic_test";
+	e.active = true;
+	e.cid = faults || disabled ? "1608" : "1602";
+	e.dev = -1;
+	e.pt = -1;
+	e.threshold = NAN;
+	e.has_counts = true;
+	e.open_faults = faults;
+	e.disablements = disabled;
+	e.prio = STORE_PRIO_OTHER;
+	e.topic_kind = "system";
+	journal_emit(h->j, &e);
+	/* the next from the schedule, not from now: no drift; after a long
+	 * stop, a full period from now */
+	due += period;
+	if (due <= now)
+		due = now + period;
+	journal_set_next_periodic(h->j, due);
+}
+
+void health_set_site(health *h, const struct site *s)
+{
+	h->site = s;
+}
+
 bool health_tick(health *h, uint64_t now)
 {
 	bool changed = clock_check(h, now);
 
+	periodic_check(h);
 	storage_check(h, now);
 	ack_check(h, now);
 	return changed;

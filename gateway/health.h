@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "journal.h"
+#include "site.h"
 #include "publish.h"
 #include "store.h"
 
@@ -16,6 +17,8 @@ typedef struct health health;
 int health_new(const struct config *c, journal *j, store *st, health **ret);
 void health_free(health *h);
 void health_set_store(health *h, store *st);
+/* The site whose points the periodic test counts. */
+void health_set_site(health *h, const struct site *s);
 
 /* Every second. Returns true when what the status says changed (the clock
  * became synchronised or not). */

@@ -63,10 +63,12 @@ struct journal {
 	uint64_t seq_hwm;
 	uint32_t gw_faults; /* bit 1 << enum gw_event: raised, not yet restored */
 	int64_t uplink_lost_ms;
+	int64_t next_periodic_ms;
 	bool marks_logged;
 };
 
 static void storage_error(journal *j, int err);
+static void marks_save(journal *j);
 
 int journal_new(const struct config *c, struct site *site, outbox *ob,
 		const struct journal_hooks *hooks, void *ud, journal **ret)
@@ -96,6 +98,11 @@ uint64_t journal_last_seq(const journal *j)
 	return j->last_seq;
 }
 
+char *journal_last_event_id(const journal *j, char *buf, size_t len)
+{
+	return event_id(j->cfg->site.id, store_epoch(j->st), j->last_seq, buf, len);
+}
+
 void journal_set_time_synced(journal *j, bool synced)
 {
 	j->time_synced = synced;
@@ -116,6 +123,22 @@ int64_t journal_uplink_lost_ms(const journal *j)
 	return j->uplink_lost_ms;
 }
 
+int64_t journal_next_periodic(const journal *j)
+{
+	return j->next_periodic_ms;
+}
+
+void journal_set_next_periodic(journal *j, int64_t wall_ms)
+{
+	j->next_periodic_ms = wall_ms;
+	marks_save(j);
+}
+
+int journal_faults_open(const journal *j)
+{
+	return __builtin_popcount(j->gw_faults);
+}
+
 bool journal_store_healthy(const journal *j)
 {
 	return j->n_held == 0 && (j->store_wrote || (j->st && store_probe(j->st) == 0));
@@ -130,7 +153,8 @@ static void marks_save(journal *j)
 {
 	struct marks_data d = { .seq_hwm = j->seq_hwm,
 				.gw_faults = j->gw_faults,
-				.uplink_lost_ms = j->uplink_lost_ms };
+				.uplink_lost_ms = j->uplink_lost_ms,
+				.next_periodic_ms = j->next_periodic_ms };
 	int r;
 
 	if (!j->marks || !j->st)
@@ -156,6 +180,7 @@ void journal_load_marks(journal *j, const char *replaced)
 	} else if (marks_get(j->marks, &d) == 0) {
 		j->gw_faults = d.gw_faults & ((1u << GWEV_MAX) - 1);
 		j->uplink_lost_ms = d.uplink_lost_ms;
+		j->next_periodic_ms = d.next_periodic_ms;
 		if (strcmp(d.epoch, store_epoch(j->st)) == 0) {
 			j->seq_hwm = d.seq_hwm;
 			if (d.seq_hwm > j->last_seq) {
@@ -491,6 +516,9 @@ int journal_emit(journal *j, const struct journal_event *e)
 	info.date = e->date;
 	info.ref = e->ref;
 	info.verdict = e->verdict;
+	info.has_counts = e->has_counts;
+	info.open_faults = e->open_faults;
+	info.disablements = e->disablements;
 	payload = event_payload(&info, &len);
 	if (!payload)
 		return -ENOMEM;

@@ -44,6 +44,8 @@ struct journal_event {
 	double threshold;        /* NAN: none */
 	const char *by, *note;
 	const char *result, *date, *ref, *verdict; /* records, acknowledgements */
+	bool has_counts;         /* the periodic test */
+	int open_faults, disablements;
 	int prio;                /* STORE_PRIO_* */
 	bool suppressed;         /* stored, not published */
 	const char *topic_kind;  /* "alarm", "fault", "test", "record", "system"; NULL: stored only */
@@ -91,6 +93,12 @@ void journal_fault_set(journal *j, enum gw_event e, bool active, int64_t ts_ms, 
 /* A new database (new epoch) replaced a corrupt one: its storage fault is
  * raised in the new epoch's stream. */
 void journal_db_replaced(journal *j, const char *note);
+/* When the next periodic test report is due (wall ms, kept in the marks
+ * file so a restart does not push it back); 0: not set yet. */
+int64_t journal_next_periodic(const journal *j);
+void journal_set_next_periodic(journal *j, int64_t wall_ms);
+/* Gateway faults open now. */
+int journal_faults_open(const journal *j);
 /* When the uplink was lost (restored from the marks across a restart). */
 int64_t journal_uplink_lost_ms(const journal *j);
 
@@ -103,6 +111,8 @@ void journal_held_delivered(journal *j, uint64_t seq);
 bool journal_store_healthy(const journal *j);
 
 uint64_t journal_last_seq(const journal *j);
+/* "<site>:<epoch>:<seq>" of the last event made. Returns buf. */
+char *journal_last_event_id(const journal *j, char *buf, size_t len);
 /* Events carry "time_synced" (SPEC §5). */
 void journal_set_time_synced(journal *j, bool synced);
 bool journal_time_synced(const journal *j);

@@ -49,6 +49,7 @@ static const struct command {
 	{ "test", cli_test, "start or end test mode of points (through the daemon)" },
 	{ "disable", cli_disable, "take points out of service, with a reason (through the daemon)" },
 	{ "enable", cli_enable, "return disabled points to service (through the daemon)" },
+	{ "record", cli_record, "record a system test, maintenance or inspection (through the daemon)" },
 };
 
 static void usage(FILE *f)

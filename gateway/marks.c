@@ -32,7 +32,8 @@ struct slot {
 	uint32_t gw_faults;
 	uint32_t pad;
 	int64_t uplink_lost_ms;
-	uint8_t reserved[SLOT_SIZE - 56 - 8];
+	int64_t next_periodic_ms;
+	uint8_t reserved[SLOT_SIZE - 64 - 8];
 	uint64_t sum; /* FNV-1a 64 of every byte before it */
 };
 _Static_assert(sizeof(struct slot) == SLOT_SIZE, "a slot is SLOT_SIZE bytes");
@@ -124,6 +125,7 @@ int marks_open(const char *db_path, marks **ret)
 		m->data.seq_hwm = s->seq_hwm;
 		m->data.gw_faults = s->gw_faults;
 		m->data.uplink_lost_ms = s->uplink_lost_ms;
+		m->data.next_periodic_ms = s->next_periodic_ms;
 	}
 	*ret = m;
 	return 0;
@@ -170,6 +172,7 @@ int marks_put(marks *m, const struct marks_data *d)
 	s.seq_hwm = d->seq_hwm;
 	s.gw_faults = d->gw_faults;
 	s.uplink_lost_ms = d->uplink_lost_ms;
+	s.next_periodic_ms = d->next_periodic_ms;
 	s.sum = fnv1a(&s, offsetof(struct slot, sum));
 	/* the slot not holding the newest data: a torn write leaves that one */
 	if (pwrite(m->fd, &s, sizeof(s), (off_t)(counter % 2) * SLOT_SIZE) != (ssize_t)sizeof(s))

@@ -17,6 +17,7 @@ struct marks_data {
 	uint64_t seq_hwm;       /* no seq at or below it may be given out again */
 	uint32_t gw_faults;     /* bit (1 << enum gw_event): raised, not yet restored */
 	int64_t uplink_lost_ms; /* wall time the uplink was lost, when that fault is open */
+	int64_t next_periodic_ms; /* wall time the next periodic test report is due, 0: none */
 };
 
 /* Opens (creating and preallocating) the marks file of the database at

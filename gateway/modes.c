@@ -76,6 +76,7 @@ int modes_reset(modes *m, int dev, int pt, const char *by, int *ret_cleared,
 		rec.threshold = NAN;
 		rec.by = by;
 		rec.prio = STORE_PRIO_OTHER;
+		rec.topic_kind = "record"; /* the center keeps a copy (SPEC §3) */
 		journal_emit(m->j, &rec);
 		for (k = 0; k < n; k++)
 			journal_point_event(m->j, dev, (int)i, &evs[k], by);

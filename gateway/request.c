@@ -9,11 +9,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "compliance.h"
 #include "event.h"
 #include "log.h"
 #include "payload.h"
@@ -324,6 +327,93 @@ static json_t *op_enable(request *rq, json_t *req, const struct call *c)
 	return op_mode(rq, "enable", req, c);
 }
 
+/* {"op": "record", "kind": "system_test"|"maintenance"|"self_inspection"|
+ * "police_inspection", "by", "result": "pass"|"fail", "date"?, "note"?,
+ * "ref"?} (SPEC §6): an append-only record, an event of class record on
+ * <p>/<site>/record. A correction is a new record whose ref names the
+ * record it corrects. */
+static json_t *op_record(request *rq, json_t *req, const struct call *c)
+{
+	const char *kind = json_string_value(json_object_get(req, "kind"));
+	const char *by = json_string_value(json_object_get(req, "by"));
+	const char *result = json_string_value(json_object_get(req, "result"));
+	const char *date = json_string_value(json_object_get(req, "date"));
+	const char *note = json_string_value(json_object_get(req, "note"));
+	const char *ref = json_string_value(json_object_get(req, "ref"));
+	struct journal_event e = { 0 };
+	struct store_event_brief brief;
+	char today[16], oldest[16], id[160], esc[200];
+	time_t now = time(NULL), then = now - 730 * 86400;
+	struct tm tm;
+	int64_t day_ms;
+	int r;
+
+	(void)c;
+	if (compliance_record_kind(kind) == COMP_REC_INVALID)
+		return request_error("bad_request", "\"kind\" must be system_test, maintenance, "
+						    "self_inspection or police_inspection");
+	if (!by || !util_text_ok(by, 64))
+		return request_error("bad_request", "\"by\" (who did it) must be 1..64 bytes of "
+						    "UTF-8 text without control characters");
+	if (!result || (strcmp(result, "pass") && strcmp(result, "fail")))
+		return request_error("bad_request", "\"result\" must be pass or fail");
+	if (json_object_get(req, "note") && (!note || !util_text_ok(note, 1000)))
+		return request_error("bad_request", "\"note\" must be 1..1000 bytes of UTF-8 text "
+						    "without control characters");
+	/* the site's calendar (TZ is site.timezone in the daemon) */
+	localtime_r(&now, &tm);
+	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+	localtime_r(&then, &tm);
+	strftime(oldest, sizeof(oldest), "%Y-%m-%d", &tm);
+	if (json_object_get(req, "date")) {
+		if (!date || strlen(date) != 10 || util_parse_rfc3339(date, &day_ms) < 0)
+			return request_error("bad_request",
+					     "\"date\" must be a day YYYY-MM-DD, e.g. %s", today);
+		if (strcmp(date, today) > 0)
+			return request_error("bad_request",
+					     "\"date\" %s is in the future (today is %s)", date, today);
+		if (strcmp(date, oldest) < 0)
+			return request_error("bad_request",
+					     "\"date\" %s is more than 730 days back (the oldest "
+					     "accepted is %s)", date, oldest);
+	} else {
+		date = today;
+	}
+	if (json_object_get(req, "ref")) {
+		if (!ref || strlen(ref) > 150)
+			return request_error("bad_request", "\"ref\" must be the event_id of the "
+							    "record this one corrects");
+		r = store_event_find(rq->d.st, ref, &brief);
+		if (r == -ENOENT || (r == 0 && strcmp(brief.cls, "record") != 0))
+			return request_error("not_found", "no record with event_id '%s' to correct",
+					     util_escape(ref, strlen(ref), esc, sizeof(esc)));
+		if (r < 0)
+			return request_error("unavailable", "the event store cannot be read now; "
+							     "retry");
+	}
+	e.cls = EVCLASS_RECORD;
+	e.type = kind;
+	e.active = true;
+	e.dev = -1;
+	e.pt = -1;
+	e.causes = CAUSE_MANUAL;
+	e.threshold = NAN;
+	e.by = by;
+	e.note = note;
+	e.result = result;
+	e.date = date;
+	e.ref = ref;
+	e.prio = STORE_PRIO_OTHER;
+	e.topic_kind = "record";
+	r = journal_emit(rq->d.j, &e);
+	if (r < 0)
+		return request_error("unavailable", "the record could not be made: %s; retry",
+				     strerror(-r));
+	journal_last_event_id(rq->d.j, id, sizeof(id));
+	return json_pack("{s:b, s:s, s:I}", "ok", 1, "event_id", id, "seq",
+			 (json_int_t)journal_last_seq(rq->d.j));
+}
+
 /* ----------------------------------------------------- probe and scan */
 
 static struct job_client *job_find(request *rq, uint64_t tag)
@@ -492,6 +582,11 @@ static bool allow_test(const struct config *c)
 	return c->remote.allow_test;
 }
 
+static bool allow_record(const struct config *c)
+{
+	return c->remote.allow_record;
+}
+
 static const struct op {
 	const char *name;
 	int channels;
@@ -507,6 +602,7 @@ static const struct op {
 	{ "report", CH_MQTT | CH_CONTROL, NULL, NULL, op_unsupported },
 	{ "reset", CH_MQTT | CH_CONTROL, allow_reset, "remote.allow_reset", op_reset },
 	{ "test", CH_MQTT | CH_CONTROL, allow_test, "remote.allow_test", op_test },
+	{ "record", CH_MQTT | CH_CONTROL, allow_record, "remote.allow_record", op_record },
 	{ "disable", CH_CONTROL, NULL, NULL, op_disable },
 	{ "enable", CH_CONTROL, NULL, NULL, op_enable },
 	{ "probe", CH_CONTROL, NULL, NULL, op_probe },

@@ -21,6 +21,7 @@ enum {
 #define STORE_KEY_MAX 160 /* "device.point" and similar */
 #define STORE_MODE_MAX 512
 #define STORE_HASH_LEN 32 /* SHA-256 */
+#define CONFIG_ID_MAX_STORE 64 /* a device id (a slug of up to 63) */
 
 struct store_opts {
 	const char *path;
@@ -156,6 +157,14 @@ struct store_query {
 int store_events_query(store *s, const struct store_query *q,
 		       int (*cb)(void *ud, const struct store_event_row *row), void *ud);
 
+/* One stored event by its id (an acknowledgement, a record's --ref). */
+struct store_event_brief {
+	uint64_t seq;
+	char cls[16], type[40], state[16], device[CONFIG_ID_MAX_STORE];
+};
+/* 0, -ENOENT (no stored event has that id), -errno. */
+int store_event_find(store *s, const char *event_id, struct store_event_brief *ret);
+
 /* Latest readings per device/value (CLI status). */
 int store_latest_readings(store *s, const char *device,
 			  int (*cb)(void *ud, const struct store_reading *r), void *ud);
@@ -179,10 +188,6 @@ int store_size_percent(store *s, int *ret_percent);
  * SIGKILL): the caller runs store_integrity_check() (SPEC §5). */
 bool store_unclean(const store *s);
 
-/* Records the command center's acknowledgement of an event (SPEC §4).
- * 0; -ENOENT when no stored event has that id; -EALREADY when it was
- * acknowledged before (the first acknowledgement is kept). */
-int store_event_ack(store *s, const char *event_id, const char *by, int64_t ts_ms);
 /* A small fsynced write that changes nothing: tells whether the database
  * takes writes again after a storage fault. 0 or -errno (-ENOSPC, -EIO). */
 int store_probe(store *s);

@@ -185,3 +185,38 @@ out_finalize:
 	sqlite3_finalize(last);
 	return r;
 }
+
+int store_event_find(store *s, const char *event_id, struct store_event_brief *ret)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *t;
+	int rc, r;
+
+	if (!s || !event_id || !ret)
+		return -EINVAL;
+	memset(ret, 0, sizeof(*ret));
+	r = store_prepare_once(s, "SELECT seq, class, type, state, device FROM events "
+				  "WHERE event_id = ?1", &st, "finding an event");
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(st, 1, event_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		ret->seq = (uint64_t)sqlite3_column_int64(st, 0);
+		t = sqlite3_column_text(st, 1);
+		util_strlcpy(ret->cls, t ? (const char *)t : "", sizeof(ret->cls));
+		t = sqlite3_column_text(st, 2);
+		util_strlcpy(ret->type, t ? (const char *)t : "", sizeof(ret->type));
+		t = sqlite3_column_text(st, 3);
+		util_strlcpy(ret->state, t ? (const char *)t : "", sizeof(ret->state));
+		t = sqlite3_column_text(st, 4);
+		util_strlcpy(ret->device, t ? (const char *)t : "", sizeof(ret->device));
+		r = 0;
+	} else if (rc == SQLITE_DONE) {
+		r = -ENOENT;
+	} else {
+		r = store_fail(s, rc, "finding an event");
+	}
+	sqlite3_finalize(st);
+	return r;
+}

@@ -256,45 +256,6 @@ int store_prune(store *s, int readings_days, int records_days, bool clock_synced
 /* ---- acknowledgements, removed devices ---------------------------------- */
 
 
-int store_event_ack(store *s, const char *event_id, const char *by, int64_t ts_ms)
-{
-	static const char *const what = "recording an acknowledgement";
-	sqlite3_stmt *st = NULL;
-	int r, changed;
-
-	if (!s || !event_id || !by)
-		return -EINVAL;
-	if (s->readonly)
-		return -EROFS;
-	r = store_prepare_once(s, "UPDATE events SET acked_by = ?1, acked_ms = ?2 "
-			    "WHERE event_id = ?3 AND acked_by IS NULL",
-			 &st, what);
-	if (r < 0)
-		return r;
-	sqlite3_bind_text(st, 1, by, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, ts_ms);
-	sqlite3_bind_text(st, 3, event_id, -1, SQLITE_TRANSIENT);
-	r = store_step_done(s, st, what);
-	changed = sqlite3_changes(s->db);
-	sqlite3_finalize(st);
-	if (r < 0)
-		return r;
-	if (changed == 0) {
-		int64_t n = 0;
-
-		r = store_prepare_once(s, "SELECT count(*) FROM events WHERE event_id = ?1", &st, what);
-		if (r < 0)
-			return r;
-		sqlite3_bind_text(st, 1, event_id, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-		return n ? -EALREADY : -ENOENT;
-	}
-	store_succeeded(s);
-	return 0;
-}
-
 int store_point_state_delete_device(store *s, const char *device)
 {
 	static const char *const what = "deleting a removed device's point states";

@@ -117,6 +117,12 @@ class FaultBase(fgtest.FiregwTest):
                                  and p["points"]["normal"] == n_points, timeout,
                                  "all %d points normal" % n_points)
 
+    def ack_by(self, event_id):
+        """Who acknowledged event_id, from the ack records appended for it."""
+        rows = self.env.db_query("SELECT json_extract(CAST(payload AS TEXT), '$.by') FROM events "
+                                 "WHERE type = 'ack' AND ref = ? ORDER BY seq", (event_id,))
+        return [r[0] for r in rows]
+
     def db_count(self, where="1=1"):
         return self.env.db_query("SELECT count(*) FROM events WHERE " + where)[0][0]
 
@@ -310,10 +316,16 @@ class FaultTest(FaultBase):
             stop.set()
             t.join(10)
         mark = self.sub.mark()
-        self.wait_delivered(90)
         st = self.sub.wait_for(lambda t, p: t == env.topic("state", "f-1") and isinstance(p, dict)
                                and p["points"]["fire"]["value"]["quality"] == "good", 20,
                                "f-1 read after the last restart", since=mark)
+        # every point read after the last restart (the events those first
+        # reads make exist by then), and only then everything delivered:
+        # waiting for delivery first raced with events of the first reads
+        self.sub.wait_for(lambda t, p: t == env.topic("status") and isinstance(p, dict)
+                          and p.get("state") == "online" and p["points"]["unknown"] == 0,
+                          30, "every point read after the last restart", since=mark)
+        self.wait_delivered(90)
         self.assertEqual(st["points"]["fire"]["state"], "alarm", "the latched alarm was lost")
         self.assertTrue(st["points"]["fire"]["latched"])
         self.stop_gateway()
@@ -537,16 +549,14 @@ class FaultTest(FaultBase):
         r = self.sub.wait_event(timeout=30, device="gateway", type="ack_timeout",
                                 state="cleared")
         self.assertEqual(r["cid"], "3354")
-        fgtest.wait_until(lambda: env.db_query("SELECT acked_by FROM events WHERE seq = ?",
-                                               (a["seq"],))[0][0] == "center-1", 20,
-                          "the acknowledgement recorded on the event")
+        fgtest.wait_until(lambda: self.ack_by(a["event_id"]) == ["center-1"], 20,
+                          "the acknowledgement recorded as a record")
         # an alarm acknowledged in time raises nothing
         mark = self.sub.mark()
         self.ctl.cmd("flag", "s-2", "fire", "on")
         b = self.sub.wait_event(since=mark, device="s-2", **{"class": "alarm", "state": "active"})
         self.publish_ack(b["event_id"], "center-1")
-        fgtest.wait_until(lambda: env.db_query("SELECT acked_by FROM events WHERE seq = ?",
-                                               (b["seq"],))[0][0] == "center-1", 20,
+        fgtest.wait_until(lambda: self.ack_by(b["event_id"]) == ["center-1"], 20,
                           "the second acknowledgement recorded")
         # two heartbeats (5 s each) outlast the 2 s deadline
         for _ in range(2):

@@ -166,9 +166,16 @@ class ContractTest(SiteMixin, fgtest.FiregwTest):
         c = self.sub.wait_event(device="gateway", type="ack_timeout",
                                 **{"class": "fault", "state": "cleared"})
         self.assertEqual(c["cid"], "3354")
+        # the acknowledgement is appended as a record (nothing stored is
+        # rewritten), published on record/ so the center holds a copy
+        rec = self.sub.wait_event(type="ack", **{"class": "record"})
+        self.assertEqual(rec["ref"], ev["event_id"])
+        self.assertEqual(rec["by"], "PC07 Tiền Giang")
         db = sqlite3.connect("file:%s?mode=ro" % self.env.db, uri=True)
-        row = db.execute("select acked_by from events where event_id=?", (ev["event_id"],))
-        self.assertEqual(row.fetchone()[0], "PC07 Tiền Giang")
+        row = db.execute("select acked_by, (select count(*) from events where type='ack' "
+                         "and ref=?) from events where event_id=?",
+                         (ev["event_id"], ev["event_id"]))
+        self.assertEqual(row.fetchone(), (None, 1))
         db.close()
 
     def test_removed_device_retained_state_cleared(self):
