@@ -293,6 +293,7 @@ static void periodic_check(health *h)
 		return;
 	if (!due || due - now > period) {
 		/* first start, or a due time from a clock far ahead */
+		log_debug("periodic test report due in %d h", h->cfg->mqtt.periodic_test_h);
 		journal_set_next_periodic(h->j, now + period);
 		return;
 	}

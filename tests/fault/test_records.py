@@ -163,6 +163,9 @@ class RecordsTest(FaultBase):
         env.start_gateway(extra_env={"LD_PRELOAD": fgtest.clockshift_lib(),
                                      "FIREGW_TEST_CLOCK_FILE": offset})
         self.wait_all_normal(1)
+        # the first report is scheduled at the daemon's first second
+        env.gw.wait_line(lambda l: "periodic test report due in 6 h" in l, 20,
+                         "the periodic test scheduled")
         r = env.firegw("disable", "s-1.fire", "--reason", "thay đầu báo", "--by", "kỹ thuật",
                        "-c", env.config_path)
         self.assertEqual(r.returncode, 0, r.stderr)
