@@ -21,8 +21,9 @@ B       := build
 # whole system.
 GATEWAY_MODULES := util log errlist queue marks \
 	ytree config profile detect point compliance \
-	store store_history store_maint store_chain publish poller \
-	outbox event instance gateway control cli
+	store store_history store_maint store_chain store_compliance compliance_data sitetime \
+	report report_html publish poller \
+	outbox event instance gateway control cli cli_inspect
 GATEWAY_SRCS := $(filter $(patsubst %,gateway/%.c,$(GATEWAY_MODULES)),$(wildcard gateway/*.c))
 GATEWAY_OBJS := $(patsubst %.c,$(B)/%.o,$(GATEWAY_SRCS))
 LIB     := $(B)/libfiregw.a
