@@ -66,6 +66,20 @@ static void local_day(const json_t *o, const char *key, char *buf, size_t len)
 	sitetime_format(ms, "%Y-%m-%d", buf, len);
 }
 
+/* Prints s padded to width characters (UTF-8 aware: Vietnamese labels). */
+static void padded(const char *s, int width)
+{
+	int n = 0;
+	const char *p;
+
+	for (p = s; *p; p++)
+		n += ((unsigned char)*p & 0xc0) != 0x80;
+	fputs(s, stdout);
+	for (; n < width; n++)
+		putchar(' ');
+	putchar(' ');
+}
+
 /* One table from the published form, whichever way it was obtained. */
 static void print_compliance(const json_t *st, const char *lang, const char *how)
 {
@@ -84,18 +98,22 @@ static void print_compliance(const json_t *st, const char *lang, const char *how
 	       sitetime_format(ms, "%Y-%m-%d %H:%M %Z", ts, sizeof(ts)), how,
 	       json_is_false(json_object_get(st, "time_synced")) ? "time_synced: false"
 								   : "time_synced: true");
-	printf("%-28s %-14s %-10s %-10s %s\n", report_label(lang, "item"),
-	       report_label(lang, "status"), report_label(lang, "last"), report_label(lang, "due"),
-	       report_label(lang, "detail"));
+	padded(report_label(lang, "item"), 28);
+	padded(report_label(lang, "status"), 14);
+	padded(report_label(lang, "last"), 12);
+	padded(report_label(lang, "due"), 10);
+	printf("%s\n", report_label(lang, "detail"));
 	for (i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
 		const json_t *e = json_object_get(it, items[i]);
 		const char *s = json_string_value(json_object_get(e, "status"));
 
 		local_day(e, "last", last, sizeof(last));
 		local_day(e, "due", due, sizeof(due));
-		printf("%-28s %-14s %-10s %-10s %s\n", report_label(lang, item_label_key(items[i])),
-		       report_label(lang, s ? s : "?"), last, due,
-		       json_string_value(json_object_get(e, "reason")) ?: "");
+		padded(report_label(lang, item_label_key(items[i])), 28);
+		padded(report_label(lang, s ? s : "?"), 14);
+		padded(last, 12);
+		padded(due, 10);
+		printf("%s\n", json_string_value(json_object_get(e, "reason")) ?: "");
 	}
 	if (ch)
 		printf("%s: %" JSON_INTEGER_FORMAT ":%s\n", report_label(lang, "chain_head"),
