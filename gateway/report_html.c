@@ -554,7 +554,7 @@ static const char css[] =
 	".id td:first-child { width: 34%; font-weight: bold; }\n"
 	".cards { display: flex; flex-wrap: wrap; gap: 6pt; margin: 8pt 0; }\n"
 	".card { border: 1px solid #bdbdbd; border-radius: 4pt; padding: 4pt 8pt; min-width: 28mm; }\n"
-	".card b { display: block; font-size: 14pt; }\n"
+	".card b { font-size: 13pt; }\n"
 	".overall { color: #fff; padding: 6pt 10pt; border-radius: 4pt; font-size: 13pt; "
 	"font-weight: bold; display: inline-block; }\n"
 	".st { color: #fff; padding: 0 4pt; border-radius: 3pt; white-space: nowrap; }\n"
@@ -625,23 +625,23 @@ char *report_html(const json_t *rep, size_t *ret_len)
 			  state_color(overall));
 	esc(&h, overall[0] ? L(&h, overall) : "?");
 	put(&h, "</span></p>\n<div class=\"cards\">\n");
-	report_buf_printf(&h.b, "<div class=\"card\">%s<b>%lld</b></div>\n", L(&h, "alarm_count"),
+	report_buf_printf(&h.b, "<div class=\"card\">%s: <b>%lld</b></div>\n", L(&h, "alarm_count"),
 			  I(al, "count"));
-	report_buf_printf(&h.b, "<div class=\"card\">%s<b>%lld</b></div>\n", L(&h, "real"),
+	report_buf_printf(&h.b, "<div class=\"card\">%s: <b>%lld</b></div>\n", L(&h, "real"),
 			  I(bv, "real"));
-	report_buf_printf(&h.b, "<div class=\"card\">%s<b>%lld</b></div>\n", L(&h, "unwanted"),
+	report_buf_printf(&h.b, "<div class=\"card\">%s: <b>%lld</b></div>\n", L(&h, "unwanted"),
 			  I(bv, "unwanted"));
-	report_buf_printf(&h.b, "<div class=\"card\">%s<b>%lld</b></div>\n", L(&h, "test_alarms"),
+	report_buf_printf(&h.b, "<div class=\"card\">%s: <b>%lld</b></div>\n", L(&h, "test_alarms"),
 			  I(al, "in_test_mode"));
-	report_buf_printf(&h.b, "<div class=\"card\">%s<b>%lld</b></div>\n", L(&h, "prealarms"),
+	report_buf_printf(&h.b, "<div class=\"card\">%s: <b>%lld</b></div>\n", L(&h, "prealarms"),
 			  I(al, "prealarms"));
-	report_buf_printf(&h.b, "<div class=\"card\">%s<b>%lld</b></div>\n", L(&h, "fault_count"),
+	report_buf_printf(&h.b, "<div class=\"card\">%s: <b>%lld</b></div>\n", L(&h, "fault_count"),
 			  I(json_object_get(rep, "faults"), "count"));
-	report_buf_printf(&h.b, "<div class=\"card\">%s<b>%.2f %%</b></div>\n",
+	report_buf_printf(&h.b, "<div class=\"card\">%s: <b>%.2f %%</b></div>\n",
 			  L(&h, "points_avail"), json_real_value(json_object_get(av, "points_pct")));
-	report_buf_printf(&h.b, "<div class=\"card\">%s<b>%.2f %%</b></div>\n",
+	report_buf_printf(&h.b, "<div class=\"card\">%s: <b>%.2f %%</b></div>\n",
 			  L(&h, "gateway_avail"), json_real_value(json_object_get(av, "gateway_pct")));
-	report_buf_printf(&h.b, "<div class=\"card\">%s<b>%lld</b></div>\n", L(&h, "unwanted_12m"),
+	report_buf_printf(&h.b, "<div class=\"card\">%s: <b>%lld</b></div>\n", L(&h, "unwanted_12m"),
 			  I(al, "unwanted_12_months"));
 	put(&h, "</div>\n<p>");
 	esc(&h, L(&h, "longest_outage"));
