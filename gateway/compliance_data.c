@@ -182,16 +182,23 @@ static void uplink_event(struct gather *ga, bool active, int64_t ts)
 		ga->longest = ts - from;
 }
 
-static int fault_cb(void *ud, const struct store_class_row *row)
+/* One fault-class event of the replay (or an open run found by index
+ * seeks, as its first active event): point NULL or "" for the gateway's. */
+static int fault_event(struct gather *ga, const char *device, const char *point,
+		       const char *type, bool active, int64_t ts, bool uplink)
 {
-	struct gather *ga = ud;
-	bool active = strcmp(row->state, "active") == 0;
+	struct {
+		const char *device, *point, *type, *state;
+		int64_t ts_ms;
+	} rr = { device, point && point[0] ? point : NULL, type, active ? "active" : "cleared", ts },
+	  *row = &rr;
 	char key[KEY_MAX];
 	size_t i;
 
 	if (strcmp(row->device, "gateway") == 0 && !row->point) {
 		if (strcmp(row->type, "uplink_lost") == 0) {
-			uplink_event(ga, active, row->ts_ms);
+			if (uplink)
+				uplink_event(ga, active, row->ts_ms);
 			return 0;
 		}
 		if (strcmp(row->type, "clock") == 0) {
@@ -232,6 +239,24 @@ static int fault_cb(void *ud, const struct store_class_row *row)
 	} else if (i < ga->n_open) {
 		ga->open[i] = ga->open[--ga->n_open];
 	}
+	return 0;
+}
+
+static int fault_cb(void *ud, const struct store_class_row *row)
+{
+	return fault_event(ud, row->device, row->point, row->type,
+			   strcmp(row->state, "active") == 0, row->ts_ms, true);
+}
+
+static int run_cb(void *ud, const char *device, const char *point, const char *type,
+		  int64_t since_ms)
+{
+	return fault_event(ud, device, point, type, true, since_ms, false);
+}
+
+static int uplink_cb(void *ud, bool active, int64_t ts_ms)
+{
+	uplink_event(ud, active, ts_ms);
 	return 0;
 }
 
@@ -331,7 +356,19 @@ int compliance_gather(store *s, const struct config *c, int64_t at_ms, int64_t w
 	r = store_class_scan(s, "test", 0, at_ms + 1, false, test_cb, &ga);
 	if (r < 0)
 		goto out_free;
-	r = store_class_scan(s, "fault", 0, at_ms + 1, false, fault_cb, &ga);
+	/* the open runs by index seeks (schema v4), the uplink's events by its
+	 * key; a database older than events_key opened read-only: one walk */
+	r = store_open_runs_at(s, "fault", at_ms, run_cb, &ga);
+	if (r == 0)
+		r = store_key_events(s, "fault", "gateway", NULL, "uplink_lost", 0, at_ms + 1,
+				     uplink_cb, &ga);
+	if (r == -ENOTSUP) {
+		ga.n_open = 0;
+		ga.up = true;
+		ga.longest = 0;
+		ga.clock_fault = ga.storage_fault = ga.storage_full = false;
+		r = store_class_scan(s, "fault", 0, at_ms + 1, false, fault_cb, &ga);
+	}
 	if (r < 0)
 		goto out_free;
 	/* oldest first: the reason names the oldest, and the order is stable */

@@ -260,3 +260,21 @@ struct store_class_row {
 };
 int store_class_scan(store *s, const char *cls, int64_t from_ms, int64_t to_ms, bool with_payload,
 		     int (*cb)(void *ud, const struct store_class_row *row), void *ud);
+
+/* The runs of one class open at at_ms (faults, disablements): for each
+ * device.point.type whose last event at or before at_ms is active, cb gets
+ * them (point "" for gateway events) and since_ms, the first active event
+ * after the last cleared one (a daily repeat does not move it). Cost: a few
+ * index seeks per key on events_key (schema v4), whatever the number of
+ * events. 0, -ENOTSUP (an older database opened read-only: no events_key;
+ * use store_class_scan), -errno. */
+int store_open_runs_at(store *s, const char *cls, int64_t at_ms,
+		       int (*cb)(void *ud, const char *device, const char *point,
+				 const char *type, int64_t since_ms),
+		       void *ud);
+/* The events of one key (device, point or "" , type) of class cls with
+ * from_ms <= ts_ms < to_ms (0: open), in time order: cb(ud, active, ts).
+ * Uses events_key; -ENOTSUP without it. */
+int store_key_events(store *s, const char *cls, const char *device, const char *point,
+		     const char *type, int64_t from_ms, int64_t to_ms,
+		     int (*cb)(void *ud, bool active, int64_t ts_ms), void *ud);

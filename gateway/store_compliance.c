@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <string.h>
 
 #define COMPLIANCE_RANGE_DEFAULT 100000
@@ -205,6 +206,153 @@ int store_class_scan(store *s, const char *cls, int64_t from_ms, int64_t to_ms, 
 	}
 	if (rc != SQLITE_DONE)
 		r = store_fail(s, rc, "scanning events");
+out_finalize:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* ---- open runs by key (events_key, schema v4) --------------------------- */
+
+#define KEY_EXPR "(device || '|' || ifnull(point, '') || '|' || type)"
+
+static int has_key_index(store *s)
+{
+	int64_t n = 0;
+	int r = store_query_int(s, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+				   "name = 'events_key'", &n);
+
+	return r < 0 ? r : n > 0;
+}
+
+int store_open_runs_at(store *s, const char *cls, int64_t at_ms,
+		       int (*cb)(void *ud, const char *device, const char *point,
+				 const char *type, int64_t since_ms),
+		       void *ud)
+{
+	sqlite3_stmt *next = NULL, *back = NULL;
+	char key[512] = "", dev[256], *pt, *ty;
+	struct binder b;
+	int rc, r;
+
+	if (!s || !cls || !cb)
+		return -EINVAL;
+	r = has_key_index(s);
+	if (r <= 0)
+		return r < 0 ? r : -ENOTSUP;
+	rc = sqlite3_prepare_v2(s->db,
+				"SELECT " KEY_EXPR " FROM events WHERE class = ?1 AND " KEY_EXPR
+				" > ?2 ORDER BY " KEY_EXPR " LIMIT 1",
+				-1, &next, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db,
+					"SELECT state, ts_ms FROM events WHERE class = ?1 AND " KEY_EXPR
+					" = ?2 AND ts_ms <= ?3 ORDER BY ts_ms DESC",
+					-1, &back, NULL);
+	if (rc != SQLITE_OK) {
+		r = store_fail(s, rc, "finding open faults");
+		goto out_finalize;
+	}
+	for (;;) {
+		const unsigned char *k;
+		int64_t since = 0;
+
+		b = (struct binder){ next, SQLITE_OK };
+		store_b_text(&b, 1, cls);
+		store_b_text(&b, 2, key);
+		r = store_bind_check(s, &b, "finding open faults");
+		if (r < 0)
+			goto out_finalize;
+		rc = sqlite3_step(next);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			r = store_fail(s, rc, "finding open faults");
+			goto out_finalize;
+		}
+		k = sqlite3_column_text(next, 0);
+		snprintf(key, sizeof(key), "%s", k ? (const char *)k : "");
+		sqlite3_reset(next);
+
+		/* back from at_ms while the key is active: the open run */
+		b = (struct binder){ back, SQLITE_OK };
+		store_b_text(&b, 1, cls);
+		store_b_text(&b, 2, key);
+		store_b_int(&b, 3, at_ms);
+		r = store_bind_check(s, &b, "finding open faults");
+		if (r < 0)
+			goto out_finalize;
+		while ((rc = sqlite3_step(back)) == SQLITE_ROW) {
+			const unsigned char *st = sqlite3_column_text(back, 0);
+
+			if (!st || strcmp((const char *)st, "active") != 0)
+				break;
+			since = sqlite3_column_int64(back, 1);
+		}
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			r = store_fail(s, rc, "finding open faults");
+			goto out_finalize;
+		}
+		sqlite3_reset(back);
+		if (!since)
+			continue;
+		/* device|point|type: slugs and plain ids hold no '|' */
+		snprintf(dev, sizeof(dev), "%s", key);
+		pt = strchr(dev, '|');
+		ty = pt ? strchr(pt + 1, '|') : NULL;
+		if (!pt || !ty)
+			continue;
+		*pt++ = '\0';
+		*ty++ = '\0';
+		r = cb(ud, dev, pt, ty, since);
+		if (r != 0)
+			goto out_finalize;
+	}
+	r = 0;
+out_finalize:
+	sqlite3_finalize(next);
+	sqlite3_finalize(back);
+	return r;
+}
+
+int store_key_events(store *s, const char *cls, const char *device, const char *point,
+		     const char *type, int64_t from_ms, int64_t to_ms,
+		     int (*cb)(void *ud, bool active, int64_t ts_ms), void *ud)
+{
+	sqlite3_stmt *st = NULL;
+	char key[512];
+	struct binder b;
+	int rc, r;
+
+	if (!s || !cls || !device || !type || !cb)
+		return -EINVAL;
+	r = has_key_index(s);
+	if (r <= 0)
+		return r < 0 ? r : -ENOTSUP;
+	snprintf(key, sizeof(key), "%s|%s|%s", device, point ? point : "", type);
+	rc = sqlite3_prepare_v2(s->db,
+				"SELECT state, ts_ms FROM events WHERE class = ?1 AND " KEY_EXPR
+				" = ?2 AND ts_ms >= ?3 AND ts_ms < ?4 ORDER BY ts_ms",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(s, rc, "reading events");
+	b = (struct binder){ st, SQLITE_OK };
+	store_b_text(&b, 1, cls);
+	store_b_text(&b, 2, key);
+	store_b_int(&b, 3, from_ms);
+	store_b_int(&b, 4, to_ms ? to_ms : INT64_MAX);
+	r = store_bind_check(s, &b, "reading events");
+	if (r < 0)
+		goto out_finalize;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *state = sqlite3_column_text(st, 0);
+
+		r = cb(ud, state && strcmp((const char *)state, "active") == 0,
+		       sqlite3_column_int64(st, 1));
+		if (r != 0)
+			goto out_finalize;
+	}
+	if (rc != SQLITE_DONE)
+		r = store_fail(s, rc, "reading events");
 out_finalize:
 	sqlite3_finalize(st);
 	return r;
