@@ -1004,26 +1004,94 @@ int cli_scan(int argc, char **argv)
 
 /* ----------------------------------------------------------- history */
 
+enum history_format { HIST_TABLE, HIST_CSV, HIST_JSON };
+
 struct history_ctx {
 	size_t n;
-	bool json;
+	enum history_format fmt;
+	const char *zone, *type; /* filters: NULL any */
 };
+
+static void csv_field(const char *v, bool last)
+{
+	const char *p;
+
+	if (!v)
+		v = "";
+	if (!strpbrk(v, ",\"\r\n")) {
+		fputs(v, stdout);
+	} else {
+		putchar('"');
+		for (p = v; *p; p++) {
+			if (*p == '"')
+				putchar('"');
+			putchar(*p);
+		}
+		putchar('"');
+	}
+	fputs(last ? "\r\n" : ",", stdout);
+}
 
 static int history_cb(void *ud, const struct store_event_row *row)
 {
 	struct history_ctx *hc = ud;
-	json_t *ev;
+	json_t *ev = NULL;
+	char zone_no[16] = "";
 
-	hc->n++;
-	if (hc->json) {
-		printf("%.*s\n", (int)row->payload_len, row->payload);
+	if (hc->type && strcmp(row->type ? row->type : "", hc->type) != 0)
 		return 0;
+	if (hc->zone || hc->fmt != HIST_JSON) {
+		ev = json_loadb(row->payload, row->payload_len, 0, NULL);
+		if (hc->zone &&
+		    (!ev || strcmp(json_string_value(json_object_get(ev, "zone")) ?: "", hc->zone))) {
+			json_decref(ev);
+			return 0;
+		}
 	}
-	ev = json_loadb(row->payload, row->payload_len, 0, NULL);
-	if (ev)
-		print_event_line(stdout, "db", ev);
+	hc->n++;
+	switch (hc->fmt) {
+	case HIST_JSON:
+		printf("%.*s\n", (int)row->payload_len, row->payload);
+		break;
+	case HIST_CSV:
+		if (json_integer_value(json_object_get(ev, "zone_no")))
+			snprintf(zone_no, sizeof(zone_no), "%lld",
+				 (long long)json_integer_value(json_object_get(ev, "zone_no")));
+		printf("%" PRIu64 ",", row->seq);
+		csv_field(json_string_value(json_object_get(ev, "ts")), false);
+		csv_field(row->event_id, false);
+		csv_field(row->cls, false);
+		csv_field(row->type, false);
+		csv_field(row->state, false);
+		csv_field(row->cid, false);
+		csv_field(row->device, false);
+		csv_field(row->point, false);
+		csv_field(json_string_value(json_object_get(ev, "zone")), false);
+		csv_field(zone_no, false);
+		csv_field(json_string_value(json_object_get(ev, "location")), false);
+		csv_field(json_string_value(json_object_get(ev, "by")), false);
+		csv_field(json_string_value(json_object_get(ev, "note")), true);
+		break;
+	default:
+		if (ev)
+			print_event_line(stdout, "db", ev);
+	}
 	json_decref(ev);
 	return 0;
+}
+
+/* Pages through the store so filters on fields outside the index (zone,
+ * type) still see every event up to --limit matches. */
+static int history_page_cb(void *ud, const struct store_event_row *row)
+{
+	struct history_ctx *hc = ((void **)ud)[0];
+	uint64_t *last = ((void **)ud)[1];
+	size_t *limit = ((void **)ud)[2];
+
+	*last = row->seq;
+	if (hc->n >= *limit)
+		return 1;
+	return history_cb(hc, row);
 }
 
 int cli_history(int argc, char **argv)
@@ -1035,10 +1103,14 @@ int cli_history(int argc, char **argv)
 					      { "class", required_argument, NULL, 'k' },
 					      { "limit", required_argument, NULL, 'n' },
 					      { "json", no_argument, NULL, 'j' },
+					      { "zone", required_argument, NULL, 'z' },
+					      { "type", required_argument, NULL, 'y' },
+					      { "format", required_argument, NULL, 'F' },
 					      { "help", no_argument, NULL, 'h' },
 					      { 0 } };
 	const char *path = CONFIG_DEFAULT_PATH;
 	struct store_query q = { 0 };
+	size_t want = 1000;
 	struct history_ctx hc = { 0 };
 	const char *classes[1];
 	struct config *c;
@@ -1071,16 +1143,38 @@ int cli_history(int argc, char **argv)
 				cli_usage_error("history", "--limit takes 1..100000");
 				return 2;
 			}
-			q.limit = (size_t)limit;
+			want = (size_t)limit;
 			break;
 		case 'j':
-			hc.json = true;
+			hc.fmt = HIST_JSON;
+			break;
+		case 'z':
+			hc.zone = optarg;
+			break;
+		case 'y':
+			hc.type = optarg;
+			break;
+		case 'F':
+			if (strcmp(optarg, "table") == 0)
+				hc.fmt = HIST_TABLE;
+			else if (strcmp(optarg, "csv") == 0)
+				hc.fmt = HIST_CSV;
+			else if (strcmp(optarg, "json") == 0)
+				hc.fmt = HIST_JSON;
+			else {
+				cli_usage_error("history", "--format takes table, csv or json");
+				return 2;
+			}
 			break;
 		case 'h':
 			printf("Usage: firegw history [-c FILE] [--from T] [--to T] [--device ID]\n"
 			       "                      [--class alarm|prealarm|fault|test|record|system]\n"
-			       "                      [--limit N] [--json]\n"
-			       "Lists stored events, oldest first (read-only).\n");
+			       "                      [--zone ZONE] [--type TYPE] [--limit N]\n"
+			       "                      [--format table|csv|json] [--json]\n"
+			       "Lists stored events, oldest first (read-only). --type is the event\n"
+			       "type (smoke, comm_loss, maintenance, ...); --zone the zone of the\n"
+			       "alarm point. csv: RFC 4180 with a header row; json (= --json): one\n"
+			       "payload per line, the exact stored bytes.\n");
 			return 0;
 		default:
 			cli_usage_error("history", "unknown option");
@@ -1090,8 +1184,30 @@ int cli_history(int argc, char **argv)
 	r = cli_open_readonly(path, &c, &st);
 	if (r)
 		return r;
-	store_events_query(st, &q, history_cb, &hc);
-	if (!hc.json)
+	if (hc.fmt == HIST_CSV)
+		printf("seq,ts,event_id,class,type,state,cid,device,point,zone,zone_no,location,by,"
+		       "note\r\n");
+	{
+		uint64_t last = 0;
+		void *ud[3] = { &hc, &last, &want };
+
+		/* pages of at most 1000 rows, until --limit events matched */
+		for (;;) {
+			q.after_seq = last;
+			q.limit = 1000;
+			last = 0;
+			r = store_events_query(st, &q, history_page_cb, ud);
+			if (r != 0 || last == 0 || hc.n >= want)
+				break;
+		}
+		if (r < 0) {
+			fprintf(stderr, "firegw history: cannot read the events: %s\n", strerror(-r));
+			store_free(st);
+			config_free(c);
+			return 2;
+		}
+	}
+	if (hc.fmt == HIST_TABLE)
 		fprintf(stderr, "%zu event(s)\n", hc.n);
 	store_free(st);
 	config_free(c);

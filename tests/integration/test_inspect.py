@@ -163,6 +163,28 @@ class InspectTest(fgtest.FiregwTest):
             self.assertEqual(r.returncode, 2, args)
             self.assertIn(msg, r.stderr, args)
 
+    def test_history_zone_type_csv(self):
+        r = self.fw("history", "--zone", "khu-a", "--class", "alarm", "--format", "json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        evs = [json.loads(l) for l in r.stdout.splitlines()]
+        self.assertEqual(len(evs), 6)  # three alarms, each active and cleared
+        self.assertTrue(all(e["zone"] == "khu-a" for e in evs))
+        r = self.fw("history", "--zone", "khu-d", "--class", "alarm", "--json")
+        self.assertEqual(r.stdout, "")
+        r = self.fw("history", "--type", "maintenance", "--format", "csv")
+        rows = list(csv.reader(io.StringIO(r.stdout)))
+        self.assertEqual(rows[0][:5], ["seq", "ts", "event_id", "class", "type"])
+        self.assertEqual(len(rows), 2)
+        self.assertEqual(rows[1][4], "maintenance")
+        self.assertEqual(rows[1][13], "Sổ bảo dưỡng giấy, nhập lại")  # quoted: a comma
+        # the table keeps its old lines, --limit counts matches
+        r = self.fw("history", "--type", "self_inspection", "--limit", "3")
+        self.assertEqual(len(r.stdout.splitlines()), 3)
+        self.assertIn("3 event(s)", r.stderr)
+        r = self.fw("history", "--format", "xml")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--format takes table, csv or json", r.stderr)
+
     @unittest.skipUnless(chromium() and shutil.which("pdftotext"),
                          "chromium and poppler-utils (make deps)")
     def test_html_report_in_a_browser(self):
