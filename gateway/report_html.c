@@ -24,7 +24,7 @@
 /* SVG geometry (user units) */
 #define SVG_W 1000
 #define SVG_LABEL 170
-#define SVG_ROW 14
+#define SVG_ROW 17
 
 struct html {
 	struct report_buf b;
@@ -165,7 +165,7 @@ static void svg_ticks(struct html *h, int y0, int y1)
 		report_buf_printf(&h->b,
 				  "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" class=\"tick\"/>"
 				  "<text x=\"%.1f\" y=\"%d\" class=\"tl\">%s</text>\n",
-				  x_of(h, t), y0, x_of(h, t), y1, x_of(h, t) + 2, y1 + 10,
+				  x_of(h, t), y0, x_of(h, t), y1, x_of(h, t) + 2, y1 + 11,
 				  sitetime_format(t, weeks ? "%d/%m" : "%m/%Y", buf, sizeof(buf)));
 	}
 }
@@ -179,11 +179,15 @@ static void svg_segments(struct html *h, const json_t *segs, const char *key, in
 		const char *st = S(s, key);
 		double a = x_of(h, ms_of(s, "from")), z = x_of(h, ms_of(s, "to"));
 
+		/* an alarm of minutes in a year still shows: at least 2.5 units */
+		double min = strcmp(st, "alarm") == 0 || strcmp(st, "prealarm") == 0 ? 2.5 : 0.8;
+
 		if (strcmp(st, "normal") == 0 || strcmp(st, "compliant") == 0)
 			continue; /* the background */
 		report_buf_printf(&h->b, "<rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" "
-					 "fill=\"%s\"/>",
-				  a, y, z - a < 0.6 ? 0.6 : z - a, hgt, state_color(st));
+					 "fill=\"%s\"><title>%s</title></rect>",
+				  a, y, z - a < min ? min : z - a, hgt, state_color(st),
+				  status_label(h, st));
 	}
 	put(h, "\n");
 }
@@ -196,7 +200,7 @@ static void svg_legend(struct html *h, const char *const *states, size_t n, int 
 	for (i = 0; i < n; i++) {
 		report_buf_printf(&h->b, "<rect x=\"%.0f\" y=\"%d\" width=\"10\" height=\"10\" "
 					 "fill=\"%s\"/><text x=\"%.0f\" y=\"%d\" class=\"tl\">",
-				  x, y, state_color(states[i]), x + 14, y + 9);
+				  x, y, state_color(states[i]), x + 14, y + 10);
 		esc(h, status_label(h, states[i]));
 		put(h, "</text>");
 		x += 120;
@@ -220,12 +224,12 @@ static void device_timeline(struct html *h, const json_t *rep)
 	report_buf_printf(&h->b,
 			  "<svg class=\"tlsvg\" viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\" "
 			  "role=\"img\">\n",
-			  SVG_W, height);
+			  SVG_W, height + 4);
 	for (i = 0; i < shown; i++) {
 		const json_t *d = json_array_get(devs, i);
 		int y = (int)i * SVG_ROW;
 
-		report_buf_printf(&h->b, "<text x=\"0\" y=\"%d\" class=\"dl\">", y + 10);
+		report_buf_printf(&h->b, "<text x=\"0\" y=\"%d\" class=\"dl\">", y + 12);
 		esc(h, S(d, "device"));
 		report_buf_printf(&h->b, "</text><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
 					 "fill=\"%s\"/>",
@@ -234,7 +238,7 @@ static void device_timeline(struct html *h, const json_t *rep)
 		svg_segments(h, json_object_get(d, "segments"), "state", y + 1, SVG_ROW - 3);
 	}
 	svg_ticks(h, 0, (int)shown * SVG_ROW);
-	svg_legend(h, states, ARRAY_SIZE(states), (int)shown * SVG_ROW + 22);
+	svg_legend(h, states, ARRAY_SIZE(states), (int)shown * SVG_ROW + 24);
 	put(h, "</svg>\n");
 	if (n > shown) {
 		more_rows(h, n, shown);
@@ -259,7 +263,8 @@ static void compliance_timeline(struct html *h, const json_t *tl)
 	esc(h, L(h, "compliance_timeline"));
 	put(h, "</h2>\n");
 	report_buf_printf(&h->b,
-			  "<svg class=\"tlsvg\" viewBox=\"0 0 %d 60\" xmlns=\"http://www.w3.org/2000/svg\" "
+			  "<svg class=\"tlsvg\" viewBox=\"0 0 %d 62\" xmlns=\"http://www.w3.org/2000/svg\" "
+			  
 			  "role=\"img\">\n<text x=\"0\" y=\"14\" class=\"dl\">",
 			  SVG_W);
 	esc(h, L(h, "overall"));
@@ -560,7 +565,7 @@ static const char css[] =
 	".st { color: #fff; padding: 0 4pt; border-radius: 3pt; white-space: nowrap; }\n"
 	".more { color: #616161; font-style: italic; }\n"
 	".tlsvg { width: 100%; height: auto; } .tlsvg text { font-family: 'DejaVu Sans', sans-serif; }\n"
-	".dl { font-size: 9px; } .tl { font-size: 8px; fill: #424242; } .tick { stroke: #9e9e9e; "
+	".dl { font-size: 11px; } .tl { font-size: 10px; fill: #424242; } .tick { stroke: #9e9e9e; "
 	"stroke-width: 0.5; }\n"
 	"footer { margin-top: 14pt; font-size: 8pt; color: #616161; word-break: break-all; }\n";
 
