@@ -88,7 +88,7 @@ static void print_compliance(const json_t *st, const char *lang, const char *how
 					     "disablements", "uplink", "clock", "storage" };
 	const json_t *it = json_object_get(st, "items"), *ch = json_object_get(st, "chain");
 	const char *overall = json_string_value(json_object_get(st, "overall"));
-	char ts[40], last[16], due[16];
+	char ts[40], last[16], due[16], detail[300];
 	int64_t ms = 0;
 	size_t i;
 
@@ -113,7 +113,7 @@ static void print_compliance(const json_t *st, const char *lang, const char *how
 		padded(report_label(lang, s ? s : "?"), 14);
 		padded(last, 12);
 		padded(due, 10);
-		printf("%s\n", json_string_value(json_object_get(e, "reason")) ?: "");
+		printf("%s\n", report_item_detail(lang, items[i], e, detail, sizeof(detail)));
 	}
 	if (ch)
 		printf("%s: %" JSON_INTEGER_FORMAT ":%s\n", report_label(lang, "chain_head"),

@@ -258,6 +258,75 @@ const char *report_label(const char *lang, const char *key)
 	return key;
 }
 
+/* ---- item details -------------------------------------------------------- */
+
+static const char *local_day_of(const json_t *e, const char *key, char *buf, size_t len)
+{
+	int64_t ms = 0;
+
+	if (util_parse_rfc3339(json_string_value(json_object_get(e, key)), &ms) < 0 || !ms)
+		return NULL;
+	return sitetime_format(ms, "%d/%m/%Y", buf, len);
+}
+
+char *report_item_detail(const char *lang, const char *item, const json_t *e, char *buf,
+			 size_t len)
+{
+	const char *st = json_string_value(json_object_get(e, "status"));
+	long long n = (long long)json_integer_value(json_object_get(e, "count"));
+	char d1[16], d2[16];
+	const char *last, *due;
+
+	if (!st)
+		st = "";
+	if (lang && strcmp(lang, "en") == 0) {
+		snprintf(buf, len, "%s", json_string_value(json_object_get(e, "reason")) ?: "");
+		return buf;
+	}
+	last = local_day_of(e, "last", d1, sizeof(d1));
+	due = local_day_of(e, "due", d2, sizeof(d2));
+	if (compliance_record_kind(item) != COMP_REC_INVALID) {
+		if (strcmp(st, "non_compliant") == 0)
+			snprintf(buf, len, "Lần gần nhất không đạt; cần một lần đạt sau đó");
+		else if (last)
+			snprintf(buf, len, "Lần đạt gần nhất %s; hạn tiếp theo %s", last, due ? due : "?");
+		else
+			snprintf(buf, len, "Chưa có hồ sơ; hạn %s (tính từ khi bắt đầu giám sát)",
+				 due ? due : "?");
+	} else if (strcmp(item, "device_test") == 0) {
+		if (n)
+			snprintf(buf, len, "%lld điểm quá hạn thử", n);
+		else
+			snprintf(buf, len, "Không điểm nào quá hạn thử; hạn sớm nhất %s",
+				 due ? due : "?");
+	} else if (strcmp(item, "faults") == 0 || strcmp(item, "disablements") == 0) {
+		bool f = item[0] == 'f';
+
+		if (!n)
+			snprintf(buf, len, "Không có %s đang mở", f ? "sự cố" : "điểm bị vô hiệu hóa");
+		else
+			snprintf(buf, len, "%lld %s đang mở; hạn xử lý %s", n,
+				 f ? "sự cố" : "điểm bị vô hiệu hóa", due ? due : "?");
+	} else if (strcmp(item, "uplink") == 0) {
+		if (strcmp(st, "ok") == 0)
+			snprintf(buf, len, "Đang kết nối; mất kết nối lâu nhất trong 12 tháng: %lld giây", n);
+		else
+			snprintf(buf, len, "Mất kết nối tới trung tâm chỉ huy");
+	} else if (strcmp(item, "clock") == 0) {
+		snprintf(buf, len, "%s", strcmp(st, "ok") == 0
+						 ? "Đồng hồ đã đồng bộ"
+						 : "Đồng hồ chưa đồng bộ: thời điểm ghi nhận chưa làm bằng chứng được");
+	} else if (strcmp(item, "storage") == 0) {
+		snprintf(buf, len, "%s", strcmp(st, "ok") == 0 ? "Dữ liệu được lưu giữ"
+					 : strcmp(st, "due_soon") == 0
+						 ? "Cơ sở dữ liệu đã dùng trên 90 % dung lượng"
+						 : "Lỗi lưu trữ: hồ sơ có thể không được lưu");
+	} else {
+		snprintf(buf, len, "%s", json_string_value(json_object_get(e, "reason")) ?: "");
+	}
+	return buf;
+}
+
 /* ---- periods ------------------------------------------------------------ */
 
 static int num(const char *s, size_t n, long min, long max, long *ret)

@@ -43,6 +43,13 @@ char *report_csv(const json_t *rep, size_t *ret_len);
 /* The report as one HTML page (report_html.c). */
 char *report_html(const json_t *rep, size_t *ret_len);
 
+/* The detail of one compliance item (an element of "items" of the
+ * published status) for people: in English the evaluation's own reason; in
+ * Vietnamese written from its status, dates (local, dd/mm/yyyy) and count.
+ * Returns buf. */
+char *report_item_detail(const char *lang, const char *item, const json_t *e, char *buf,
+			 size_t len);
+
 /* A label in lang ("vi", else English); the key itself when unknown. */
 const char *report_label(const char *lang, const char *key);
 

@@ -443,7 +443,11 @@ static void compliance_table(struct html *h, const json_t *c)
 		put(h, "</td><td>");
 		local_time(h, e, "due", false);
 		put(h, "</td><td class=\"small\">");
-		esc(h, S(e, "reason"));
+		{
+			char detail[300];
+
+			esc(h, report_item_detail(h->lang, items[i], e, detail, sizeof(detail)));
+		}
 		put(h, "</td></tr>\n");
 	}
 	put(h, "</tbody></table>\n");

@@ -125,6 +125,26 @@ struct pt {
 	int dev, pt;
 };
 
+/* The status as the daemon publishes it at t: evaluated from the history
+ * stored by then, with the chain head of then. */
+static int publish(store *s, const struct config *c, int64_t t)
+{
+	struct comp_gathered *g = NULL;
+	struct comp_result res;
+	json_t *o;
+	char *txt;
+
+	if (compliance_gather(s, c, t, 0, &g) < 0 || compliance_evaluate(&g->in, &res) < 0)
+		return -1;
+	o = compliance_to_json(c, g, &res, true);
+	txt = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	store_compliance_append(s, t, compliance_overall_name(res.overall), true, txt, strlen(txt));
+	free(txt);
+	json_decref(o);
+	compliance_gathered_free(g);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cfg_path = NULL;
@@ -320,6 +340,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mkyear: cannot open '%s': %s\n", so.path, strerror(-r));
 		return 1;
 	}
+	/* monitoring began on the first of January (set before the statuses
+	 * are evaluated: an obligation never met counts from it) */
+	{
+		sqlite3 *db;
+		char sql[128];
+
+		if (sqlite3_open(so.path, &db) != SQLITE_OK)
+			return 1;
+		snprintf(sql, sizeof(sql), "UPDATE meta SET created_ms = %" PRId64, at(1, 1, 0, 0));
+		if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			fprintf(stderr, "mkyear: %s\n", sqlite3_errmsg(db));
+			return 1;
+		}
+		sqlite3_close(db);
+	}
+	k = 0; /* days published */
 	for (i = 0; i < n_gens; i++) {
 		struct gen *g = &gens[i];
 		const struct cfg_device *dv = g->dev >= 0 ? &c->devices[g->dev] : NULL;
@@ -330,6 +366,11 @@ int main(int argc, char **argv)
 		char *payload;
 		size_t len;
 
+		while (k < 365 && at(1, 1, 12, 0) + (int64_t)k * 86400000 <= g->ts) {
+			if (publish(s, c, at(1, 1, 12, 0) + (int64_t)k * 86400000) < 0)
+				return 1;
+			k += (int)every;
+		}
 		g->seq = store_last_seq(s) + 1;
 		ref[0] = '\0';
 		if (g->ref_idx >= 0) {
@@ -384,37 +425,20 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	/* the compliance status published along the year */
-	for (k = 0; k < 365; k += (int)every) {
-		int64_t t = at(1, 1, 12, 0) + (int64_t)k * 86400000;
-		struct comp_gathered *g = NULL;
-		struct comp_result res;
-		json_t *o;
-		char *txt;
-
-		if (compliance_gather(s, c, t, 0, &g) < 0 || compliance_evaluate(&g->in, &res) < 0)
+	/* the compliance status published along the rest of the year */
+	for (; k < 365; k += (int)every)
+		if (publish(s, c, at(1, 1, 12, 0) + (int64_t)k * 86400000) < 0)
 			return 1;
-		o = compliance_to_json(c, g, &res, true);
-		txt = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		store_compliance_append(s, t, compliance_overall_name(res.overall), true, txt,
-					strlen(txt));
-		free(txt);
-		json_decref(o);
-		compliance_gathered_free(g);
-	}
 	store_free(s);
 
-	/* monitoring began on the 1st of January; readings in bulk */
+	/* readings in bulk */
 	{
 		sqlite3 *db;
 		sqlite3_stmt *st;
-		char sql[128];
 		long j;
 
 		if (sqlite3_open(so.path, &db) != SQLITE_OK)
 			return 1;
-		snprintf(sql, sizeof(sql), "UPDATE meta SET created_ms = %" PRId64, at(1, 1, 0, 0));
-		sqlite3_exec(db, sql, NULL, NULL, NULL);
 		sqlite3_exec(db, "PRAGMA synchronous=OFF; BEGIN", NULL, NULL, NULL);
 		sqlite3_prepare_v2(db,
 				   "INSERT INTO readings(ts_ms, device, name, value, quality) "
