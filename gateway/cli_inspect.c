@@ -83,9 +83,10 @@ static void padded(const char *s, int width)
 /* One table from the published form, whichever way it was obtained. */
 static void print_compliance(const json_t *st, const char *lang, const char *how)
 {
-	static const char *const items[] = { "system_test", "maintenance", "self_inspection",
-					     "police_inspection", "device_test", "faults",
-					     "disablements", "uplink", "clock", "storage" };
+	static const char *const items[] = {
+	    "system_test", "maintenance", "self_inspection", "police_inspection",
+	    "device_test", "faults",	  "disablements",    "uplink",
+	    "clock",	   "storage"};
 	const json_t *it = json_object_get(st, "items"), *ch = json_object_get(st, "chain");
 	const char *overall = json_string_value(json_object_get(st, "overall"));
 	char ts[40], last[16], due[16], detail[300];
@@ -97,7 +98,7 @@ static void print_compliance(const json_t *st, const char *lang, const char *how
 	       report_label(lang, overall ? overall : "?"),
 	       sitetime_format(ms, "%Y-%m-%d %H:%M %Z", ts, sizeof(ts)), how,
 	       json_is_false(json_object_get(st, "time_synced")) ? "time_synced: false"
-								   : "time_synced: true");
+								 : "time_synced: true");
 	padded(report_label(lang, "item"), 28);
 	padded(report_label(lang, "status"), 14);
 	padded(report_label(lang, "last"), 12);
@@ -135,13 +136,13 @@ static int published_cb(void *ud, const struct store_compliance_row *row)
 
 int cli_compliance(int argc, char **argv)
 {
-	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
-					      { "at", required_argument, NULL, 'a' },
-					      { "recompute", no_argument, NULL, 'r' },
-					      { "format", required_argument, NULL, 'f' },
-					      { "lang", required_argument, NULL, 'l' },
-					      { "help", no_argument, NULL, 'h' },
-					      { 0 } };
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"at", required_argument, NULL, 'a'},
+					     {"recompute", no_argument, NULL, 'r'},
+					     {"format", required_argument, NULL, 'f'},
+					     {"lang", required_argument, NULL, 'l'},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
 	const char *path = CONFIG_DEFAULT_PATH, *lang = "vi", *at_s = NULL;
 	bool json = false, recompute = false;
 	struct comp_gathered *g = NULL;
@@ -177,15 +178,18 @@ int cli_compliance(int argc, char **argv)
 			lang = optarg;
 			break;
 		case 'h':
-			printf("Usage: firegw compliance [-c FILE] [--at DATE [--recompute]]\n"
-			       "                         [--format table|json] [--lang vi|en]\n"
-			       "Shows the inspection-compliance status (SPEC §6), read-only:\n"
-			       "  no --at          evaluated now from the stored history\n"
-			       "  --at DATE        as published then (the last status at or before\n"
-			       "                   DATE: YYYY-MM-DD is the end of that day, site time,\n"
-			       "                   or 2026-06-01T10:00:00Z)\n"
-			       "  --at DATE --recompute  the stored history evaluated as of DATE\n"
-			       "Exit 0 compliant or due soon, 1 non-compliant or nothing published.\n");
+			printf(
+			    "Usage: firegw compliance [-c FILE] [--at DATE [--recompute]]\n"
+			    "                         [--format table|json] [--lang vi|en]\n"
+			    "Shows the inspection-compliance status (SPEC §6), read-only:\n"
+			    "  no --at          evaluated now from the stored history\n"
+			    "  --at DATE        as published then (the last status at or before\n"
+			    "                   DATE: YYYY-MM-DD is the end of that day, site "
+			    "time,\n"
+			    "                   or 2026-06-01T10:00:00Z)\n"
+			    "  --at DATE --recompute  the stored history evaluated as of DATE\n"
+			    "Exit 0 compliant or due soon, 1 non-compliant or nothing "
+			    "published.\n");
 			return 0;
 		default:
 			cli_usage_error("compliance", "unknown option");
@@ -197,8 +201,9 @@ int cli_compliance(int argc, char **argv)
 		return 2;
 	}
 	if (recompute && !at_s) {
-		cli_usage_error("compliance", "--recompute needs --at DATE (without --at the status "
-					      "is evaluated now)");
+		cli_usage_error("compliance",
+				"--recompute needs --at DATE (without --at the status "
+				"is evaluated now)");
 		return 2;
 	}
 	r = cli_open_readonly(path, &c, &s);
@@ -206,22 +211,26 @@ int cli_compliance(int argc, char **argv)
 		return r;
 	sitetime_use(c->site.timezone);
 	if (at_s && parse_at(at_s, &at) < 0) {
-		cli_usage_error("compliance", "--at takes a day YYYY-MM-DD or 2026-06-01T10:00:00Z");
+		cli_usage_error("compliance",
+				"--at takes a day YYYY-MM-DD or 2026-06-01T10:00:00Z");
 		r = 2;
 		goto out;
 	}
 	if (at_s && !recompute) {
-		struct published p = { NULL };
+		struct published p = {NULL};
 
 		r = store_compliance_at(s, at, published_cb, &p);
 		if (r == -ENOENT) {
-			fprintf(stderr, "firegw compliance: no status was published at or before %s "
-					"(try --recompute)\n", at_s);
+			fprintf(stderr,
+				"firegw compliance: no status was published at or before %s "
+				"(try --recompute)\n",
+				at_s);
 			r = 1;
 			goto out;
 		}
 		if (r < 0 || !p.st) {
-			fprintf(stderr, "firegw compliance: cannot read the compliance history: %s\n",
+			fprintf(stderr,
+				"firegw compliance: cannot read the compliance history: %s\n",
 				strerror(r < 0 ? -r : EBADMSG));
 			json_decref(p.st);
 			r = 2;
@@ -253,8 +262,9 @@ int cli_compliance(int argc, char **argv)
 	} else {
 		print_compliance(st, lang,
 				 !at_s ? (strcmp(lang, "en") ? "đánh giá lúc này" : "evaluated now")
-				 : recompute ? (strcmp(lang, "en") ? "tính lại" : "recomputed")
-					     : (strcmp(lang, "en") ? "đã công bố" : "as published"));
+				 : recompute
+				     ? (strcmp(lang, "en") ? "tính lại" : "recomputed")
+				     : (strcmp(lang, "en") ? "đã công bố" : "as published"));
 	}
 	{
 		const char *ov = json_string_value(json_object_get(st, "overall"));
@@ -273,12 +283,12 @@ out:
 
 int cli_verify(int argc, char **argv)
 {
-	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
-					      { "head", required_argument, NULL, 'H' },
-					      { "help", no_argument, NULL, 'h' },
-					      { 0 } };
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"head", required_argument, NULL, 'H'},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
 	const char *path = CONFIG_DEFAULT_PATH, *head_s = NULL;
-	struct store_chain_head claim = { 0 };
+	struct store_chain_head claim = {0};
 	struct store_verify v;
 	char hex[2 * STORE_HASH_LEN + 1];
 	struct config *c;
@@ -295,13 +305,14 @@ int cli_verify(int argc, char **argv)
 			head_s = optarg;
 			break;
 		case 'h':
-			printf("Usage: firegw verify [-c FILE] [--head SEQ:HASH]\n"
-			       "Walks the tamper-evidence chain of the database (SPEC §5): every\n"
-			       "event's hash = SHA-256(previous hash || seq || payload). Names the\n"
-			       "first broken link. --head SEQ:HASH (from the retained compliance\n"
-			       "message the command center holds, field chain) also proves that\n"
-			       "head is still a link of today's chain.\n"
-			       "Exit 0 intact, 1 broken or the head does not match, 2 usage.\n");
+			printf(
+			    "Usage: firegw verify [-c FILE] [--head SEQ:HASH]\n"
+			    "Walks the tamper-evidence chain of the database (SPEC §5): every\n"
+			    "event's hash = SHA-256(previous hash || seq || payload). Names the\n"
+			    "first broken link. --head SEQ:HASH (from the retained compliance\n"
+			    "message the command center holds, field chain) also proves that\n"
+			    "head is still a link of today's chain.\n"
+			    "Exit 0 intact, 1 broken or the head does not match, 2 usage.\n");
 			return 0;
 		default:
 			cli_usage_error("verify", "unknown option");
@@ -318,8 +329,9 @@ int cli_verify(int argc, char **argv)
 		long seq;
 
 		if (!colon || (size_t)(colon - head_s) >= sizeof(num)) {
-			cli_usage_error("verify", "--head takes SEQ:HASH, e.g. 1042:9f86d081...(64 hex "
-						  "digits)");
+			cli_usage_error("verify",
+					"--head takes SEQ:HASH, e.g. 1042:9f86d081...(64 hex "
+					"digits)");
 			return 2;
 		}
 		memcpy(num, head_s, (size_t)(colon - head_s));
@@ -377,13 +389,13 @@ out:
 
 int cli_report(int argc, char **argv)
 {
-	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
-					      { "period", required_argument, NULL, 'p' },
-					      { "format", required_argument, NULL, 'f' },
-					      { "output", required_argument, NULL, 'o' },
-					      { "lang", required_argument, NULL, 'l' },
-					      { "help", no_argument, NULL, 'h' },
-					      { 0 } };
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"period", required_argument, NULL, 'p'},
+					     {"format", required_argument, NULL, 'f'},
+					     {"output", required_argument, NULL, 'o'},
+					     {"lang", required_argument, NULL, 'l'},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
 	const char *path = CONFIG_DEFAULT_PATH, *period = NULL, *fmt = "json", *out = NULL;
 	const char *lang = "vi";
 	char err[200], *txt = NULL;
@@ -421,13 +433,14 @@ int cli_report(int argc, char **argv)
 			lang = optarg;
 			break;
 		case 'h':
-			printf("Usage: firegw report [-c FILE] --period P [--format json|csv|html]\n"
-			       "                     [-o FILE] [--lang vi|en]\n"
-			       "The period report for inspectors (SPEC §6), read-only. P is 2026,\n"
-			       "2026-H1, 2026-H2, 2026-11 or 2026-01-01..2026-03-31 (days in the\n"
-			       "site's time zone, both included). JSON (the default) is the data,\n"
-			       "in UTC; CSV (RFC 4180) and HTML (one self-contained page, A4) show\n"
-			       "local times. -o writes FILE instead of standard output.\n");
+			printf(
+			    "Usage: firegw report [-c FILE] --period P [--format json|csv|html]\n"
+			    "                     [-o FILE] [--lang vi|en]\n"
+			    "The period report for inspectors (SPEC §6), read-only. P is 2026,\n"
+			    "2026-H1, 2026-H2, 2026-11 or 2026-01-01..2026-03-31 (days in the\n"
+			    "site's time zone, both included). JSON (the default) is the data,\n"
+			    "in UTC; CSV (RFC 4180) and HTML (one self-contained page, A4) show\n"
+			    "local times. -o writes FILE instead of standard output.\n");
 			return 0;
 		default:
 			cli_usage_error("report", "unknown option");

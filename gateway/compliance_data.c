@@ -29,7 +29,7 @@ struct gather {
 	struct open_run {
 		char key[KEY_MAX];
 		int64_t since_ms;
-	} *open;
+	} * open;
 	size_t n_open, cap_open;
 	/* the uplink */
 	bool up;
@@ -110,12 +110,12 @@ static int record_cb(void *ud, const struct store_class_row *row)
 	}
 	r = &g->records[g->n_records++];
 	*r = (struct comp_record){
-		.kind = k,
-		.date_ms = date_ms,
-		.entered_ms = row->ts_ms,
-		.pass = result && strcmp(result, "pass") == 0,
-		.seq = row->seq,
-		.corrects_seq = ref_seq(ga, ref),
+	    .kind = k,
+	    .date_ms = date_ms,
+	    .entered_ms = row->ts_ms,
+	    .pass = result && strcmp(result, "pass") == 0,
+	    .seq = row->seq,
+	    .corrects_seq = ref_seq(ga, ref),
 	};
 	json_decref(o);
 	return 0;
@@ -126,23 +126,21 @@ static int point_cmp(const void *a, const void *b)
 	return strcmp(((const struct comp_point *)a)->key, ((const struct comp_point *)b)->key);
 }
 
-static struct comp_point *find_point(struct comp_gathered *g, const char *device,
-				     const char *point)
+static struct comp_point *find_point(struct comp_gathered *g, const char *device, const char *point)
 {
 	char key[KEY_MAX];
-	struct comp_point probe;
+	struct comp_point probe = {.key = key};
 
 	if (!point)
 		return NULL;
 	snprintf(key, sizeof(key), "%s.%s", device, point);
-	probe.key = key;
 	return bsearch(&probe, g->points, g->n_points, sizeof(*g->points), point_cmp);
 }
 
 static int created_cb(void *ud, const char *key, int64_t created_ms)
 {
 	struct gather *ga = ud;
-	struct comp_point probe = { .key = key }, *p;
+	struct comp_point probe = {.key = key}, *p;
 
 	p = bsearch(&probe, ga->g->points, ga->g->n_points, sizeof(*p), point_cmp);
 	if (p && created_ms > 0)
@@ -184,46 +182,42 @@ static void uplink_event(struct gather *ga, bool active, int64_t ts)
 
 /* One fault-class event of the replay (or an open run found by index
  * seeks, as its first active event): point NULL or "" for the gateway's. */
-static int fault_event(struct gather *ga, const char *device, const char *point,
-		       const char *type, bool active, int64_t ts, bool uplink)
+static int fault_event(struct gather *ga, const char *device, const char *point, const char *type,
+		       bool active, int64_t ts, bool uplink)
 {
-	struct {
-		const char *device, *point, *type, *state;
-		int64_t ts_ms;
-	} rr = { device, point && point[0] ? point : NULL, type, active ? "active" : "cleared", ts },
-	  *row = &rr;
 	char key[KEY_MAX];
 	size_t i;
 
-	if (strcmp(row->device, "gateway") == 0 && !row->point) {
-		if (strcmp(row->type, "uplink_lost") == 0) {
+	if (point && !point[0])
+		point = NULL;
+
+	if (strcmp(device, "gateway") == 0 && !point) {
+		if (strcmp(type, "uplink_lost") == 0) {
 			if (uplink)
-				uplink_event(ga, active, row->ts_ms);
+				uplink_event(ga, active, ts);
 			return 0;
 		}
-		if (strcmp(row->type, "clock") == 0) {
+		if (strcmp(type, "clock") == 0) {
 			ga->clock_fault = active;
 			return 0;
 		}
-		if (strcmp(row->type, "storage_fault") == 0) {
+		if (strcmp(type, "storage_fault") == 0) {
 			ga->storage_fault = active;
 			return 0;
 		}
-		if (strcmp(row->type, "storage_full") == 0) {
+		if (strcmp(type, "storage_full") == 0) {
 			ga->storage_full = active;
 			return 0;
 		}
-		snprintf(key, sizeof(key), "gateway:%s", row->type);
+		snprintf(key, sizeof(key), "gateway:%s", type);
 	} else {
 		/* a device that left the configuration has no open faults */
-		if (config_device_index(ga->c, row->device) < 0)
+		if (config_device_index(ga->c, device) < 0)
 			return 0;
-		if (strcmp(row->type, "disabled") == 0)
-			snprintf(key, sizeof(key), "disabled|%s.%s", row->device,
-				 row->point ? row->point : "*");
+		if (strcmp(type, "disabled") == 0)
+			snprintf(key, sizeof(key), "disabled|%s.%s", device, point ? point : "*");
 		else
-			snprintf(key, sizeof(key), "%s.%s:%s", row->device,
-				 row->point ? row->point : "*", row->type);
+			snprintf(key, sizeof(key), "%s.%s:%s", device, point ? point : "*", type);
 	}
 	for (i = 0; i < ga->n_open; i++)
 		if (strcmp(ga->open[i].key, key) == 0)
@@ -234,7 +228,7 @@ static int fault_event(struct gather *ga, const char *device, const char *point,
 		if (grow((void **)&ga->open, &ga->cap_open, ga->n_open, sizeof(*ga->open)) < 0)
 			return -ENOMEM;
 		util_strlcpy(ga->open[ga->n_open].key, key, KEY_MAX);
-		ga->open[ga->n_open].since_ms = row->ts_ms;
+		ga->open[ga->n_open].since_ms = ts;
 		ga->n_open++;
 	} else if (i < ga->n_open) {
 		ga->open[i] = ga->open[--ga->n_open];
@@ -272,11 +266,11 @@ static int add_open(struct gather *ga, const struct open_run *o)
 		if (grow((void **)&g->disabled, &ga->cap_disabled, g->n_disabled,
 			 sizeof(*g->disabled)) < 0)
 			return -ENOMEM;
-		g->disabled[g->n_disabled++] = (struct comp_open){ k, o->since_ms };
+		g->disabled[g->n_disabled++] = (struct comp_open){k, o->since_ms};
 	} else {
 		if (grow((void **)&g->faults, &ga->cap_faults, g->n_faults, sizeof(*g->faults)) < 0)
 			return -ENOMEM;
-		g->faults[g->n_faults++] = (struct comp_open){ k, o->since_ms };
+		g->faults[g->n_faults++] = (struct comp_open){k, o->since_ms};
 	}
 	return 0;
 }
@@ -322,7 +316,7 @@ static int gather_points(struct gather *ga, int64_t created)
 int compliance_gather(store *s, const struct config *c, int64_t at_ms, int64_t window_ms,
 		      struct comp_gathered **ret)
 {
-	struct gather ga = { 0 };
+	struct gather ga = {0};
 	struct comp_gathered *g;
 	int64_t created = 0;
 	size_t i;
@@ -390,24 +384,24 @@ int compliance_gather(store *s, const struct config *c, int64_t at_ms, int64_t w
 		memset(&g->head, 0, sizeof(g->head)); /* a pre-chain database: no head */
 
 	g->in = (struct comp_input){
-		.ob = &c->compliance,
-		.now_ms = at_ms,
-		.since_ms = created,
-		.records = g->records,
-		.n_records = g->n_records,
-		.points = g->points,
-		.n_points = g->n_points,
-		.faults = g->faults,
-		.n_faults = g->n_faults,
-		.disabled = g->disabled,
-		.n_disabled = g->n_disabled,
-		.uplink_up = ga.up,
-		.uplink_down_since_ms = ga.up ? 0 : ga.down_since,
-		.longest_outage_ms = ga.longest,
-		.clock_synced = !ga.clock_fault,
-		.storage_fault = ga.storage_fault,
-		.storage_full = ga.storage_full,
-		.utc_offset_s = sitetime_offset_s(at_ms),
+	    .ob = &c->compliance,
+	    .now_ms = at_ms,
+	    .since_ms = created,
+	    .records = g->records,
+	    .n_records = g->n_records,
+	    .points = g->points,
+	    .n_points = g->n_points,
+	    .faults = g->faults,
+	    .n_faults = g->n_faults,
+	    .disabled = g->disabled,
+	    .n_disabled = g->n_disabled,
+	    .uplink_up = ga.up,
+	    .uplink_down_since_ms = ga.up ? 0 : ga.down_since,
+	    .longest_outage_ms = ga.longest,
+	    .clock_synced = !ga.clock_fault,
+	    .storage_fault = ga.storage_fault,
+	    .storage_full = ga.storage_full,
+	    .utc_offset_s = sitetime_offset_s(at_ms),
 	};
 	free(ga.open);
 	*ret = g;
@@ -467,8 +461,9 @@ json_t *compliance_to_json(const struct config *c, const struct comp_gathered *g
 		json_object_set_new(items, compliance_item_name((enum comp_item)i),
 				    json_pack("{s:s, s:o, s:o, s:i, s:s}", "status",
 					      compliance_status_name(it->status), "last",
-					      ts_or_null(it->last_ms), "due", ts_or_null(it->due_ms),
-					      "count", it->count, "reason", it->reason));
+					      ts_or_null(it->last_ms), "due",
+					      ts_or_null(it->due_ms), "count", it->count, "reason",
+					      it->reason));
 	}
 	json_object_set_new(o, "items", items);
 	json_object_set_new(o, "chain",

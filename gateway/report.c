@@ -110,12 +110,23 @@ void report_buf_html(struct report_buf *b, const char *s)
 		const char *rep = NULL;
 
 		switch (*p) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
-		default: continue;
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&#39;";
+			break;
+		default:
+			continue;
 		}
 		report_buf_add(b, run, (size_t)(p - run));
 		report_buf_puts(b, rep);
@@ -136,13 +147,13 @@ char *report_buf_take(struct report_buf *b, size_t *ret_len)
 			return p;
 		}
 		free(b->p);
-		*b = (struct report_buf){ 0 };
+		*b = (struct report_buf){0};
 		return NULL;
 	}
 	p = b->p;
 	if (ret_len)
 		*ret_len = b->len;
-	*b = (struct report_buf){ 0 };
+	*b = (struct report_buf){0};
 	return p;
 }
 
@@ -151,100 +162,100 @@ char *report_buf_take(struct report_buf *b, size_t *ret_len)
 static const struct label {
 	const char *key, *vi, *en;
 } labels[] = {
-	{ "title", "Báo cáo giám sát an toàn phòng cháy chữa cháy", "Fire-safety monitoring report" },
-	{ "site", "Cơ sở", "Premises" },
-	{ "site_id", "Mã gateway", "Gateway site id" },
-	{ "address", "Địa chỉ", "Address" },
-	{ "facility_id", "Mã cơ sở (CSDL quốc gia về PCCC)", "Facility id (national fire database)" },
-	{ "period", "Kỳ báo cáo", "Period" },
-	{ "generated", "Lập lúc", "Generated" },
-	{ "timezone", "Múi giờ", "Time zone" },
-	{ "summary", "Tóm tắt", "Summary" },
-	{ "overall", "Tình trạng tuân thủ", "Compliance status" },
-	{ "compliant", "Đạt", "Compliant" },
-	{ "due_soon", "Sắp đến hạn", "Due soon" },
-	{ "non_compliant", "Không đạt", "Non-compliant" },
-	{ "ok", "Đạt", "OK" },
-	{ "overdue", "Quá hạn", "Overdue" },
-	{ "alarms", "Báo cháy", "Fire alarms" },
-	{ "alarm_count", "Số lần báo cháy", "Fire alarms" },
-	{ "prealarms", "Tiền báo cháy", "Pre-alarms" },
-	{ "real", "Cháy thật", "Real fire" },
-	{ "unwanted", "Báo giả", "Unwanted" },
-	{ "test_verdict", "Thử nghiệm", "Test" },
-	{ "unverified", "Chưa có kết luận", "No verdict" },
-	{ "test_alarms", "Báo cháy trong chế độ thử", "Alarms in test mode" },
-	{ "unwanted_12m", "Báo giả trong 12 tháng", "Unwanted alarms, last 12 months" },
-	{ "faults", "Sự cố", "Faults" },
-	{ "fault_count", "Số sự cố", "Faults" },
-	{ "fault_type", "Loại sự cố", "Fault" },
-	{ "duration", "Thời gian", "Duration" },
-	{ "open", "đang mở", "open" },
-	{ "availability", "Độ sẵn sàng", "Availability" },
-	{ "points_avail", "Điểm báo cháy (trung bình)", "Alarm points (mean)" },
-	{ "gateway_avail", "Đường truyền tới trung tâm", "Uplink to the command center" },
-	{ "longest_outage", "Mất kết nối lâu nhất", "Longest outage" },
-	{ "tests", "Thử đầu báo", "Point tests" },
-	{ "tested", "Đã thử đạt", "Tested OK" },
-	{ "not_tested", "Không đạt khi thử", "Not tested in a test" },
-	{ "untested", "Điểm chưa được thử trong kỳ", "Points not tested in the period" },
-	{ "test_sessions", "Số lần chế độ thử", "Test mode sessions" },
-	{ "periodic_tests", "Bản tin kiểm tra định kỳ (1602/1608)", "Periodic tests (1602/1608)" },
-	{ "records", "Hồ sơ bảo dưỡng và kiểm tra", "Maintenance and inspection records" },
-	{ "system_test", "Thử toàn hệ thống", "System test" },
-	{ "maintenance", "Bảo dưỡng", "Maintenance" },
-	{ "self_inspection", "Tự kiểm tra", "Self-inspection" },
-	{ "police_inspection", "Kiểm tra của cảnh sát PCCC", "Fire-police inspection" },
-	{ "device_test", "Thử từng đầu báo", "Each detector tested" },
-	{ "faults_item", "Sự cố tồn đọng", "Open faults" },
-	{ "disablements", "Vô hiệu hóa", "Disablements" },
-	{ "uplink", "Đường truyền", "Uplink" },
-	{ "clock", "Đồng hồ", "Clock" },
-	{ "storage", "Lưu trữ", "Storage" },
-	{ "entered_later", "nhập sau", "entered later" },
-	{ "by", "Người thực hiện", "By" },
-	{ "result", "Kết quả", "Result" },
-	{ "pass", "Đạt", "Pass" },
-	{ "fail", "Không đạt", "Fail" },
-	{ "date", "Ngày", "Date" },
-	{ "entered", "Ngày nhập", "Entered" },
-	{ "note", "Ghi chú", "Note" },
-	{ "corrects", "Đính chính cho", "Corrects" },
-	{ "corrected", "đã được đính chính", "corrected" },
-	{ "device", "Thiết bị", "Device" },
-	{ "point", "Điểm", "Point" },
-	{ "zone", "Vùng", "Zone" },
-	{ "location", "Vị trí", "Location" },
-	{ "time", "Thời điểm", "Time" },
-	{ "from", "Từ", "From" },
-	{ "to", "Đến", "To" },
-	{ "cleared", "Hết báo", "Cleared" },
-	{ "acked", "Trung tâm xác nhận", "Acknowledged" },
-	{ "verdict", "Kết luận", "Verdict" },
-	{ "st_alarm", "Báo cháy", "Alarm" },
-	{ "st_prealarm", "Tiền báo", "Pre-alarm" },
-	{ "st_fault", "Sự cố", "Fault" },
-	{ "st_test", "Thử", "Test" },
-	{ "st_disabled", "Vô hiệu", "Disabled" },
-	{ "st_normal", "Bình thường", "Normal" },
-	{ "chain", "Chuỗi chống sửa đổi dữ liệu", "Tamper-evidence chain" },
-	{ "chain_head", "Đầu chuỗi", "Chain head" },
-	{ "chain_hint", "Kiểm tra bằng: firegw verify --head SEQ:HASH",
-	  "Check with: firegw verify --head SEQ:HASH" },
-	{ "device_timeline", "Diễn biến trạng thái thiết bị", "Device states over the period" },
-	{ "compliance_timeline", "Diễn biến tình trạng tuân thủ", "Compliance status over the period" },
-	{ "compliance_end", "Tình trạng tuân thủ cuối kỳ", "Compliance at the end of the period" },
-	{ "item", "Hạng mục", "Item" },
-	{ "status", "Trạng thái", "Status" },
-	{ "last", "Lần gần nhất", "Last" },
-	{ "due", "Hạn", "Due" },
-	{ "detail", "Chi tiết", "Detail" },
-	{ "count", "Số lượng", "Count" },
-	{ "none", "Không có", "None" },
-	{ "and_more", "mục khác: xem bản JSON hoặc CSV", "more: see the JSON or CSV" },
-	{ "no_status", "chưa có tình trạng công bố", "no status published" },
-	{ "resets", "Giải trừ báo cháy", "Resets" },
-	{ "percent_time", "% thời gian", "% of time" },
+    {"title", "Báo cáo giám sát an toàn phòng cháy chữa cháy", "Fire-safety monitoring report"},
+    {"site", "Cơ sở", "Premises"},
+    {"site_id", "Mã gateway", "Gateway site id"},
+    {"address", "Địa chỉ", "Address"},
+    {"facility_id", "Mã cơ sở (CSDL quốc gia về PCCC)", "Facility id (national fire database)"},
+    {"period", "Kỳ báo cáo", "Period"},
+    {"generated", "Lập lúc", "Generated"},
+    {"timezone", "Múi giờ", "Time zone"},
+    {"summary", "Tóm tắt", "Summary"},
+    {"overall", "Tình trạng tuân thủ", "Compliance status"},
+    {"compliant", "Đạt", "Compliant"},
+    {"due_soon", "Sắp đến hạn", "Due soon"},
+    {"non_compliant", "Không đạt", "Non-compliant"},
+    {"ok", "Đạt", "OK"},
+    {"overdue", "Quá hạn", "Overdue"},
+    {"alarms", "Báo cháy", "Fire alarms"},
+    {"alarm_count", "Số lần báo cháy", "Fire alarms"},
+    {"prealarms", "Tiền báo cháy", "Pre-alarms"},
+    {"real", "Cháy thật", "Real fire"},
+    {"unwanted", "Báo giả", "Unwanted"},
+    {"test_verdict", "Thử nghiệm", "Test"},
+    {"unverified", "Chưa có kết luận", "No verdict"},
+    {"test_alarms", "Báo cháy trong chế độ thử", "Alarms in test mode"},
+    {"unwanted_12m", "Báo giả trong 12 tháng", "Unwanted alarms, last 12 months"},
+    {"faults", "Sự cố", "Faults"},
+    {"fault_count", "Số sự cố", "Faults"},
+    {"fault_type", "Loại sự cố", "Fault"},
+    {"duration", "Thời gian", "Duration"},
+    {"open", "đang mở", "open"},
+    {"availability", "Độ sẵn sàng", "Availability"},
+    {"points_avail", "Điểm báo cháy (trung bình)", "Alarm points (mean)"},
+    {"gateway_avail", "Đường truyền tới trung tâm", "Uplink to the command center"},
+    {"longest_outage", "Mất kết nối lâu nhất", "Longest outage"},
+    {"tests", "Thử đầu báo", "Point tests"},
+    {"tested", "Đã thử đạt", "Tested OK"},
+    {"not_tested", "Không đạt khi thử", "Not tested in a test"},
+    {"untested", "Điểm chưa được thử trong kỳ", "Points not tested in the period"},
+    {"test_sessions", "Số lần chế độ thử", "Test mode sessions"},
+    {"periodic_tests", "Bản tin kiểm tra định kỳ (1602/1608)", "Periodic tests (1602/1608)"},
+    {"records", "Hồ sơ bảo dưỡng và kiểm tra", "Maintenance and inspection records"},
+    {"system_test", "Thử toàn hệ thống", "System test"},
+    {"maintenance", "Bảo dưỡng", "Maintenance"},
+    {"self_inspection", "Tự kiểm tra", "Self-inspection"},
+    {"police_inspection", "Kiểm tra của cảnh sát PCCC", "Fire-police inspection"},
+    {"device_test", "Thử từng đầu báo", "Each detector tested"},
+    {"faults_item", "Sự cố tồn đọng", "Open faults"},
+    {"disablements", "Vô hiệu hóa", "Disablements"},
+    {"uplink", "Đường truyền", "Uplink"},
+    {"clock", "Đồng hồ", "Clock"},
+    {"storage", "Lưu trữ", "Storage"},
+    {"entered_later", "nhập sau", "entered later"},
+    {"by", "Người thực hiện", "By"},
+    {"result", "Kết quả", "Result"},
+    {"pass", "Đạt", "Pass"},
+    {"fail", "Không đạt", "Fail"},
+    {"date", "Ngày", "Date"},
+    {"entered", "Ngày nhập", "Entered"},
+    {"note", "Ghi chú", "Note"},
+    {"corrects", "Đính chính cho", "Corrects"},
+    {"corrected", "đã được đính chính", "corrected"},
+    {"device", "Thiết bị", "Device"},
+    {"point", "Điểm", "Point"},
+    {"zone", "Vùng", "Zone"},
+    {"location", "Vị trí", "Location"},
+    {"time", "Thời điểm", "Time"},
+    {"from", "Từ", "From"},
+    {"to", "Đến", "To"},
+    {"cleared", "Hết báo", "Cleared"},
+    {"acked", "Trung tâm xác nhận", "Acknowledged"},
+    {"verdict", "Kết luận", "Verdict"},
+    {"st_alarm", "Báo cháy", "Alarm"},
+    {"st_prealarm", "Tiền báo", "Pre-alarm"},
+    {"st_fault", "Sự cố", "Fault"},
+    {"st_test", "Thử", "Test"},
+    {"st_disabled", "Vô hiệu", "Disabled"},
+    {"st_normal", "Bình thường", "Normal"},
+    {"chain", "Chuỗi chống sửa đổi dữ liệu", "Tamper-evidence chain"},
+    {"chain_head", "Đầu chuỗi", "Chain head"},
+    {"chain_hint", "Kiểm tra bằng: firegw verify --head SEQ:HASH",
+     "Check with: firegw verify --head SEQ:HASH"},
+    {"device_timeline", "Diễn biến trạng thái thiết bị", "Device states over the period"},
+    {"compliance_timeline", "Diễn biến tình trạng tuân thủ", "Compliance status over the period"},
+    {"compliance_end", "Tình trạng tuân thủ cuối kỳ", "Compliance at the end of the period"},
+    {"item", "Hạng mục", "Item"},
+    {"status", "Trạng thái", "Status"},
+    {"last", "Lần gần nhất", "Last"},
+    {"due", "Hạn", "Due"},
+    {"detail", "Chi tiết", "Detail"},
+    {"count", "Số lượng", "Count"},
+    {"none", "Không có", "None"},
+    {"and_more", "mục khác: xem bản JSON hoặc CSV", "more: see the JSON or CSV"},
+    {"no_status", "chưa có tình trạng công bố", "no status published"},
+    {"resets", "Giải trừ báo cháy", "Resets"},
+    {"percent_time", "% thời gian", "% of time"},
 };
 
 const char *report_label(const char *lang, const char *key)
@@ -269,8 +280,7 @@ static const char *local_day_of(const json_t *e, const char *key, char *buf, siz
 	return sitetime_format(ms, "%d/%m/%Y", buf, len);
 }
 
-char *report_item_detail(const char *lang, const char *item, const json_t *e, char *buf,
-			 size_t len)
+char *report_item_detail(const char *lang, const char *item, const json_t *e, char *buf, size_t len)
 {
 	const char *st = json_string_value(json_object_get(e, "status"));
 	long long n = (long long)json_integer_value(json_object_get(e, "count"));
@@ -289,7 +299,8 @@ char *report_item_detail(const char *lang, const char *item, const json_t *e, ch
 		if (strcmp(st, "non_compliant") == 0)
 			snprintf(buf, len, "Lần gần nhất không đạt; cần một lần đạt sau đó");
 		else if (last)
-			snprintf(buf, len, "Lần đạt gần nhất %s; hạn tiếp theo %s", last, due ? due : "?");
+			snprintf(buf, len, "Lần đạt gần nhất %s; hạn tiếp theo %s", last,
+				 due ? due : "?");
 		else
 			snprintf(buf, len, "Chưa có hồ sơ; hạn %s (tính từ khi bắt đầu giám sát)",
 				 due ? due : "?");
@@ -303,24 +314,28 @@ char *report_item_detail(const char *lang, const char *item, const json_t *e, ch
 		bool f = item[0] == 'f';
 
 		if (!n)
-			snprintf(buf, len, "Không có %s đang mở", f ? "sự cố" : "điểm bị vô hiệu hóa");
+			snprintf(buf, len, "Không có %s đang mở",
+				 f ? "sự cố" : "điểm bị vô hiệu hóa");
 		else
 			snprintf(buf, len, "%lld %s đang mở; hạn xử lý %s", n,
 				 f ? "sự cố" : "điểm bị vô hiệu hóa", due ? due : "?");
 	} else if (strcmp(item, "uplink") == 0) {
 		if (strcmp(st, "ok") == 0)
-			snprintf(buf, len, "Đang kết nối; mất kết nối lâu nhất trong 12 tháng: %lld giây", n);
+			snprintf(buf, len,
+				 "Đang kết nối; mất kết nối lâu nhất trong 12 tháng: %lld giây", n);
 		else
 			snprintf(buf, len, "Mất kết nối tới trung tâm chỉ huy");
 	} else if (strcmp(item, "clock") == 0) {
-		snprintf(buf, len, "%s", strcmp(st, "ok") == 0
-						 ? "Đồng hồ đã đồng bộ"
-						 : "Đồng hồ chưa đồng bộ: thời điểm ghi nhận chưa làm bằng chứng được");
+		snprintf(buf, len, "%s",
+			 strcmp(st, "ok") == 0
+			     ? "Đồng hồ đã đồng bộ"
+			     : "Đồng hồ chưa đồng bộ: thời điểm ghi nhận chưa làm bằng chứng được");
 	} else if (strcmp(item, "storage") == 0) {
-		snprintf(buf, len, "%s", strcmp(st, "ok") == 0 ? "Dữ liệu được lưu giữ"
-					 : strcmp(st, "due_soon") == 0
-						 ? "Cơ sở dữ liệu đã dùng trên 90 % dung lượng"
-						 : "Lỗi lưu trữ: hồ sơ có thể không được lưu");
+		snprintf(buf, len, "%s",
+			 strcmp(st, "ok") == 0 ? "Dữ liệu được lưu giữ"
+			 : strcmp(st, "due_soon") == 0
+			     ? "Cơ sở dữ liệu đã dùng trên 90 % dung lượng"
+			     : "Lỗi lưu trữ: hồ sơ có thể không được lưu");
 	} else {
 		snprintf(buf, len, "%s", json_string_value(json_object_get(e, "reason")) ?: "");
 	}
@@ -369,8 +384,10 @@ int report_period_parse(const char *s, int64_t *ret_from_ms, int64_t *ret_to_ms,
 		size_t na = (size_t)(dots - s), nb = n - na - 2;
 
 		if (na >= sizeof(a) || nb >= sizeof(b)) {
-			snprintf(err, errlen, "--period '%.40s': FROM..TO takes two days, "
-				 "2026-01-01..2026-03-31", s);
+			snprintf(err, errlen,
+				 "--period '%.40s': FROM..TO takes two days, "
+				 "2026-01-01..2026-03-31",
+				 s);
 			return -EINVAL;
 		}
 		memcpy(a, s, na);
@@ -389,13 +406,11 @@ int report_period_parse(const char *s, int64_t *ret_from_ms, int64_t *ret_to_ms,
 			snprintf(err, errlen, "--period: TO %s is before FROM %s", b, a);
 			return -EINVAL;
 		}
-		/* TO is included: the period ends at the next local midnight */
+		/* TO is included: the period ends at the next local midnight
+		 * (noon of the next day names it, whatever the zone's DST) */
 		{
 			int yy, mm, dd;
 
-			sitetime_date(to + 12 * 3600 * 1000, &yy, &mm, &dd);
-			if (sitetime_local_ms(yy, mm, dd, &to) < 0)
-				return -EINVAL;
 			sitetime_date(to + 36 * 3600 * 1000, &yy, &mm, &dd);
 			if (sitetime_local_ms(yy, mm, dd, &to) < 0)
 				return -EINVAL;
@@ -448,11 +463,11 @@ struct span {
 	char point[40];
 	char type[40];
 	int64_t from, to; /* to 0: still open */
-	int sev;          /* state severity on the device timeline */
+	int sev;	  /* state severity on the device timeline */
 };
 
 enum { SEV_NORMAL, SEV_DISABLED, SEV_TEST, SEV_FAULT, SEV_PREALARM, SEV_ALARM };
-static const char *const sev_names[] = { "normal", "disabled", "test", "fault", "prealarm", "alarm" };
+static const char *const sev_names[] = {"normal", "disabled", "test", "fault", "prealarm", "alarm"};
 
 struct spans {
 	struct span *v;
@@ -477,10 +492,10 @@ struct build {
 	size_t n_acks, cap_acks;
 	json_t *alarms, *records, *year_alarms;
 	json_int_t n_alarms, n_unwanted_12m, n_prealarms, n_test_alarms, n_tested, n_not_tested,
-		n_sessions, n_periodic_ok, n_periodic_trouble, n_resets;
+	    n_sessions, n_periodic_ok, n_periodic_trouble, n_resets;
 	json_int_t verdicts[4]; /* real, unwanted, test, none */
-	json_t *point_tests;    /* key -> {tested, not_tested, last} */
-	json_t *record_index;   /* event_id -> record object */
+	json_t *point_tests;	/* key -> {tested, not_tested, last} */
+	json_t *record_index;	/* event_id -> record object */
 	int err;
 };
 
@@ -577,7 +592,8 @@ static int record_cb(void *ud, const struct store_class_row *row)
 
 		verdict = json_string_value(json_object_get(o, "verdict"));
 		if (!a) {
-			if (spans_grow((void **)&b->acks, &b->cap_acks, b->n_acks, sizeof(*b->acks)) < 0) {
+			if (spans_grow((void **)&b->acks, &b->cap_acks, b->n_acks,
+				       sizeof(*b->acks)) < 0) {
 				json_decref(o);
 				return -ENOMEM;
 			}
@@ -622,8 +638,9 @@ static int record_cb(void *ud, const struct store_class_row *row)
 		json_object_set_new(r, "kind", json_string(row->type));
 		json_object_set_new(r, "date", json_string(date ? date : ""));
 		json_object_set_new(r, "entered", ts_json(row->ts_ms));
-		json_object_set_new(r, "entered_later",
-				    json_boolean(y2 * 10000 + m2 * 100 + d2 > y1 * 10000 + m1 * 100 + d1));
+		json_object_set_new(
+		    r, "entered_later",
+		    json_boolean(y2 * 10000 + m2 * 100 + d2 > y1 * 10000 + m1 * 100 + d1));
 		json_object_set_new(r, "by", json_string(by ? by : ""));
 		json_object_set_new(r, "result", json_string(result ? result : ""));
 		if (note)
@@ -666,7 +683,8 @@ static int alarm_add(struct build *b, const struct store_class_row *row)
 	json_object_set_new(a, "device", json_string(row->device));
 	json_object_set_new(a, "point", json_string(row->point ? row->point : ""));
 	json_object_set_new(a, "zone", json_string(str_or(o, "zone")));
-	json_object_set_new(a, "zone_no", json_integer(json_integer_value(json_object_get(o, "zone_no"))));
+	json_object_set_new(a, "zone_no",
+			    json_integer(json_integer_value(json_object_get(o, "zone_no"))));
 	json_object_set_new(a, "location", json_string(str_or(o, "location")));
 	json_object_set_new(a, "cleared", json_null());
 	json_object_set_new(a, "acked", json_null());
@@ -754,7 +772,8 @@ static int test_cb(void *ud, const struct store_class_row *row)
 		if (in) {
 			const char *f = ok ? "tested" : "not_tested";
 
-			json_object_set_new(pt, f, json_integer(json_integer_value(json_object_get(pt, f)) + 1));
+			json_object_set_new(
+			    pt, f, json_integer(json_integer_value(json_object_get(pt, f)) + 1));
 			if (ok)
 				b->n_tested++;
 			else
@@ -784,8 +803,8 @@ static int fault_cb(void *ud, const struct store_class_row *row)
 			strcmp(row->type, "disabled") == 0 ? SEV_DISABLED : SEV_FAULT);
 	if (r < 0 || gw)
 		return r;
-	return spans_event(&b->states, key, row->device, row->point, row->type, active,
-			   row->ts_ms, strcmp(row->type, "disabled") == 0 ? SEV_DISABLED : SEV_FAULT);
+	return spans_event(&b->states, key, row->device, row->point, row->type, active, row->ts_ms,
+			   strcmp(row->type, "disabled") == 0 ? SEV_DISABLED : SEV_FAULT);
 }
 
 static int system_cb(void *ud, const struct store_class_row *row)
@@ -818,8 +837,8 @@ static int span_cmp(const void *x, const void *y)
 
 /* Unavailable time of one point in [lo, hi): the union of its fault and
  * disablement spans (any condition makes the point unable to report). */
-static int64_t down_time(const struct spans *sp, const char *device, const char *point,
-			 int64_t lo, int64_t hi, int64_t end)
+static int64_t down_time(const struct spans *sp, const char *device, const char *point, int64_t lo,
+			 int64_t hi, int64_t end)
 {
 	int64_t total = 0, cur_a = 0, cur_z = 0;
 	bool have = false;
@@ -871,12 +890,12 @@ static void build_faults(struct build *b, int64_t lo, int64_t hi, int64_t end, j
 			if (d > *ret_longest)
 				*ret_longest = d;
 		}
-		json_array_append_new(s->sev == SEV_DISABLED ? dis : faults,
-				      json_pack("{s:s, s:s, s:s, s:o, s:o, s:b, s:I}", "device",
-						s->device, "point", s->point, "type", s->type, "from",
-						ts_json(s->from), "to", ts_json(open ? 0 : s->to),
-						"open", open, "duration_s",
-						(json_int_t)(overlap(s->from, z, b->from, end) / 1000)));
+		json_array_append_new(
+		    s->sev == SEV_DISABLED ? dis : faults,
+		    json_pack("{s:s, s:s, s:s, s:o, s:o, s:b, s:I}", "device", s->device, "point",
+			      s->point, "type", s->type, "from", ts_json(s->from), "to",
+			      ts_json(open ? 0 : s->to), "open", open, "duration_s",
+			      (json_int_t)(overlap(s->from, z, b->from, end) / 1000)));
 	}
 }
 
@@ -919,7 +938,7 @@ static json_t *build_timeline(struct build *b, int64_t end)
 	for (d = 0; d < b->c->n_devices; d++) {
 		const char *dev = b->c->devices[d].id;
 		json_t *segs = json_array();
-		int count[6] = { 0 }, prev = -1, sev, k;
+		int count[6] = {0}, prev = -1, sev, k;
 		size_t n = 0, j, lo;
 		int64_t seg_from = b->from;
 
@@ -940,8 +959,8 @@ static json_t *build_timeline(struct build *b, int64_t end)
 				json_decref(devs);
 				return NULL;
 			}
-			e[n++] = (struct edge){ a, s->sev, 1 };
-			e[n++] = (struct edge){ z, s->sev, -1 };
+			e[n++] = (struct edge){a, s->sev, 1};
+			e[n++] = (struct edge){z, s->sev, -1};
 		}
 		qsort(e, n, sizeof(*e), edge_cmp);
 		prev = SEV_NORMAL;
@@ -959,10 +978,10 @@ static json_t *build_timeline(struct build *b, int64_t end)
 				}
 			if (sev != prev || j == n) {
 				if (t > seg_from)
-					json_array_append_new(segs, json_pack("{s:o, s:o, s:s}", "from",
-									      ts_json(seg_from), "to",
-									      ts_json(t), "state",
-									      sev_names[prev]));
+					json_array_append_new(
+					    segs,
+					    json_pack("{s:o, s:o, s:s}", "from", ts_json(seg_from),
+						      "to", ts_json(t), "state", sev_names[prev]));
 				seg_from = t;
 				prev = sev;
 			}
@@ -983,9 +1002,9 @@ static int compliance_row_cb(void *ud, const struct store_compliance_row *row)
 {
 	struct timeline_ctx *t = ud;
 
-	json_array_append_new(t->list, json_pack("{s:o, s:s, s:b}", "ts", ts_json(row->ts_ms),
-						 "overall", row->overall, "time_synced",
-						 row->time_synced));
+	json_array_append_new(t->list,
+			      json_pack("{s:o, s:s, s:b}", "ts", ts_json(row->ts_ms), "overall",
+					row->overall, "time_synced", row->time_synced));
 	return 0;
 }
 
@@ -1015,11 +1034,11 @@ static double pct(int64_t down, int64_t span)
 	return round(10000.0 * (double)(span - down) / (double)span) / 100.0;
 }
 
-int report_build(store *s, const struct config *c, int64_t from_ms, int64_t to_ms,
-		 const char *lang, int64_t now_ms, json_t **ret)
+int report_build(store *s, const struct config *c, int64_t from_ms, int64_t to_ms, const char *lang,
+		 int64_t now_ms, json_t **ret)
 {
-	struct build b = { 0 };
-	struct alarm_scan as = { &b, NULL };
+	struct build b = {0};
+	struct alarm_scan as = {&b, NULL};
 	struct timeline_ctx tl;
 	char hex[2 * STORE_HASH_LEN + 1], lbl[64], d1[16], d2[16];
 	struct store_chain_head head;
@@ -1069,15 +1088,16 @@ int report_build(store *s, const struct config *c, int64_t from_ms, int64_t to_m
 
 			if (!c->devices[d].points[p].enabled)
 				continue;
-			snprintf(key, sizeof(key), "%s.%s", c->devices[d].id, c->devices[d].points[p].name);
+			snprintf(key, sizeof(key), "%s.%s", c->devices[d].id,
+				 c->devices[d].points[p].name);
 			json_object_set_new(b.point_tests, key,
-					    json_pack("{s:i, s:i, s:n}", "tested", 0, "not_tested", 0,
-						      "last_tested"));
+					    json_pack("{s:i, s:i, s:n}", "tested", 0, "not_tested",
+						      0, "last_tested"));
 		}
 
 	as.cls = "alarm";
-	r = store_class_scan(s, "alarm", from_ms < to_ms - YEAR_MS ? from_ms : to_ms - YEAR_MS, to_ms,
-			     true, alarm_scan_cb, &as);
+	r = store_class_scan(s, "alarm", from_ms < to_ms - YEAR_MS ? from_ms : to_ms - YEAR_MS,
+			     to_ms, true, alarm_scan_cb, &as);
 	if (r < 0)
 		goto out;
 	as.cls = "prealarm";
@@ -1111,10 +1131,10 @@ int report_build(store *s, const struct config *c, int64_t from_ms, int64_t to_m
 			json_object_set_new(a, "acked_by", json_string(k->by));
 			if (k->verdict[0])
 				json_object_set_new(a, "verdict", json_string(k->verdict));
-			v = strcmp(k->verdict, "real") == 0	 ? 0
+			v = strcmp(k->verdict, "real") == 0	  ? 0
 			    : strcmp(k->verdict, "unwanted") == 0 ? 1
-			    : strcmp(k->verdict, "test") == 0	 ? 2
-								 : 3;
+			    : strcmp(k->verdict, "test") == 0	  ? 2
+								  : 3;
 		}
 		b.verdicts[v]++;
 	}
@@ -1147,15 +1167,15 @@ int report_build(store *s, const struct config *c, int64_t from_ms, int64_t to_m
 			n_points++;
 			t = json_object_get(b.point_tests, key);
 			json_array_append_new(
-				pts, json_pack("{s:s, s:s, s:s, s:i, s:s, s:f, s:I, s:O, s:O, s:O}",
-					       "device", dv->id, "point", dv->points[p].name, "zone",
-					       dv->points[p].zone, "zone_no", dv->points[p].zone_no,
-					       "location", dv->points[p].location, "available_pct",
-					       pct(down, end - lo), "unavailable_s",
-					       (json_int_t)(down / 1000), "tested",
-					       json_object_get(t, "tested"), "not_tested",
-					       json_object_get(t, "not_tested"), "last_tested",
-					       json_object_get(t, "last_tested")));
+			    pts, json_pack("{s:s, s:s, s:s, s:i, s:s, s:f, s:I, s:O, s:O, s:O}",
+					   "device", dv->id, "point", dv->points[p].name, "zone",
+					   dv->points[p].zone, "zone_no", dv->points[p].zone_no,
+					   "location", dv->points[p].location, "available_pct",
+					   pct(down, end - lo), "unavailable_s",
+					   (json_int_t)(down / 1000), "tested",
+					   json_object_get(t, "tested"), "not_tested",
+					   json_object_get(t, "not_tested"), "last_tested",
+					   json_object_get(t, "last_tested")));
 			if (json_integer_value(json_object_get(t, "tested")) == 0)
 				json_array_append_new(untested, json_string(key));
 		}
@@ -1165,7 +1185,7 @@ int report_build(store *s, const struct config *c, int64_t from_ms, int64_t to_m
 	tl.list = json_array();
 	{
 		/* the status in force when the period began, then every change */
-		struct timeline_ctx first = { json_array() };
+		struct timeline_ctx first = {json_array()};
 
 		store_compliance_at(s, from_ms, compliance_row_cb, &first);
 		if (json_array_size(first.list) == 1) {
@@ -1211,34 +1231,34 @@ int report_build(store *s, const struct config *c, int64_t from_ms, int64_t to_m
 		      "in_test_mode", (json_int_t)b.n_test_alarms, "list", b.alarms);
 	b.alarms = NULL;
 	json_object_set_new(rep, "alarms", o);
-	json_object_set_new(rep, "faults",
-			    json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(faults),
-				      "list", faults));
+	json_object_set_new(
+	    rep, "faults",
+	    json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(faults), "list", faults));
 	faults = NULL;
-	json_object_set_new(rep, "availability",
-			    json_pack("{s:f, s:f, s:I, s:I, s:o}", "points_pct",
-				      n_points ? round(100.0 * points_pct_sum / (double)n_points) / 100.0
-					       : 100.0,
-				      "gateway_pct", pct(uplink_down, end - lo), "uplink_down_s",
-				      (json_int_t)(uplink_down / 1000), "longest_outage_s",
-				      (json_int_t)(longest / 1000), "points", pts));
-	json_object_set_new(rep, "tests",
-			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "tested",
-				      (json_int_t)b.n_tested, "not_tested", (json_int_t)b.n_not_tested,
-				      "sessions", (json_int_t)b.n_sessions, "periodic_ok",
-				      (json_int_t)b.n_periodic_ok, "periodic_trouble",
-				      (json_int_t)b.n_periodic_trouble, "resets",
-				      (json_int_t)b.n_resets, "untested", untested));
+	json_object_set_new(
+	    rep, "availability",
+	    json_pack("{s:f, s:f, s:I, s:I, s:o}", "points_pct",
+		      n_points ? round(100.0 * points_pct_sum / (double)n_points) / 100.0 : 100.0,
+		      "gateway_pct", pct(uplink_down, end - lo), "uplink_down_s",
+		      (json_int_t)(uplink_down / 1000), "longest_outage_s",
+		      (json_int_t)(longest / 1000), "points", pts));
+	json_object_set_new(
+	    rep, "tests",
+	    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "tested", (json_int_t)b.n_tested,
+		      "not_tested", (json_int_t)b.n_not_tested, "sessions",
+		      (json_int_t)b.n_sessions, "periodic_ok", (json_int_t)b.n_periodic_ok,
+		      "periodic_trouble", (json_int_t)b.n_periodic_trouble, "resets",
+		      (json_int_t)b.n_resets, "untested", untested));
 	json_object_set_new(rep, "records", b.records);
 	b.records = NULL;
-	json_object_set_new(rep, "disablements",
-			    json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(dis), "list",
-				      dis));
+	json_object_set_new(
+	    rep, "disablements",
+	    json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(dis), "list", dis));
 	dis = NULL;
 	json_object_set_new(rep, "timeline", timeline ? timeline : json_array());
-	json_object_set_new(rep, "compliance",
-			    json_pack("{s:o, s:o}", "at_end", compliance_at(s, c, end - 1),
-				      "timeline", tl.list));
+	json_object_set_new(
+	    rep, "compliance",
+	    json_pack("{s:o, s:o}", "at_end", compliance_at(s, c, end - 1), "timeline", tl.list));
 	json_object_set_new(rep, "chain",
 			    json_pack("{s:I, s:s}", "seq", (json_int_t)head.seq, "sha256",
 				      store_hash_hex(head.hash, hex)));
@@ -1316,23 +1336,25 @@ static void csv_list(struct report_buf *o, const char *section, const json_t *li
 
 char *report_csv(const json_t *rep, size_t *ret_len)
 {
-	static const char *const alarm_f[] = { "event_id", "ts", "type", "device", "point", "zone",
-					       "zone_no", "location", "cleared", "acked", "acked_by",
-					       "verdict" };
-	static const char *const fault_f[] = { "device", "point", "type", "from", "to", "open",
-					       "duration_s" };
-	static const char *const point_f[] = { "device", "point", "zone", "zone_no", "location",
-					       "available_pct", "unavailable_s", "tested",
-					       "not_tested", "last_tested" };
-	static const char *const rec_f[] = { "event_id", "kind", "date", "entered", "entered_later",
-					     "by", "result", "note", "corrects", "corrected_by" };
-	static const char *const tl_f[] = { "ts", "overall", "time_synced" };
+	static const char *const alarm_f[] = {"event_id", "ts",	   "type",     "device",
+					      "point",	  "zone",  "zone_no",  "location",
+					      "cleared",  "acked", "acked_by", "verdict"};
+	static const char *const fault_f[] = {"device", "point", "type",      "from",
+					      "to",	"open",	 "duration_s"};
+	static const char *const point_f[] = {
+	    "device",	     "point",	      "zone",	"zone_no",    "location",
+	    "available_pct", "unavailable_s", "tested", "not_tested", "last_tested"};
+	static const char *const rec_f[] = {"event_id",	     "kind",	    "date",   "entered",
+					    "entered_later", "by",	    "result", "note",
+					    "corrects",	     "corrected_by"};
+	static const char *const tl_f[] = {"ts", "overall", "time_synced"};
 	const json_t *site = json_object_get(rep, "site"), *per = json_object_get(rep, "period");
-	const json_t *al = json_object_get(rep, "alarms"), *av = json_object_get(rep, "availability");
+	const json_t *al = json_object_get(rep, "alarms"),
+		     *av = json_object_get(rep, "availability");
 	const json_t *te = json_object_get(rep, "tests"), *ch = json_object_get(rep, "chain");
 	const json_t *co = json_object_get(rep, "compliance");
 	const json_t *bv = json_object_get(al, "by_verdict");
-	struct report_buf o = { 0 };
+	struct report_buf o = {0};
 	char b1[64], b2[64];
 	size_t i;
 	struct kv {
@@ -1340,46 +1362,46 @@ char *report_csv(const json_t *rep, size_t *ret_len)
 		const json_t *obj;
 		const char *field;
 	} const summary[] = {
-		{ "site_id", site, "id" },
-		{ "site_name", site, "name" },
-		{ "address", site, "address" },
-		{ "facility_id", site, "facility_id" },
-		{ "timezone", site, "timezone" },
-		{ "period_from", per, "from" },
-		{ "period_to", per, "to" },
-		{ "generated", rep, "generated" },
-		{ "alarms", al, "count" },
-		{ "alarms_real", bv, "real" },
-		{ "alarms_unwanted", bv, "unwanted" },
-		{ "alarms_test", bv, "test" },
-		{ "alarms_no_verdict", bv, "none" },
-		{ "unwanted_12_months", al, "unwanted_12_months" },
-		{ "prealarms", al, "prealarms" },
-		{ "alarms_in_test_mode", al, "in_test_mode" },
-		{ "faults", json_object_get(rep, "faults"), "count" },
-		{ "disablements", json_object_get(rep, "disablements"), "count" },
-		{ "points_available_pct", av, "points_pct" },
-		{ "gateway_available_pct", av, "gateway_pct" },
-		{ "uplink_down_s", av, "uplink_down_s" },
-		{ "longest_outage_s", av, "longest_outage_s" },
-		{ "points_tested", te, "tested" },
-		{ "points_not_tested", te, "not_tested" },
-		{ "test_sessions", te, "sessions" },
-		{ "periodic_ok", te, "periodic_ok" },
-		{ "periodic_trouble", te, "periodic_trouble" },
-		{ "overall_at_end", json_object_get(co, "at_end"), "overall" },
-		{ "chain_seq", ch, "seq" },
-		{ "chain_sha256", ch, "sha256" },
+	    {"site_id", site, "id"},
+	    {"site_name", site, "name"},
+	    {"address", site, "address"},
+	    {"facility_id", site, "facility_id"},
+	    {"timezone", site, "timezone"},
+	    {"period_from", per, "from"},
+	    {"period_to", per, "to"},
+	    {"generated", rep, "generated"},
+	    {"alarms", al, "count"},
+	    {"alarms_real", bv, "real"},
+	    {"alarms_unwanted", bv, "unwanted"},
+	    {"alarms_test", bv, "test"},
+	    {"alarms_no_verdict", bv, "none"},
+	    {"unwanted_12_months", al, "unwanted_12_months"},
+	    {"prealarms", al, "prealarms"},
+	    {"alarms_in_test_mode", al, "in_test_mode"},
+	    {"faults", json_object_get(rep, "faults"), "count"},
+	    {"disablements", json_object_get(rep, "disablements"), "count"},
+	    {"points_available_pct", av, "points_pct"},
+	    {"gateway_available_pct", av, "gateway_pct"},
+	    {"uplink_down_s", av, "uplink_down_s"},
+	    {"longest_outage_s", av, "longest_outage_s"},
+	    {"points_tested", te, "tested"},
+	    {"points_not_tested", te, "not_tested"},
+	    {"test_sessions", te, "sessions"},
+	    {"periodic_ok", te, "periodic_ok"},
+	    {"periodic_trouble", te, "periodic_trouble"},
+	    {"overall_at_end", json_object_get(co, "at_end"), "overall"},
+	    {"chain_seq", ch, "seq"},
+	    {"chain_sha256", ch, "sha256"},
 	};
 
 	{
-		const char *h[] = { "section", "key", "value" };
+		const char *h[] = {"section", "key", "value"};
 
 		csv_row(&o, h, 3);
 	}
 	for (i = 0; i < ARRAY_SIZE(summary); i++) {
-		const char *f[3] = { "summary", summary[i].k,
-				     jstr(summary[i].obj, summary[i].field, b1, sizeof(b1)) };
+		const char *f[3] = {"summary", summary[i].k,
+				    jstr(summary[i].obj, summary[i].field, b1, sizeof(b1))};
 
 		csv_row(&o, f, 3);
 	}

@@ -33,8 +33,8 @@ int report_period_parse(const char *s, int64_t *ret_from_ms, int64_t *ret_to_ms,
  * the chain head. lang "vi" or "en" (labels only). now_ms clips a period
  * that is not over (0: the wall clock). 0, -EINVAL, -ENOMEM, -errno of the
  * store. */
-int report_build(store *s, const struct config *c, int64_t from_ms, int64_t to_ms,
-		 const char *lang, int64_t now_ms, json_t **ret);
+int report_build(store *s, const struct config *c, int64_t from_ms, int64_t to_ms, const char *lang,
+		 int64_t now_ms, json_t **ret);
 
 /* The report as RFC 4180 CSV (CRLF, fields quoted when they hold a comma,
  * a quote or a line break, quotes doubled), one table per section, each
@@ -62,7 +62,7 @@ struct report_buf {
 void report_buf_add(struct report_buf *b, const char *s, size_t n);
 void report_buf_puts(struct report_buf *b, const char *s);
 void report_buf_printf(struct report_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* One CSV field (RFC 4180). */
 void report_buf_csv(struct report_buf *b, const char *s);
 /* Text escaped for HTML (& < > " '). */

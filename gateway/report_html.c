@@ -162,11 +162,12 @@ static void svg_ticks(struct html *h, int y0, int y1)
 			break;
 		if (t < h->from)
 			continue;
-		report_buf_printf(&h->b,
-				  "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" class=\"tick\"/>"
-				  "<text x=\"%.1f\" y=\"%d\" class=\"tl\">%s</text>\n",
-				  x_of(h, t), y0, x_of(h, t), y1, x_of(h, t) + 2, y1 + 11,
-				  sitetime_format(t, weeks ? "%d/%m" : "%m/%Y", buf, sizeof(buf)));
+		report_buf_printf(
+		    &h->b,
+		    "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" class=\"tick\"/>"
+		    "<text x=\"%.1f\" y=\"%d\" class=\"tl\">%s</text>\n",
+		    x_of(h, t), y0, x_of(h, t), y1, x_of(h, t) + 2, y1 + 11,
+		    sitetime_format(t, weeks ? "%d/%m" : "%m/%Y", buf, sizeof(buf)));
 	}
 }
 
@@ -184,8 +185,9 @@ static void svg_segments(struct html *h, const json_t *segs, const char *key, in
 
 		if (strcmp(st, "normal") == 0 || strcmp(st, "compliant") == 0)
 			continue; /* the background */
-		report_buf_printf(&h->b, "<rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" "
-					 "fill=\"%s\"><title>%s</title></rect>",
+		report_buf_printf(&h->b,
+				  "<rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" "
+				  "fill=\"%s\"><title>%s</title></rect>",
 				  a, y, z - a < min ? min : z - a, hgt, state_color(st),
 				  status_label(h, st));
 	}
@@ -198,8 +200,9 @@ static void svg_legend(struct html *h, const char *const *states, size_t n, int 
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		report_buf_printf(&h->b, "<rect x=\"%.0f\" y=\"%d\" width=\"10\" height=\"10\" "
-					 "fill=\"%s\"/><text x=\"%.0f\" y=\"%d\" class=\"tl\">",
+		report_buf_printf(&h->b,
+				  "<rect x=\"%.0f\" y=\"%d\" width=\"10\" height=\"10\" "
+				  "fill=\"%s\"/><text x=\"%.0f\" y=\"%d\" class=\"tl\">",
 				  x, y, state_color(states[i]), x + 14, y + 10);
 		esc(h, status_label(h, states[i]));
 		put(h, "</text>");
@@ -212,27 +215,30 @@ static void more_rows(struct html *h, size_t n, size_t shown);
 
 static void device_timeline(struct html *h, const json_t *rep)
 {
-	static const char *const states[] = { "normal", "alarm", "prealarm", "fault", "test",
-					      "disabled" };
+	static const char *const states[] = {"normal", "alarm", "prealarm",
+					     "fault",  "test",	"disabled"};
 	const json_t *devs = json_object_get(rep, "timeline");
-	size_t n = json_array_size(devs), i, shown = n < MAX_TIMELINE_DEVICES ? n : MAX_TIMELINE_DEVICES;
+	size_t n = json_array_size(devs), i,
+	       shown = n < MAX_TIMELINE_DEVICES ? n : MAX_TIMELINE_DEVICES;
 	int height = (int)shown * SVG_ROW + 40;
 
 	put(h, "<h2>");
 	esc(h, L(h, "device_timeline"));
 	put(h, "</h2>\n");
-	report_buf_printf(&h->b,
-			  "<svg class=\"tlsvg\" viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\" "
-			  "role=\"img\">\n",
-			  SVG_W, height + 4);
+	report_buf_printf(
+	    &h->b,
+	    "<svg class=\"tlsvg\" viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\" "
+	    "role=\"img\">\n",
+	    SVG_W, height + 4);
 	for (i = 0; i < shown; i++) {
 		const json_t *d = json_array_get(devs, i);
 		int y = (int)i * SVG_ROW;
 
 		report_buf_printf(&h->b, "<text x=\"0\" y=\"%d\" class=\"dl\">", y + 12);
 		esc(h, S(d, "device"));
-		report_buf_printf(&h->b, "</text><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
-					 "fill=\"%s\"/>",
+		report_buf_printf(&h->b,
+				  "</text><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+				  "fill=\"%s\"/>",
 				  SVG_LABEL, y + 1, SVG_W - SVG_LABEL - 4, SVG_ROW - 3,
 				  state_color("normal"));
 		svg_segments(h, json_object_get(d, "segments"), "state", y + 1, SVG_ROW - 3);
@@ -247,7 +253,7 @@ static void device_timeline(struct html *h, const json_t *rep)
 
 static void compliance_timeline(struct html *h, const json_t *tl)
 {
-	static const char *const states[] = { "compliant", "due_soon", "non_compliant" };
+	static const char *const states[] = {"compliant", "due_soon", "non_compliant"};
 	json_t *segs = json_array();
 	size_t i;
 
@@ -256,20 +262,22 @@ static void compliance_timeline(struct html *h, const json_t *tl)
 		char to[UTIL_TS_LEN];
 
 		util_rfc3339(nx ? ms_of(nx, "ts") : h->to, to);
-		json_array_append_new(segs, json_pack("{s:s, s:s, s:s}", "from", S(e, "ts"), "to", to,
-						      "overall", S(e, "overall")));
+		json_array_append_new(segs, json_pack("{s:s, s:s, s:s}", "from", S(e, "ts"), "to",
+						      to, "overall", S(e, "overall")));
 	}
 	put(h, "<h2>");
 	esc(h, L(h, "compliance_timeline"));
 	put(h, "</h2>\n");
-	report_buf_printf(&h->b,
-			  "<svg class=\"tlsvg\" viewBox=\"0 0 %d 62\" xmlns=\"http://www.w3.org/2000/svg\" "
-			  
-			  "role=\"img\">\n<text x=\"0\" y=\"14\" class=\"dl\">",
-			  SVG_W);
+	report_buf_printf(
+	    &h->b,
+	    "<svg class=\"tlsvg\" viewBox=\"0 0 %d 62\" xmlns=\"http://www.w3.org/2000/svg\" "
+
+	    "role=\"img\">\n<text x=\"0\" y=\"14\" class=\"dl\">",
+	    SVG_W);
 	esc(h, L(h, "overall"));
-	report_buf_printf(&h->b, "</text><rect x=\"%d\" y=\"2\" width=\"%d\" height=\"16\" "
-				 "fill=\"%s\"/>",
+	report_buf_printf(&h->b,
+			  "</text><rect x=\"%d\" y=\"2\" width=\"%d\" height=\"16\" "
+			  "fill=\"%s\"/>",
 			  SVG_LABEL, SVG_W - SVG_LABEL - 4,
 			  json_array_size(tl) ? state_color("compliant") : "#bdbdbd");
 	if (json_array_size(tl)) {
@@ -277,8 +285,9 @@ static void compliance_timeline(struct html *h, const json_t *tl)
 		int64_t first = ms_of(json_array_get(tl, 0), "ts");
 
 		if (first > h->from)
-			report_buf_printf(&h->b, "<rect x=\"%d\" y=\"2\" width=\"%.2f\" height=\"16\" "
-						 "fill=\"#bdbdbd\"/>",
+			report_buf_printf(&h->b,
+					  "<rect x=\"%d\" y=\"2\" width=\"%.2f\" height=\"16\" "
+					  "fill=\"#bdbdbd\"/>",
 					  SVG_LABEL, x_of(h, first) - SVG_LABEL);
 	}
 	svg_segments(h, segs, "overall", 2, 16);
@@ -340,8 +349,8 @@ static void point_id(struct html *h, const json_t *e)
 
 static void alarms_table(struct html *h, const json_t *al)
 {
-	static const char *const cols[] = { "time", "point", "zone", "location", "cleared", "acked",
-					    "verdict" };
+	static const char *const cols[] = {"time",    "point", "zone",	 "location",
+					   "cleared", "acked", "verdict"};
 	const json_t *list = json_object_get(al, "list");
 	size_t i, n = json_array_size(list);
 
@@ -371,8 +380,9 @@ static void alarms_table(struct html *h, const json_t *al)
 		put(h, "</td><td>");
 		local_time(h, a, "acked", true);
 		put(h, "</td><td>");
-		esc(h, !v[0] ? L(h, "unverified") : strcmp(v, "test") == 0 ? L(h, "test_verdict")
-										: L(h, v));
+		esc(h, !v[0]			? L(h, "unverified")
+		       : strcmp(v, "test") == 0 ? L(h, "test_verdict")
+						: L(h, v));
 		put(h, "</td></tr>\n");
 	}
 	put(h, "</tbody></table>\n");
@@ -381,7 +391,7 @@ static void alarms_table(struct html *h, const json_t *al)
 
 static void spans_table(struct html *h, const char *key, const json_t *list, size_t max)
 {
-	static const char *const cols[] = { "point", "fault_type", "from", "to", "duration" };
+	static const char *const cols[] = {"point", "fault_type", "from", "to", "duration"};
 	size_t i, n = json_array_size(list);
 
 	section(h, key);
@@ -415,10 +425,11 @@ static void spans_table(struct html *h, const char *key, const json_t *list, siz
 
 static void compliance_table(struct html *h, const json_t *c)
 {
-	static const char *const cols[] = { "item", "status", "last", "due", "detail" };
-	static const char *const items[] = { "system_test", "maintenance", "self_inspection",
-					     "police_inspection", "device_test", "faults",
-					     "disablements", "uplink", "clock", "storage" };
+	static const char *const cols[] = {"item", "status", "last", "due", "detail"};
+	static const char *const items[] = {
+	    "system_test", "maintenance", "self_inspection", "police_inspection",
+	    "device_test", "faults",	  "disablements",    "uplink",
+	    "clock",	   "storage"};
 	const json_t *it = json_object_get(c, "items");
 	size_t i;
 
@@ -455,7 +466,7 @@ static void compliance_table(struct html *h, const json_t *c)
 
 static void records_table(struct html *h, const json_t *list)
 {
-	static const char *const cols[] = { "item", "date", "entered", "by", "result", "note" };
+	static const char *const cols[] = {"item", "date", "entered", "by", "result", "note"};
 	size_t i, n = json_array_size(list);
 
 	section(h, "records");
@@ -508,14 +519,15 @@ static void records_table(struct html *h, const json_t *list)
 
 static void points_table(struct html *h, const json_t *av, const json_t *te)
 {
-	static const char *const cols[] = { "point", "zone", "location", "availability", "tested",
-					    "last" };
+	static const char *const cols[] = {"point",	   "zone",   "location",
+					   "availability", "tested", "last"};
 	const json_t *pts = json_object_get(av, "points"), *un = json_object_get(te, "untested");
 	size_t i, n = json_array_size(pts);
 
 	section(h, "tests");
-	report_buf_printf(&h->b, "<p>%s: %lld &middot; %s: %lld &middot; %s: %lld &middot; %s: "
-				 "%lld</p>\n",
+	report_buf_printf(&h->b,
+			  "<p>%s: %lld &middot; %s: %lld &middot; %s: %lld &middot; %s: "
+			  "%lld</p>\n",
 			  L(h, "tested"), I(te, "tested"), L(h, "not_tested"), I(te, "not_tested"),
 			  L(h, "test_sessions"), I(te, "sessions"), L(h, "periodic_tests"),
 			  I(te, "periodic_ok") + I(te, "periodic_trouble"));
@@ -551,35 +563,38 @@ static void points_table(struct html *h, const json_t *av, const json_t *te)
 }
 
 static const char css[] =
-	"@page { size: A4; margin: 14mm 12mm; }\n"
-	"body { font-family: 'DejaVu Sans', sans-serif; font-size: 10pt; color: #212121; "
-	"margin: 0 auto; max-width: 190mm; }\n"
-	"h1 { font-size: 16pt; margin: 0 0 4pt; } h2 { font-size: 12pt; margin: 14pt 0 4pt; "
-	"border-bottom: 1px solid #9e9e9e; break-after: avoid; page-break-after: avoid; }\n"
-	"table { border-collapse: collapse; width: 100%; page-break-inside: auto; }\n"
-	"thead { display: table-header-group; } tr { page-break-inside: avoid; break-inside: avoid; }\n"
-	"th, td { border: 1px solid #bdbdbd; padding: 2pt 4pt; text-align: left; vertical-align: top; }\n"
-	"th { background: #eeeeee; } td.small { font-size: 8pt; }\n"
-	".id td:first-child { width: 34%; font-weight: bold; }\n"
-	".cards { display: flex; flex-wrap: wrap; gap: 6pt; margin: 8pt 0; }\n"
-	".card { border: 1px solid #bdbdbd; border-radius: 4pt; padding: 4pt 8pt; min-width: 28mm; }\n"
-	".card b { font-size: 13pt; }\n"
-	".overall { color: #fff; padding: 6pt 10pt; border-radius: 4pt; font-size: 13pt; "
-	"font-weight: bold; display: inline-block; }\n"
-	".st { color: #fff; padding: 0 4pt; border-radius: 3pt; white-space: nowrap; }\n"
-	".more { color: #616161; font-style: italic; }\n"
-	".tlsvg { width: 100%; height: auto; } .tlsvg text { font-family: 'DejaVu Sans', sans-serif; }\n"
-	".dl { font-size: 11px; } .tl { font-size: 10px; fill: #424242; } .tick { stroke: #9e9e9e; "
-	"stroke-width: 0.5; }\n"
-	"footer { margin-top: 14pt; font-size: 8pt; color: #616161; word-break: break-all; }\n";
+    "@page { size: A4; margin: 14mm 12mm; }\n"
+    "body { font-family: 'DejaVu Sans', sans-serif; font-size: 10pt; color: #212121; "
+    "margin: 0 auto; max-width: 190mm; }\n"
+    "h1 { font-size: 16pt; margin: 0 0 4pt; } h2 { font-size: 12pt; margin: 14pt 0 4pt; "
+    "border-bottom: 1px solid #9e9e9e; break-after: avoid; page-break-after: avoid; }\n"
+    "table { border-collapse: collapse; width: 100%; page-break-inside: auto; }\n"
+    "thead { display: table-header-group; } tr { page-break-inside: avoid; break-inside: avoid; }\n"
+    "th, td { border: 1px solid #bdbdbd; padding: 2pt 4pt; text-align: left; vertical-align: top; "
+    "}\n"
+    "th { background: #eeeeee; } td.small { font-size: 8pt; }\n"
+    ".id td:first-child { width: 34%; font-weight: bold; }\n"
+    ".cards { display: flex; flex-wrap: wrap; gap: 6pt; margin: 8pt 0; }\n"
+    ".card { border: 1px solid #bdbdbd; border-radius: 4pt; padding: 4pt 8pt; min-width: 28mm; }\n"
+    ".card b { font-size: 13pt; }\n"
+    ".overall { color: #fff; padding: 6pt 10pt; border-radius: 4pt; font-size: 13pt; "
+    "font-weight: bold; display: inline-block; }\n"
+    ".st { color: #fff; padding: 0 4pt; border-radius: 3pt; white-space: nowrap; }\n"
+    ".more { color: #616161; font-style: italic; }\n"
+    ".tlsvg { width: 100%; height: auto; } .tlsvg text { font-family: 'DejaVu Sans', sans-serif; "
+    "}\n"
+    ".dl { font-size: 11px; } .tl { font-size: 10px; fill: #424242; } .tick { stroke: #9e9e9e; "
+    "stroke-width: 0.5; }\n"
+    "footer { margin-top: 14pt; font-size: 8pt; color: #616161; word-break: break-all; }\n";
 
 char *report_html(const json_t *rep, size_t *ret_len)
 {
 	const json_t *site = json_object_get(rep, "site"), *per = json_object_get(rep, "period");
-	const json_t *al = json_object_get(rep, "alarms"), *av = json_object_get(rep, "availability");
+	const json_t *al = json_object_get(rep, "alarms"),
+		     *av = json_object_get(rep, "availability");
 	const json_t *co = json_object_get(rep, "compliance"), *end = json_object_get(co, "at_end");
 	const json_t *bv = json_object_get(al, "by_verdict"), *ch = json_object_get(rep, "chain");
-	struct html h = { .lang = S(rep, "lang") };
+	struct html h = {.lang = S(rep, "lang")};
 	const char *overall = S(end, "overall");
 	char d1[16], d2[16];
 
@@ -601,11 +616,11 @@ char *report_html(const json_t *rep, size_t *ret_len)
 	esc(&h, L(&h, "title"));
 	put(&h, "</h1>\n<table class=\"id\">\n");
 	{
-		const char *rows[][2] = { { "site", S(site, "name") },
-					  { "address", S(site, "address") },
-					  { "facility_id", S(site, "facility_id") },
-					  { "site_id", S(site, "id") },
-					  { "timezone", S(site, "timezone") } };
+		const char *rows[][2] = {{"site", S(site, "name")},
+					 {"address", S(site, "address")},
+					 {"facility_id", S(site, "facility_id")},
+					 {"site_id", S(site, "id")},
+					 {"timezone", S(site, "timezone")}};
 		size_t i;
 
 		for (i = 0; i < ARRAY_SIZE(rows); i++) {
@@ -647,11 +662,13 @@ char *report_html(const json_t *rep, size_t *ret_len)
 	report_buf_printf(&h.b, "<div class=\"card\">%s: <b>%lld</b></div>\n", L(&h, "fault_count"),
 			  I(json_object_get(rep, "faults"), "count"));
 	report_buf_printf(&h.b, "<div class=\"card\">%s: <b>%.2f %%</b></div>\n",
-			  L(&h, "points_avail"), json_real_value(json_object_get(av, "points_pct")));
+			  L(&h, "points_avail"),
+			  json_real_value(json_object_get(av, "points_pct")));
 	report_buf_printf(&h.b, "<div class=\"card\">%s: <b>%.2f %%</b></div>\n",
-			  L(&h, "gateway_avail"), json_real_value(json_object_get(av, "gateway_pct")));
-	report_buf_printf(&h.b, "<div class=\"card\">%s: <b>%lld</b></div>\n", L(&h, "unwanted_12m"),
-			  I(al, "unwanted_12_months"));
+			  L(&h, "gateway_avail"),
+			  json_real_value(json_object_get(av, "gateway_pct")));
+	report_buf_printf(&h.b, "<div class=\"card\">%s: <b>%lld</b></div>\n",
+			  L(&h, "unwanted_12m"), I(al, "unwanted_12_months"));
 	put(&h, "</div>\n<p>");
 	esc(&h, L(&h, "longest_outage"));
 	put(&h, ": ");

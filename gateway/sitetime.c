@@ -46,7 +46,7 @@ int32_t sitetime_offset_s(int64_t utc_ms)
 
 static int days_in_month(int y, int m)
 {
-	static const int d[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int d[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
 	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
 		return 29;
@@ -55,7 +55,7 @@ static int days_in_month(int y, int m)
 
 int sitetime_local_ms(int y, int m, int d, int64_t *ret_utc_ms)
 {
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	time_t t;
 
 	if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
@@ -107,7 +107,7 @@ char *sitetime_format(int64_t utc_ms, const char *fmt, char *buf, size_t len)
 void sitetime_date(int64_t utc_ms, int *ret_y, int *ret_m, int *ret_d)
 {
 	time_t t = (time_t)(utc_ms / 1000);
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 
 	localtime_r(&t, &tm);
 	*ret_y = tm.tm_year + 1900;

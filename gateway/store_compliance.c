@@ -33,7 +33,7 @@ int store_compliance_append(store *s, int64_t ts_ms, const char *overall, bool t
 	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail(s, rc, "storing the compliance status");
-	b = (struct binder){ st, SQLITE_OK };
+	b = (struct binder){st, SQLITE_OK};
 	store_b_int(&b, 1, ts_ms);
 	store_b_text(&b, 2, overall);
 	store_b_int(&b, 3, time_synced ? 1 : 0);
@@ -80,10 +80,11 @@ int store_compliance_at(store *s, int64_t at_ms,
 
 	if (!s || !cb)
 		return -EINVAL;
-	rc = sqlite3_prepare_v2(s->db,
-				"SELECT id, ts_ms, overall, time_synced, payload FROM compliance_history "
-				"WHERE ts_ms <= ?1 ORDER BY ts_ms DESC, id DESC LIMIT 1",
-				-1, &st, NULL);
+	rc = sqlite3_prepare_v2(
+	    s->db,
+	    "SELECT id, ts_ms, overall, time_synced, payload FROM compliance_history "
+	    "WHERE ts_ms <= ?1 ORDER BY ts_ms DESC, id DESC LIMIT 1",
+	    -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail(s, rc, "reading the compliance history");
 	rc = sqlite3_bind_int64(st, 1, at_ms);
@@ -103,13 +104,14 @@ int store_compliance_range(store *s, int64_t from_ms, int64_t to_ms, size_t limi
 
 	if (!s || !cb)
 		return -EINVAL;
-	rc = sqlite3_prepare_v2(s->db,
-				"SELECT id, ts_ms, overall, time_synced, payload FROM compliance_history "
-				"WHERE ts_ms >= ?1 AND ts_ms < ?2 ORDER BY ts_ms, id LIMIT ?3",
-				-1, &st, NULL);
+	rc = sqlite3_prepare_v2(
+	    s->db,
+	    "SELECT id, ts_ms, overall, time_synced, payload FROM compliance_history "
+	    "WHERE ts_ms >= ?1 AND ts_ms < ?2 ORDER BY ts_ms, id LIMIT ?3",
+	    -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail(s, rc, "reading the compliance history");
-	b = (struct binder){ st, SQLITE_OK };
+	b = (struct binder){st, SQLITE_OK};
 	store_b_int(&b, 1, from_ms);
 	store_b_int(&b, 2, to_ms ? to_ms : INT64_MAX);
 	store_b_int(&b, 3, (int64_t)(limit ? limit : COMPLIANCE_RANGE_DEFAULT));
@@ -158,11 +160,12 @@ int store_class_scan(store *s, const char *cls, int64_t from_ms, int64_t to_ms, 
 	/* class = ? AND ts_ms range walks events_class_ts in (ts_ms, seq)
 	 * order: no sort, and the payload column is not read unless asked */
 	static const char sql_bare[] =
-		"SELECT seq, ts_ms, event_id, type, state, cid, device, point, ref FROM events "
-		"WHERE class = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms, seq";
+	    "SELECT seq, ts_ms, event_id, type, state, cid, device, point, ref FROM events "
+	    "WHERE class = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms, seq";
 	static const char sql_payload[] =
-		"SELECT seq, ts_ms, event_id, type, state, cid, device, point, ref, payload FROM events "
-		"WHERE class = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms, seq";
+	    "SELECT seq, ts_ms, event_id, type, state, cid, device, point, ref, payload FROM "
+	    "events "
+	    "WHERE class = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms, seq";
 	struct store_class_row row;
 	sqlite3_stmt *st = NULL;
 	struct binder b;
@@ -173,7 +176,7 @@ int store_class_scan(store *s, const char *cls, int64_t from_ms, int64_t to_ms, 
 	rc = sqlite3_prepare_v2(s->db, with_payload ? sql_payload : sql_bare, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail(s, rc, "scanning events");
-	b = (struct binder){ st, SQLITE_OK };
+	b = (struct binder){st, SQLITE_OK};
 	store_b_text(&b, 1, cls);
 	store_b_int(&b, 2, from_ms);
 	store_b_int(&b, 3, to_ms ? to_ms : INT64_MAX);
@@ -218,15 +221,17 @@ out_finalize:
 static int has_key_index(store *s)
 {
 	int64_t n = 0;
-	int r = store_query_int(s, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
-				   "name = 'events_key'", &n);
+	int r = store_query_int(s,
+				"SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+				"name = 'events_key'",
+				&n);
 
 	return r < 0 ? r : n > 0;
 }
 
 int store_open_runs_at(store *s, const char *cls, int64_t at_ms,
-		       int (*cb)(void *ud, const char *device, const char *point,
-				 const char *type, int64_t since_ms),
+		       int (*cb)(void *ud, const char *device, const char *point, const char *type,
+				 int64_t since_ms),
 		       void *ud)
 {
 	sqlite3_stmt *next = NULL, *back = NULL;
@@ -244,10 +249,11 @@ int store_open_runs_at(store *s, const char *cls, int64_t at_ms,
 				" > ?2 ORDER BY " KEY_EXPR " LIMIT 1",
 				-1, &next, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(s->db,
-					"SELECT state, ts_ms FROM events WHERE class = ?1 AND " KEY_EXPR
-					" = ?2 AND ts_ms <= ?3 ORDER BY ts_ms DESC",
-					-1, &back, NULL);
+		rc = sqlite3_prepare_v2(
+		    s->db,
+		    "SELECT state, ts_ms FROM events WHERE class = ?1 AND " KEY_EXPR
+		    " = ?2 AND ts_ms <= ?3 ORDER BY ts_ms DESC",
+		    -1, &back, NULL);
 	if (rc != SQLITE_OK) {
 		r = store_fail(s, rc, "finding open faults");
 		goto out_finalize;
@@ -256,7 +262,7 @@ int store_open_runs_at(store *s, const char *cls, int64_t at_ms,
 		const unsigned char *k;
 		int64_t since = 0;
 
-		b = (struct binder){ next, SQLITE_OK };
+		b = (struct binder){next, SQLITE_OK};
 		store_b_text(&b, 1, cls);
 		store_b_text(&b, 2, key);
 		r = store_bind_check(s, &b, "finding open faults");
@@ -274,7 +280,7 @@ int store_open_runs_at(store *s, const char *cls, int64_t at_ms,
 		sqlite3_reset(next);
 
 		/* back from at_ms while the key is active: the open run */
-		b = (struct binder){ back, SQLITE_OK };
+		b = (struct binder){back, SQLITE_OK};
 		store_b_text(&b, 1, cls);
 		store_b_text(&b, 2, key);
 		store_b_int(&b, 3, at_ms);
@@ -335,7 +341,7 @@ int store_key_events(store *s, const char *cls, const char *device, const char *
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail(s, rc, "reading events");
-	b = (struct binder){ st, SQLITE_OK };
+	b = (struct binder){st, SQLITE_OK};
 	store_b_text(&b, 1, cls);
 	store_b_text(&b, 2, key);
 	store_b_int(&b, 3, from_ms);

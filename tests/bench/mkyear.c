@@ -52,7 +52,7 @@ struct gen {
 	int dev, pt; /* -1: gateway / device-level */
 	const char *by, *note, *result, *verdict;
 	char date[24];
-	int id;      /* the order it was generated in */
+	int id;	     /* the order it was generated in */
 	int ref_idx; /* id of the generated event it refers to, -1 */
 	uint64_t seq;
 	uint32_t causes;
@@ -149,9 +149,9 @@ int main(int argc, char **argv)
 {
 	const char *cfg_path = NULL;
 	long events = 0, readings = 0, every = 1, v;
-	struct errlist errs = { 0 };
+	struct errlist errs = {0};
 	struct config *c = NULL;
-	struct store_opts so = { .create = true };
+	struct store_opts so = {.create = true};
 	struct pt *pts = NULL;
 	size_t n_pts = 0, i, d, p;
 	uint64_t t0 = util_mono_ms();
@@ -177,7 +177,8 @@ int main(int argc, char **argv)
 			year = (int)v;
 		else if (strcmp(a, "--events") == 0 && util_parse_long(val, 0, 10000000, &v) == 0)
 			events = v;
-		else if (strcmp(a, "--readings") == 0 && util_parse_long(val, 0, 100000000, &v) == 0)
+		else if (strcmp(a, "--readings") == 0 &&
+			 util_parse_long(val, 0, 100000000, &v) == 0)
 			readings = v;
 		else if (strcmp(a, "--every-days") == 0 && util_parse_long(val, 1, 366, &v) == 0)
 			every = v;
@@ -201,7 +202,7 @@ int main(int argc, char **argv)
 		for (p = 0; p < c->devices[d].n_points; p++)
 			if (c->devices[d].points[p].enabled) {
 				pts = realloc(pts, (n_pts + 1) * sizeof(*pts));
-				pts[n_pts++] = (struct pt){ (int)d, (int)p };
+				pts[n_pts++] = (struct pt){(int)d, (int)p};
 			}
 	if (n_pts < 3) {
 		fprintf(stderr, "mkyear: the configuration needs at least 3 alarm points\n");
@@ -243,21 +244,22 @@ int main(int argc, char **argv)
 		for (d = 0; d < c->n_devices; d++) {
 			int64_t t = at(m, 12, 9, 0) + (int64_t)d * 600000;
 
-			add(t, EVCLASS_TEST, "test_mode", true, "1607", (int)d, -1)->by = "Nguyễn Văn An";
+			add(t, EVCLASS_TEST, "test_mode", true, "1607", (int)d, -1)->by =
+			    "Nguyễn Văn An";
 			for (i = 0; i < n_pts; i++) {
 				if (pts[i].dev != (int)d)
 					continue;
 				if (i == 1) {
-					add(t + 300000, EVCLASS_TEST, "point_not_tested", true, "1612",
-					    (int)d, pts[i].pt);
+					add(t + 300000, EVCLASS_TEST, "point_not_tested", true,
+					    "1612", (int)d, pts[i].pt);
 					continue;
 				}
-				add(t + 60000 + (int64_t)i * 1000, EVCLASS_TEST, "smoke", true, "1111",
-				    (int)d, pts[i].pt);
-				add(t + 90000 + (int64_t)i * 1000, EVCLASS_TEST, "smoke", false, "3111",
-				    (int)d, pts[i].pt);
-				add(t + 120000 + (int64_t)i * 1000, EVCLASS_TEST, "point_tested", true,
-				    "1611", (int)d, pts[i].pt);
+				add(t + 60000 + (int64_t)i * 1000, EVCLASS_TEST, "smoke", true,
+				    "1111", (int)d, pts[i].pt);
+				add(t + 90000 + (int64_t)i * 1000, EVCLASS_TEST, "smoke", false,
+				    "3111", (int)d, pts[i].pt);
+				add(t + 120000 + (int64_t)i * 1000, EVCLASS_TEST, "point_tested",
+				    true, "1611", (int)d, pts[i].pt);
 			}
 			add(t + 300001, EVCLASS_TEST, "test_mode", false, "3607", (int)d, -1);
 		}
@@ -279,7 +281,7 @@ int main(int argc, char **argv)
 		static const struct {
 			int m, d;
 			const char *verdict;
-		} al[] = { { 3, 5, "real" }, { 6, 12, "unwanted" }, { 10, 20, NULL } };
+		} al[] = {{3, 5, "real"}, {6, 12, "unwanted"}, {10, 20, NULL}};
 
 		for (k = 0; k < 3; k++) {
 			size_t idx;
@@ -289,17 +291,21 @@ int main(int argc, char **argv)
 				pts[(size_t)k % n_pts].dev, pts[(size_t)k % n_pts].pt);
 			g->causes = CAUSE_THRESHOLD;
 			idx = (size_t)(g - gens);
-			g = add(at(al[k].m, al[k].d, 13, 8), EVCLASS_RECORD, "ack", true, NULL, -1, -1);
+			g = add(at(al[k].m, al[k].d, 13, 8), EVCLASS_RECORD, "ack", true, NULL, -1,
+				-1);
 			g->by = "Trung tâm 114 Tiền Giang";
 			g->verdict = al[k].verdict;
 			g->ref_idx = (int)idx;
 			add(at(al[k].m, al[k].d, 13, 40), EVCLASS_RECORD, "reset", true, NULL,
-			    pts[(size_t)k % n_pts].dev, pts[(size_t)k % n_pts].pt)->by = "Bảo vệ";
+			    pts[(size_t)k % n_pts].dev, pts[(size_t)k % n_pts].pt)
+			    ->by = "Bảo vệ";
 			add(at(al[k].m, al[k].d, 13, 40), EVCLASS_ALARM, "smoke", false, "3111",
 			    pts[(size_t)k % n_pts].dev, pts[(size_t)k % n_pts].pt);
 		}
-		add(at(11, 2, 12, 0), EVCLASS_PREALARM, "smoke", true, "1118", pts[0].dev, pts[0].pt);
-		add(at(11, 2, 12, 5), EVCLASS_PREALARM, "smoke", false, "3118", pts[0].dev, pts[0].pt);
+		add(at(11, 2, 12, 0), EVCLASS_PREALARM, "smoke", true, "1118", pts[0].dev,
+		    pts[0].pt);
+		add(at(11, 2, 12, 5), EVCLASS_PREALARM, "smoke", false, "3118", pts[0].dev,
+		    pts[0].pt);
 		add(at(12, 1, 2, 0), EVCLASS_PREALARM, "heat", true, "1118", pts[3 % n_pts].dev,
 		    pts[3 % n_pts].pt);
 		add(at(12, 1, 2, 9), EVCLASS_PREALARM, "heat", false, "3118", pts[3 % n_pts].dev,
@@ -315,7 +321,8 @@ int main(int argc, char **argv)
 
 		for (i = 0; i < fill; i++) {
 			const struct pt *q = &pts[(i * 7919) % n_pts];
-			int64_t t = start + (int64_t)((double)span * ((double)i + 0.5) / (double)fill);
+			int64_t t =
+			    start + (int64_t)((double)span * ((double)i + 0.5) / (double)fill);
 
 			add(t, EVCLASS_FAULT, "comm_loss", true, "1381", q->dev, q->pt);
 			add(t + 30000, EVCLASS_FAULT, "comm_loss", false, "3381", q->dev, q->pt);
@@ -361,8 +368,8 @@ int main(int argc, char **argv)
 		const struct cfg_device *dv = g->dev >= 0 ? &c->devices[g->dev] : NULL;
 		const struct cfg_point *cp = dv && g->pt >= 0 ? &dv->points[g->pt] : NULL;
 		char eid[160], ref[160];
-		struct event_info e = { 0 };
-		struct store_event se = { 0 };
+		struct event_info e = {0};
+		struct store_event se = {0};
 		char *payload;
 		size_t len;
 
@@ -375,7 +382,8 @@ int main(int argc, char **argv)
 		ref[0] = '\0';
 		if (g->ref_idx >= 0) {
 			/* the referred event was committed earlier: it is older */
-			event_id(c->site.id, store_epoch(s), gens[g->ref_idx].seq, ref, sizeof(ref));
+			event_id(c->site.id, store_epoch(s), gens[g->ref_idx].seq, ref,
+				 sizeof(ref));
 		}
 		e.site = c->site.id;
 		e.epoch = store_epoch(s);
@@ -390,9 +398,9 @@ int main(int argc, char **argv)
 		e.zone_no = cp ? cp->zone_no : 0;
 		e.location = cp ? cp->location : NULL;
 		e.causes = g->causes ? g->causes
-				     : g->cls == EVCLASS_FAULT && strcmp(g->type, "comm_loss") == 0
-					     ? CAUSE_COMM
-					     : 0;
+			   : g->cls == EVCLASS_FAULT && strcmp(g->type, "comm_loss") == 0
+			       ? CAUSE_COMM
+			       : 0;
 		e.threshold = NAN;
 		e.ts_ms = g->ts;
 		e.time_synced = true;

@@ -172,7 +172,7 @@ static void test_overall_over_the_year(void **state)
 static void test_index_and_walk_agree(void **state)
 {
 	struct yeardb *y = *state;
-	static const int days[][2] = { { 4, 5 }, { 4, 9 }, { 5, 3 }, { 9, 3 }, { 9, 10 }, { 12, 1 } };
+	static const int days[][2] = {{4, 5}, {4, 9}, {5, 3}, {9, 3}, {9, 10}, {12, 1}};
 	struct comp_result a[6], b[6];
 	struct comp_gathered *g;
 	sqlite3 *db;
@@ -181,8 +181,8 @@ static void test_index_and_walk_agree(void **state)
 
 	for (i = 0; i < 6; i++) {
 		s = yd_open_ro(y);
-		assert_int_equal(compliance_gather(s, &y->cfg, yd_at(days[i][0], days[i][1], 2, 0), 0,
-						   &g), 0);
+		assert_int_equal(
+		    compliance_gather(s, &y->cfg, yd_at(days[i][0], days[i][1], 2, 0), 0, &g), 0);
 		assert_int_equal(compliance_evaluate(&g->in, &a[i]), 0);
 		compliance_gathered_free(g);
 		store_free(s);
@@ -193,8 +193,8 @@ static void test_index_and_walk_agree(void **state)
 	s = yd_open_ro(y);
 	assert_int_equal(store_open_runs_at(s, "fault", 0, NULL, NULL), -EINVAL);
 	for (i = 0; i < 6; i++) {
-		assert_int_equal(compliance_gather(s, &y->cfg, yd_at(days[i][0], days[i][1], 2, 0), 0,
-						   &g), 0);
+		assert_int_equal(
+		    compliance_gather(s, &y->cfg, yd_at(days[i][0], days[i][1], 2, 0), 0, &g), 0);
 		assert_int_equal(compliance_evaluate(&g->in, &b[i]), 0);
 		compliance_gathered_free(g);
 		assert_memory_equal(&a[i], &b[i], sizeof(a[i]));
@@ -213,7 +213,7 @@ static int one_row(void *ud, const struct store_compliance_row *row)
 static void test_published_json_and_history(void **state)
 {
 	struct yeardb *y = *state;
-	struct store_opts o = { .path = y->path };
+	struct store_opts o = {.path = y->path};
 	struct comp_gathered *g = NULL;
 	struct comp_result res;
 	json_t *j;
@@ -229,14 +229,16 @@ static void test_published_json_and_history(void **state)
 	assert_string_equal(json_string_value(json_object_get(j, "schema")), COMPLIANCE_SCHEMA);
 	assert_string_equal(json_string_value(json_object_get(j, "overall")), "non_compliant");
 	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(json_object_get(j, "items"), "faults"), "status")),
+				json_object_get(json_object_get(j, "items"), "faults"), "status")),
 			    "non_compliant");
 	assert_true(json_integer_value(json_object_get(json_object_get(j, "chain"), "seq")) > 0);
 	txt = json_dumps(j, JSON_COMPACT);
-	assert_int_equal(store_compliance_append(s, yd_at(4, 9, 12, 0), "non_compliant", true, txt,
-						 strlen(txt)), 0);
-	assert_int_equal(store_compliance_append(s, yd_at(4, 11, 12, 0), "compliant", true, txt,
-						 strlen(txt)), 0);
+	assert_int_equal(
+	    store_compliance_append(s, yd_at(4, 9, 12, 0), "non_compliant", true, txt, strlen(txt)),
+	    0);
+	assert_int_equal(
+	    store_compliance_append(s, yd_at(4, 11, 12, 0), "compliant", true, txt, strlen(txt)),
+	    0);
 	assert_int_equal(store_compliance_append(s, 0, NULL, true, txt, 1), -EINVAL);
 	free(txt);
 	json_decref(j);
@@ -256,18 +258,18 @@ static void test_published_json_and_history(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_gather_bad_input, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_point_never_tested, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fault_open_nine_days, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_maintenance_missed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_self_inspection_all_months_but_may, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_police_inspection_corrected, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_disablement_since_first_day, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_uplink_outage, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_overall_over_the_year, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_index_and_walk_agree, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_published_json_and_history, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_gather_bad_input, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_point_never_tested, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fault_open_nine_days, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_maintenance_missed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_self_inspection_all_months_but_may, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_police_inspection_corrected, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_disablement_since_first_day, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_uplink_outage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_overall_over_the_year, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_index_and_walk_agree, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_published_json_and_history, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,21 +21,21 @@ static void test_period_bad(void **state)
 	static const struct {
 		const char *in, *msg;
 	} bad[] = {
-		{ "", "--period: empty; use 2026, 2026-H1, 2026-H2, 2026-11 or 2026-01-01..2026-03-31" },
-		{ "26", "--period '26': not a period; use 2026, 2026-H1, 2026-H2, 2026-11 or "
-			"2026-01-01..2026-03-31" },
-		{ "last-year", "--period 'last-year': not a period; use 2026, 2026-H1, 2026-H2, "
-			       "2026-11 or 2026-01-01..2026-03-31" },
-		{ "2026-H3", "--period '2026-H3': a half-year is H1 or H2" },
-		{ "2026-13", "--period '2026-13': the month must be 01..12" },
-		{ "2026-00", "--period '2026-00': the month must be 01..12" },
-		{ "2026-1", "--period '2026-1': not a period; use 2026, 2026-H1, 2026-H2, 2026-11 or "
-			    "2026-01-01..2026-03-31" },
-		{ "2026-02-30..2026-03-01", "--period: FROM '2026-02-30' is not a day YYYY-MM-DD" },
-		{ "2026-03-01..2026-3-5", "--period: TO '2026-3-5' is not a day YYYY-MM-DD" },
-		{ "2026-03-01..", "--period: TO '' is not a day YYYY-MM-DD" },
-		{ "2026-03-01..2026-02-01", "--period: TO 2026-02-01 is before FROM 2026-03-01" },
-		{ "2025-02-29..2025-03-01", "--period: FROM '2025-02-29' is not a day YYYY-MM-DD" },
+	    {"", "--period: empty; use 2026, 2026-H1, 2026-H2, 2026-11 or 2026-01-01..2026-03-31"},
+	    {"26", "--period '26': not a period; use 2026, 2026-H1, 2026-H2, 2026-11 or "
+		   "2026-01-01..2026-03-31"},
+	    {"last-year", "--period 'last-year': not a period; use 2026, 2026-H1, 2026-H2, "
+			  "2026-11 or 2026-01-01..2026-03-31"},
+	    {"2026-H3", "--period '2026-H3': a half-year is H1 or H2"},
+	    {"2026-13", "--period '2026-13': the month must be 01..12"},
+	    {"2026-00", "--period '2026-00': the month must be 01..12"},
+	    {"2026-1", "--period '2026-1': not a period; use 2026, 2026-H1, 2026-H2, 2026-11 or "
+		       "2026-01-01..2026-03-31"},
+	    {"2026-02-30..2026-03-01", "--period: FROM '2026-02-30' is not a day YYYY-MM-DD"},
+	    {"2026-03-01..2026-3-5", "--period: TO '2026-3-5' is not a day YYYY-MM-DD"},
+	    {"2026-03-01..", "--period: TO '' is not a day YYYY-MM-DD"},
+	    {"2026-03-01..2026-02-01", "--period: TO 2026-02-01 is before FROM 2026-03-01"},
+	    {"2025-02-29..2025-03-01", "--period: FROM '2025-02-29' is not a day YYYY-MM-DD"},
 	};
 	char err[200];
 	int64_t from, to;
@@ -45,7 +45,8 @@ static void test_period_bad(void **state)
 	assert_int_equal(report_period_parse(NULL, &from, &to, err, sizeof(err)), -EINVAL);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
-		assert_int_equal(report_period_parse(bad[i].in, &from, &to, err, sizeof(err)), -EINVAL);
+		assert_int_equal(report_period_parse(bad[i].in, &from, &to, err, sizeof(err)),
+				 -EINVAL);
 		assert_string_equal(err, bad[i].msg);
 	}
 }
@@ -56,14 +57,14 @@ static void test_period_good(void **state)
 	static const struct {
 		const char *in, *from, *to;
 	} good[] = {
-		{ "2026", "2025-12-31T17:00:00.000Z", "2026-12-31T17:00:00.000Z" },
-		{ "2026-H1", "2025-12-31T17:00:00.000Z", "2026-06-30T17:00:00.000Z" },
-		{ "2026-h2", "2026-06-30T17:00:00.000Z", "2026-12-31T17:00:00.000Z" },
-		{ "2026-11", "2026-10-31T17:00:00.000Z", "2026-11-30T17:00:00.000Z" },
-		{ "2026-12", "2026-11-30T17:00:00.000Z", "2026-12-31T17:00:00.000Z" },
-		{ "2028-02", "2028-01-31T17:00:00.000Z", "2028-02-29T17:00:00.000Z" },
-		{ "2026-01-01..2026-03-31", "2025-12-31T17:00:00.000Z", "2026-03-31T17:00:00.000Z" },
-		{ "2026-05-03..2026-05-03", "2026-05-02T17:00:00.000Z", "2026-05-03T17:00:00.000Z" },
+	    {"2026", "2025-12-31T17:00:00.000Z", "2026-12-31T17:00:00.000Z"},
+	    {"2026-H1", "2025-12-31T17:00:00.000Z", "2026-06-30T17:00:00.000Z"},
+	    {"2026-h2", "2026-06-30T17:00:00.000Z", "2026-12-31T17:00:00.000Z"},
+	    {"2026-11", "2026-10-31T17:00:00.000Z", "2026-11-30T17:00:00.000Z"},
+	    {"2026-12", "2026-11-30T17:00:00.000Z", "2026-12-31T17:00:00.000Z"},
+	    {"2028-02", "2028-01-31T17:00:00.000Z", "2028-02-29T17:00:00.000Z"},
+	    {"2026-01-01..2026-03-31", "2025-12-31T17:00:00.000Z", "2026-03-31T17:00:00.000Z"},
+	    {"2026-05-03..2026-05-03", "2026-05-02T17:00:00.000Z", "2026-05-03T17:00:00.000Z"},
 	};
 	char err[200], a[UTIL_TS_LEN], b[UTIL_TS_LEN];
 	int64_t from, to;
@@ -86,18 +87,18 @@ static void test_csv_and_html_escaping(void **state)
 	static const struct {
 		const char *in, *csv, *html;
 	} cases[] = {
-		{ "plain", "plain", "plain" },
-		{ "Khu A, lô 11", "\"Khu A, lô 11\"", "Khu A, lô 11" },
-		{ "say \"hi\"", "\"say \"\"hi\"\"\"", "say &quot;hi&quot;" },
-		{ "two\nlines", "\"two\nlines\"", "two\nlines" },
-		{ "cr\r", "\"cr\r\"", "cr\r" },
-		{ "<script>&'", "<script>&'", "&lt;script&gt;&amp;&#39;" },
-		{ "", "", "" },
+	    {"plain", "plain", "plain"},
+	    {"Khu A, lô 11", "\"Khu A, lô 11\"", "Khu A, lô 11"},
+	    {"say \"hi\"", "\"say \"\"hi\"\"\"", "say &quot;hi&quot;"},
+	    {"two\nlines", "\"two\nlines\"", "two\nlines"},
+	    {"cr\r", "\"cr\r\"", "cr\r"},
+	    {"<script>&'", "<script>&'", "&lt;script&gt;&amp;&#39;"},
+	    {"", "", ""},
 	};
 	size_t i, len;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct report_buf b = { 0 }, h = { 0 };
+		struct report_buf b = {0}, h = {0};
 		char *s;
 
 		report_buf_csv(&b, cases[i].in);
@@ -133,8 +134,9 @@ static json_t *build(struct yeardb *y, const char *period)
 	sitetime_use("Asia/Ho_Chi_Minh");
 	assert_int_equal(report_period_parse(period, &from, &to, err, sizeof(err)), 0);
 	/* the year is over: as seen from 2027 */
-	assert_int_equal(report_build(s, &y->cfg, from, to, "vi", yd_at(12, 31, 0, 0) + 2 * 86400000LL,
-				      &rep), 0);
+	assert_int_equal(
+	    report_build(s, &y->cfg, from, to, "vi", yd_at(12, 31, 0, 0) + 2 * 86400000LL, &rep),
+	    0);
 	store_free(s);
 	return rep;
 }
@@ -172,8 +174,9 @@ static void test_build_year(void **state)
 	int later = 0, corrected = 0;
 
 	assert_string_equal(json_string_value(json_object_get(rep, "schema")), REPORT_SCHEMA);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(rep, "site"),
-							      "facility_id")), "TG-1");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(rep, "site"), "facility_id")),
+	    "TG-1");
 	assert_int_equal(jint(rep, "alarms.count"), 2);
 	/* the later ack on the first alarm says unwanted: it supersedes real */
 	assert_int_equal(jint(rep, "alarms.by_verdict.real"), 0);
@@ -182,7 +185,8 @@ static void test_build_year(void **state)
 	assert_int_equal(jint(rep, "alarms.in_test_mode"), 1);
 	f = json_array_get(json_object_get(json_object_get(rep, "alarms"), "list"), 0);
 	assert_string_equal(json_string_value(json_object_get(f, "location")), "Khu A, lô 11");
-	assert_string_equal(json_string_value(json_object_get(f, "acked")), "2026-03-05T06:08:00.000Z");
+	assert_string_equal(json_string_value(json_object_get(f, "acked")),
+			    "2026-03-05T06:08:00.000Z");
 	assert_string_equal(json_string_value(json_object_get(f, "cleared")),
 			    "2026-03-05T06:40:00.000Z");
 	/* the comm_loss of nine days and the two-hour outage */
@@ -195,23 +199,24 @@ static void test_build_year(void **state)
 	/* smoke-a1: 9 of 365 days unavailable; heat-b1 disabled 11 days */
 	pts = json_object_get(json_object_get(rep, "availability"), "points");
 	assert_int_equal(json_array_size(pts), 3);
-	assert_float_equal(json_real_value(json_object_get(json_array_get(pts, 0),
-							  "available_pct")),
-			   round(10000.0 * (365.0 - 9.0) / 365.0) / 100.0, 0.001);
-	assert_float_equal(json_real_value(json_object_get(json_array_get(pts, 1),
-							  "available_pct")), 100.0, 0.001);
-	assert_float_equal(json_real_value(json_object_get(json_array_get(pts, 2),
-							  "available_pct")),
-			   round(10000.0 * (365.0 - 11.0) / 365.0) / 100.0, 0.001);
-	assert_float_equal(json_real_value(json_object_get(json_object_get(rep, "availability"),
-							  "gateway_pct")),
-			   round(10000.0 * (365.0 * 24 - 2) / (365.0 * 24)) / 100.0, 0.001);
+	assert_float_equal(
+	    json_real_value(json_object_get(json_array_get(pts, 0), "available_pct")),
+	    round(10000.0 * (365.0 - 9.0) / 365.0) / 100.0, 0.001);
+	assert_float_equal(
+	    json_real_value(json_object_get(json_array_get(pts, 1), "available_pct")), 100.0,
+	    0.001);
+	assert_float_equal(
+	    json_real_value(json_object_get(json_array_get(pts, 2), "available_pct")),
+	    round(10000.0 * (365.0 - 11.0) / 365.0) / 100.0, 0.001);
+	assert_float_equal(
+	    json_real_value(json_object_get(json_object_get(rep, "availability"), "gateway_pct")),
+	    round(10000.0 * (365.0 * 24 - 2) / (365.0 * 24)) / 100.0, 0.001);
 	/* tests */
 	assert_int_equal(jint(rep, "tests.tested"), 2);
 	assert_int_equal(jint(rep, "tests.not_tested"), 1);
 	assert_int_equal(jint(rep, "tests.sessions"), 1);
 	assert_string_equal(json_string_value(json_array_get(
-				    json_object_get(json_object_get(rep, "tests"), "untested"), 0)),
+				json_object_get(json_object_get(rep, "tests"), "untested"), 0)),
 			    "smoke-a2.fire");
 	/* records */
 	recs = json_object_get(rep, "records");
@@ -236,7 +241,8 @@ static void test_build_year(void **state)
 		int alarm = 0, fault = 0, test = 0;
 
 		for (i = 0; i < json_array_size(tl); i++) {
-			const char *st = json_string_value(json_object_get(json_array_get(tl, i), "state"));
+			const char *st =
+			    json_string_value(json_object_get(json_array_get(tl, i), "state"));
 
 			alarm += strcmp(st, "alarm") == 0;
 			fault += strcmp(st, "fault") == 0;
@@ -279,12 +285,12 @@ static void test_build_month_and_renderers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_period_bad),
-		cmocka_unit_test(test_period_good),
-		cmocka_unit_test(test_csv_and_html_escaping),
-		cmocka_unit_test_setup_teardown(test_build_bad_input, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_build_year, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_build_month_and_renderers, setup, teardown),
+	    cmocka_unit_test(test_period_bad),
+	    cmocka_unit_test(test_period_good),
+	    cmocka_unit_test(test_csv_and_html_escaping),
+	    cmocka_unit_test_setup_teardown(test_build_bad_input, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_build_year, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_build_month_and_renderers, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

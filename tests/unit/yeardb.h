@@ -67,8 +67,8 @@ struct yd_ev {
 /* Commits one event; its event_id into ret_id when given. */
 static void yd_commit(struct yeardb *y, const struct yd_ev *v, char *ret_id, size_t id_len)
 {
-	struct event_info e = { 0 };
-	struct store_event se = { 0 };
+	struct event_info e = {0};
+	struct store_event se = {0};
 	char eid[160];
 	size_t len;
 	char *payload;
@@ -120,9 +120,15 @@ static void yd_commit(struct yeardb *y, const struct yd_ev *v, char *ret_id, siz
 static void yd_record(struct yeardb *y, int64_t entered, const char *kind, const char *date,
 		      const char *result, const char *ref, char *ret_id, size_t id_len)
 {
-	struct yd_ev v = { .ts = entered, .cls = EVCLASS_RECORD, .type = kind, .active = true,
-			   .device = "gateway", .by = "Nguyễn Văn An", .result = result,
-			   .date = date, .ref = ref };
+	struct yd_ev v = {.ts = entered,
+			  .cls = EVCLASS_RECORD,
+			  .type = kind,
+			  .active = true,
+			  .device = "gateway",
+			  .by = "Nguyễn Văn An",
+			  .result = result,
+			  .date = date,
+			  .ref = ref};
 
 	yd_commit(y, &v, ret_id, id_len);
 }
@@ -130,9 +136,16 @@ static void yd_record(struct yeardb *y, int64_t entered, const char *kind, const
 static void yd_point(struct yeardb *y, int64_t ts, enum event_class cls, const char *type,
 		     bool active, const char *cid, const char *device, const char *point)
 {
-	struct yd_ev v = { .ts = ts, .cls = cls, .type = type, .active = active, .cid = cid,
-			   .device = device, .point = point, .zone = "khu-a", .zone_no = 11,
-			   .location = "Khu A, lô 11" };
+	struct yd_ev v = {.ts = ts,
+			  .cls = cls,
+			  .type = type,
+			  .active = active,
+			  .cid = cid,
+			  .device = device,
+			  .point = point,
+			  .zone = "khu-a",
+			  .zone_no = 11,
+			  .location = "Khu A, lô 11"};
 
 	yd_commit(y, &v, NULL, 0);
 }
@@ -148,7 +161,7 @@ static void yd_config(struct yeardb *y)
 	snprintf(c->site.facility_id, sizeof(c->site.facility_id), "TG-1");
 	snprintf(c->site.timezone, sizeof(c->site.timezone), "Asia/Ho_Chi_Minh");
 	snprintf(c->storage.path, sizeof(c->storage.path), "%s", y->path);
-	c->compliance = (struct cfg_compliance){ 182, 730, 31, 365, 365, 7, 14 };
+	c->compliance = (struct cfg_compliance){182, 730, 31, 365, 365, 7, 14};
 	snprintf(y->pts_a[0].name, sizeof(y->pts_a[0].name), "fire");
 	snprintf(y->pts_a[0].zone, sizeof(y->pts_a[0].zone), "khu-a");
 	y->pts_a[0].zone_no = 11;
@@ -182,7 +195,7 @@ static int yd_rm(const char *p, const struct stat *sb, int flag, struct FTW *ftw
 static struct yeardb *yd_build(void)
 {
 	struct yeardb *y = calloc(1, sizeof(*y));
-	struct store_opts o = { .create = true };
+	struct store_opts o = {.create = true};
 	char id[128], sql[160];
 	sqlite3 *db;
 	int k;
@@ -214,37 +227,44 @@ static struct yeardb *yd_build(void)
 			continue;
 		snprintf(date, sizeof(date), "2026-%02d-10", k);
 		if (k == 1) {
-			yd_record(y, yd_at(1, 10, 10, 0), "self_inspection", date, "pass", NULL, NULL, 0);
+			yd_record(y, yd_at(1, 10, 10, 0), "self_inspection", date, "pass", NULL,
+				  NULL, 0);
 			yd_record(y, yd_at(1, 15, 16, 0), "system_test", "2026-01-15", "pass", NULL,
 				  NULL, 0);
 			continue;
 		}
 		if (k == 2) {
-			yd_record(y, yd_at(2, 10, 10, 0), "self_inspection", date, "pass", NULL, NULL, 0);
+			yd_record(y, yd_at(2, 10, 10, 0), "self_inspection", date, "pass", NULL,
+				  NULL, 0);
 			/* test mode */
 			yd_point(y, yd_at(2, 12, 9, 0), EVCLASS_TEST, "test_mode", true, "1607",
 				 "smoke-a1", NULL);
-			yd_point(y, yd_at(2, 12, 9, 1), EVCLASS_TEST, "smoke", true, "1111", "smoke-a1",
-				 "fire");
+			yd_point(y, yd_at(2, 12, 9, 1), EVCLASS_TEST, "smoke", true, "1111",
+				 "smoke-a1", "fire");
 			yd_point(y, yd_at(2, 12, 9, 2), EVCLASS_TEST, "point_tested", true, "1611",
 				 "smoke-a1", "fire");
 			yd_point(y, yd_at(2, 12, 9, 3), EVCLASS_TEST, "point_tested", true, "1611",
 				 "heat-b1", "heat");
-			yd_point(y, yd_at(2, 12, 9, 4), EVCLASS_TEST, "point_not_tested", true, "1612",
-				 "smoke-a2", "fire");
+			yd_point(y, yd_at(2, 12, 9, 4), EVCLASS_TEST, "point_not_tested", true,
+				 "1612", "smoke-a2", "fire");
 			yd_point(y, yd_at(2, 12, 9, 5), EVCLASS_TEST, "test_mode", false, "3607",
 				 "smoke-a1", NULL);
 			continue;
 		}
 		if (k == 3) {
-			yd_point(y, yd_at(3, 5, 13, 7), EVCLASS_ALARM, "smoke", true, "1111", "smoke-a1",
-				 "fire");
+			yd_point(y, yd_at(3, 5, 13, 7), EVCLASS_ALARM, "smoke", true, "1111",
+				 "smoke-a1", "fire");
 			snprintf(y->alarm1_id, sizeof(y->alarm1_id), "%s:%s:%llu", YD_SITE,
 				 store_epoch(y->s), (unsigned long long)store_last_seq(y->s));
 			{
-				struct yd_ev a = { .ts = yd_at(3, 5, 13, 8), .cls = EVCLASS_RECORD,
-						   .type = "ack", .active = true, .device = "gateway",
-						   .by = "center", .ref = y->alarm1_id, .verdict = "real" };
+				struct yd_ev a = {.ts = yd_at(3, 5, 13, 8),
+						  .cls = EVCLASS_RECORD,
+						  .type = "ack",
+						  .active = true,
+						  .device = "gateway",
+						  .by = "center",
+						  .ref = y->alarm1_id,
+						  .verdict = "real"};
 
 				yd_commit(y, &a, NULL, 0);
 				a.ts = yd_at(3, 6, 9, 0);
@@ -253,9 +273,10 @@ static struct yeardb *yd_build(void)
 			}
 			yd_point(y, yd_at(3, 5, 13, 40), EVCLASS_ALARM, "smoke", false, "3111",
 				 "smoke-a1", "fire");
-			yd_record(y, yd_at(3, 10, 10, 0), "self_inspection", date, "pass", NULL, NULL, 0);
-			yd_record(y, yd_at(3, 20, 14, 0), "police_inspection", "2026-03-20", "fail", NULL,
-				  y->police_fail_id, sizeof(y->police_fail_id));
+			yd_record(y, yd_at(3, 10, 10, 0), "self_inspection", date, "pass", NULL,
+				  NULL, 0);
+			yd_record(y, yd_at(3, 20, 14, 0), "police_inspection", "2026-03-20", "fail",
+				  NULL, y->police_fail_id, sizeof(y->police_fail_id));
 			yd_record(y, yd_at(3, 22, 8, 0), "police_inspection", "2026-03-20", "pass",
 				  y->police_fail_id, NULL, 0);
 			continue;
@@ -265,7 +286,8 @@ static struct yeardb *yd_build(void)
 				 "smoke-a1", "fire");
 			yd_point(y, yd_at(4, 10, 8, 0), EVCLASS_FAULT, "comm_loss", false, "3381",
 				 "smoke-a1", "fire");
-			yd_record(y, yd_at(4, 10, 10, 0), "self_inspection", date, "pass", NULL, NULL, 0);
+			yd_record(y, yd_at(4, 10, 10, 0), "self_inspection", date, "pass", NULL,
+				  NULL, 0);
 			continue;
 		}
 		if (k == 6) {
@@ -273,33 +295,41 @@ static struct yeardb *yd_build(void)
 				 "gateway", NULL);
 			yd_point(y, yd_at(5, 3, 3, 0), EVCLASS_FAULT, "uplink_lost", false, "3350",
 				 "gateway", NULL);
-			yd_record(y, yd_at(6, 10, 10, 0), "self_inspection", date, "pass", NULL, NULL, 0);
-			yd_point(y, yd_at(6, 12, 13, 7), EVCLASS_ALARM, "smoke", true, "1111", "smoke-a2",
-				 "fire");
+			yd_record(y, yd_at(6, 10, 10, 0), "self_inspection", date, "pass", NULL,
+				  NULL, 0);
+			yd_point(y, yd_at(6, 12, 13, 7), EVCLASS_ALARM, "smoke", true, "1111",
+				 "smoke-a2", "fire");
 			snprintf(id, sizeof(id), "%s:%s:%llu", YD_SITE, store_epoch(y->s),
 				 (unsigned long long)store_last_seq(y->s));
 			{
-				struct yd_ev a = { .ts = yd_at(6, 12, 13, 9), .cls = EVCLASS_RECORD,
-						   .type = "ack", .active = true, .device = "gateway",
-						   .by = "center", .ref = id, .verdict = "unwanted" };
+				struct yd_ev a = {.ts = yd_at(6, 12, 13, 9),
+						  .cls = EVCLASS_RECORD,
+						  .type = "ack",
+						  .active = true,
+						  .device = "gateway",
+						  .by = "center",
+						  .ref = id,
+						  .verdict = "unwanted"};
 
 				yd_commit(y, &a, NULL, 0);
 			}
 			continue;
 		}
 		if (k == 7) {
-			yd_record(y, yd_at(7, 10, 10, 0), "self_inspection", date, "pass", NULL, NULL, 0);
-			yd_record(y, yd_at(7, 10, 15, 0), "system_test", "2026-07-10", "pass", NULL, NULL,
-				  0);
+			yd_record(y, yd_at(7, 10, 10, 0), "self_inspection", date, "pass", NULL,
+				  NULL, 0);
+			yd_record(y, yd_at(7, 10, 15, 0), "system_test", "2026-07-10", "pass", NULL,
+				  NULL, 0);
 			continue;
 		}
 		if (k == 9) {
 			int dd;
 
 			for (dd = 1; dd <= 11; dd++)
-				yd_point(y, yd_at(9, dd, dd == 1 ? 7 : 0, 0), EVCLASS_FAULT, "disabled",
-					 true, "1571", "heat-b1", "heat");
-			yd_record(y, yd_at(9, 10, 10, 0), "self_inspection", date, "pass", NULL, NULL, 0);
+				yd_point(y, yd_at(9, dd, dd == 1 ? 7 : 0, 0), EVCLASS_FAULT,
+					 "disabled", true, "1571", "heat-b1", "heat");
+			yd_record(y, yd_at(9, 10, 10, 0), "self_inspection", date, "pass", NULL,
+				  NULL, 0);
 			yd_point(y, yd_at(9, 12, 7, 0), EVCLASS_FAULT, "disabled", false, "3571",
 				 "heat-b1", "heat");
 			continue;
@@ -311,7 +341,8 @@ static struct yeardb *yd_build(void)
 	/* monitoring began on the first of January */
 	if (sqlite3_open(y->path, &db) != SQLITE_OK)
 		abort();
-	snprintf(sql, sizeof(sql), "UPDATE meta SET created_ms = %lld", (long long)yd_at(1, 1, 0, 0));
+	snprintf(sql, sizeof(sql), "UPDATE meta SET created_ms = %lld",
+		 (long long)yd_at(1, 1, 0, 0));
 	sqlite3_exec(db, sql, NULL, NULL, NULL);
 	sqlite3_close(db);
 	return y;
@@ -319,7 +350,7 @@ static struct yeardb *yd_build(void)
 
 static store *yd_open_ro(struct yeardb *y)
 {
-	struct store_opts o = { .path = y->path, .readonly = true };
+	struct store_opts o = {.path = y->path, .readonly = true};
 	store *s = NULL;
 
 	if (store_open(&o, &s) != 0)
