@@ -439,8 +439,9 @@ int cli_report(int argc, char **argv)
 			    "The period report for inspectors (SPEC §6), read-only. P is 2026,\n"
 			    "2026-H1, 2026-H2, 2026-11 or 2026-01-01..2026-03-31 (days in the\n"
 			    "site's time zone, both included). JSON (the default) is the data,\n"
-			    "in UTC; CSV (RFC 4180) and HTML (one self-contained page, A4) show\n"
-			    "local times. -o writes FILE instead of standard output.\n");
+			    "in UTC; CSV (RFC 4180, times local with their offset) and HTML (one\n"
+			    "self-contained page, A4) show local times. -o writes FILE instead of\n"
+			    "standard output.\n");
 			return 0;
 		default:
 			cli_usage_error("report", "unknown option");

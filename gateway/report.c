@@ -1292,12 +1292,30 @@ static void csv_row(struct report_buf *o, const char *const *f, size_t n)
 	report_buf_add(o, "\r\n", 2);
 }
 
+/* A time of the data (RFC 3339 UTC, "...Z") as the site's local time with
+ * its offset, "2026-03-05T13:07:00+07:00": what a person reads in a
+ * spreadsheet, still exact. Other strings as they are. */
+static const char *csv_time(const char *v, char *buf, size_t len)
+{
+	int64_t ms;
+	int32_t off;
+	char local[32];
+
+	if (strlen(v) != 24 || v[10] != 'T' || v[23] != 'Z' || util_parse_rfc3339(v, &ms) < 0)
+		return v;
+	off = sitetime_offset_s(ms);
+	sitetime_format(ms, "%Y-%m-%dT%H:%M:%S", local, sizeof(local));
+	snprintf(buf, len, "%s%c%02d:%02d", local, off < 0 ? '-' : '+', abs(off) / 3600,
+		 abs(off) % 3600 / 60);
+	return buf;
+}
+
 static const char *jstr(const json_t *o, const char *key, char *buf, size_t len)
 {
 	const json_t *v = json_object_get(o, key);
 
 	if (json_is_string(v))
-		return json_string_value(v);
+		return csv_time(json_string_value(v), buf, len);
 	if (json_is_integer(v))
 		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
 	else if (json_is_real(v))
@@ -1394,6 +1412,7 @@ char *report_csv(const json_t *rep, size_t *ret_len)
 	    {"chain_sha256", ch, "sha256"},
 	};
 
+	sitetime_use(json_string_value(json_object_get(site, "timezone")));
 	{
 		const char *h[] = {"section", "key", "value"};
 

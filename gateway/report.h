@@ -38,7 +38,9 @@ int report_build(store *s, const struct config *c, int64_t from_ms, int64_t to_m
 
 /* The report as RFC 4180 CSV (CRLF, fields quoted when they hold a comma,
  * a quote or a line break, quotes doubled), one table per section, each
- * with a header row: section,key,... malloc'd, NUL-terminated; NULL on ENOMEM. */
+ * with a header row: section,key,... Times in the site's local time with
+ * their offset (2026-03-05T13:07:00+07:00). Selects the site's zone.
+ * malloc'd, NUL-terminated; NULL on ENOMEM. */
 char *report_csv(const json_t *rep, size_t *ret_len);
 /* The report as one HTML page (report_html.c). */
 char *report_html(const json_t *rep, size_t *ret_len);

@@ -269,6 +269,9 @@ static void test_build_month_and_renderers(void **state)
 	assert_int_equal(strncmp(csv, "section,key,value\r\n", 19), 0);
 	assert_non_null(strstr(csv, "summary,site_name,\"Chợ \"\"Thử\"\" <A>, Khu A\"\r\n"));
 	assert_non_null(strstr(csv, "fault,smoke-a1,fire,comm_loss,"));
+	/* times local, with their offset */
+	assert_non_null(strstr(csv, "fault,smoke-a1,fire,comm_loss,2026-04-01T08:00:00+07:00,"
+				    "2026-04-10T08:00:00+07:00,false,777600\r\n"));
 	free(csv);
 	html = report_html(rep, &len);
 	assert_non_null(html);
