@@ -5,7 +5,8 @@ CC      ?= cc
 PKGS    := libmodbus jansson yaml-0.1 sqlite3 libsystemd libcrypto
 DEB_PKGS := build-essential pkg-config libpaho-mqtt-dev libmodbus-dev libsqlite3-dev \
 	    libyaml-dev libcmocka-dev libjansson-dev libsystemd-dev mosquitto \
-	    mosquitto-clients socat sqlite3 python3 libssl-dev valgrind mbpoll tzdata
+	    mosquitto-clients socat sqlite3 python3 libssl-dev valgrind mbpoll \
+	    tzdata chromium fonts-dejavu-core poppler-utils
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wconversion
 ifeq ($(CI),true)
@@ -21,9 +22,10 @@ B       := build
 # whole system.
 GATEWAY_MODULES := util log errlist queue marks \
 	ytree yval yrules config profile_load profile detect point compliance \
-	store store_history store_maint store_chain publish poller \
+	store store_history store_maint store_chain store_compliance compliance_data sitetime \
+	report report_html publish poller \
 	outbox event site payload journal intake uplink health modes request recovery \
-	instance gateway control cli cli_record
+	instance gateway control cli cli_record cli_inspect
 GATEWAY_SRCS := $(filter $(patsubst %,gateway/%.c,$(GATEWAY_MODULES)),$(wildcard gateway/*.c))
 GATEWAY_OBJS := $(patsubst %.c,$(B)/%.o,$(GATEWAY_SRCS))
 LIB     := $(B)/libfiregw.a
@@ -37,7 +39,7 @@ TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 
 BINS := $(B)/firegw $(B)/firegw-sim
 # test tools: a backlog maker and a wall-clock shifter for the fault tests
-TOOLS := $(B)/mkbacklog $(B)/clockshift.so
+TOOLS := $(B)/mkbacklog $(B)/clockshift.so $(B)/mkyear
 
 .PHONY: all deps run test unit unit-bins sanitize bench clean lint format help install
 all: $(BINS) $(TOOLS)
@@ -57,6 +59,10 @@ $(B)/firegw-sim: $(SIM_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/mkbacklog: tests/fault/mkbacklog.c $(LIB)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# a year of a premises, for the inspectors' commands' tests and the bench
+$(B)/mkyear: tests/bench/mkyear.c $(LIB)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(B)/clockshift.so: tests/fault/clockshift.c

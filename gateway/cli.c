@@ -33,7 +33,7 @@ struct common_opts {
 	bool help;
 };
 
-static void usage_error(const char *cmd, const char *msg)
+void cli_usage_error(const char *cmd, const char *msg)
 {
 	fprintf(stderr, "firegw %s: %s\nTry 'firegw %s --help'.\n", cmd, msg, cmd);
 }
@@ -57,7 +57,7 @@ static struct config *load_config_or_report(const char *path)
 
 /* The configuration and its database, read-only (works beside a running
  * daemon: WAL lets a reader in). Returns 0, or the exit status to use. */
-static int open_readonly(const char *path, struct config **ret_c, store **ret_st)
+int cli_open_readonly(const char *path, struct config **ret_c, store **ret_st)
 {
 	struct store_opts so = { .readonly = true };
 	struct config *c;
@@ -107,12 +107,12 @@ int cli_check(int argc, char **argv)
 			       "allowed), 1 when not.\n");
 			return 0;
 		default:
-			usage_error("check", "unknown option");
+			cli_usage_error("check", "unknown option");
 			return 2;
 		}
 	}
 	if (optind < argc) {
-		usage_error("check", "unexpected argument");
+		cli_usage_error("check", "unexpected argument");
 		return 2;
 	}
 	r = config_load(path, config_builtin_profile_dir(), &errs, &c);
@@ -235,11 +235,11 @@ int cli_status(int argc, char **argv)
 			       "(read-only; works with or without the daemon).\n");
 			return 0;
 		default:
-			usage_error("status", "unknown option");
+			cli_usage_error("status", "unknown option");
 			return 2;
 		}
 	}
-	r = open_readonly(path, &c, &st);
+	r = cli_open_readonly(path, &c, &st);
 	if (r)
 		return r;
 	ping = json_pack("{s:s}", "op", "ping");
@@ -388,13 +388,13 @@ int cli_watch(int argc, char **argv)
 			break;
 		case 'n':
 			if (util_parse_long(optarg, 1, 1000000000, &count) < 0) {
-				usage_error("watch", "--count takes a whole number from 1");
+				cli_usage_error("watch", "--count takes a whole number from 1");
 				return 2;
 			}
 			break;
 		case 't':
 			if (util_parse_long(optarg, 1, 86400 * 365, &timeout_s) < 0) {
-				usage_error("watch", "--timeout takes seconds from 1");
+				cli_usage_error("watch", "--timeout takes seconds from 1");
 				return 2;
 			}
 			break;
@@ -409,7 +409,7 @@ int cli_watch(int argc, char **argv)
 			       "Broker, prefix and site come from the configuration unless given.\n");
 			return 0;
 		default:
-			usage_error("watch", "unknown option");
+			cli_usage_error("watch", "unknown option");
 			return 2;
 		}
 	}
@@ -606,16 +606,16 @@ int cli_reset(int argc, char **argv)
 			       "recorded as an event with NAME.\n");
 			return 0;
 		default:
-			usage_error("reset", "unknown option");
+			cli_usage_error("reset", "unknown option");
 			return 2;
 		}
 	}
 	if (optind + 1 != argc) {
-		usage_error("reset", "give exactly one DEVICE or DEVICE.POINT");
+		cli_usage_error("reset", "give exactly one DEVICE or DEVICE.POINT");
 		return 2;
 	}
 	if (!by || !by[0]) {
-		usage_error("reset", "--by NAME is required: who resets is recorded");
+		cli_usage_error("reset", "--by NAME is required: who resets is recorded");
 		return 2;
 	}
 	c = load_config_or_report(path);
@@ -697,7 +697,7 @@ int cli_test(int argc, char **argv)
 			break;
 		case 'm':
 			if (util_parse_long(optarg, 1, 240, &minutes) < 0) {
-				usage_error("test", "--minutes takes 1..240");
+				cli_usage_error("test", "--minutes takes 1..240");
 				return 2;
 			}
 			break;
@@ -712,25 +712,25 @@ int cli_test(int argc, char **argv)
 			       "tested OK (1611), one that does not is reported not tested (1612).\n");
 			return 0;
 		default:
-			usage_error("test", "unknown option");
+			cli_usage_error("test", "unknown option");
 			return 2;
 		}
 	}
 	if (optind >= argc || (strcmp(argv[optind], "start") && strcmp(argv[optind], "end"))) {
-		usage_error("test", "say start or end");
+		cli_usage_error("test", "say start or end");
 		return 2;
 	}
 	action = argv[optind++];
 	if (!by || !by[0]) {
-		usage_error("test", "--by NAME is required: who tests is recorded");
+		cli_usage_error("test", "--by NAME is required: who tests is recorded");
 		return 2;
 	}
 	if (!strcmp(action, "start") && (!minutes || all || optind >= argc)) {
-		usage_error("test", "start needs DEVICE[.POINT]... and --minutes M (1..240)");
+		cli_usage_error("test", "start needs DEVICE[.POINT]... and --minutes M (1..240)");
 		return 2;
 	}
 	if (!strcmp(action, "end") && !all && optind >= argc) {
-		usage_error("test", "end needs DEVICE[.POINT]... or --all");
+		cli_usage_error("test", "end needs DEVICE[.POINT]... or --all");
 		return 2;
 	}
 	req = json_pack("{s:s, s:s, s:s, s:I, s:b, s:o}", "op", "test", "action", action, "by", by,
@@ -774,16 +774,16 @@ static int disable_enable(int argc, char **argv, bool disable)
 				       "Returns disabled points to service (3571).\n");
 			return 0;
 		default:
-			usage_error(cmd, "unknown option");
+			cli_usage_error(cmd, "unknown option");
 			return 2;
 		}
 	}
 	if (optind >= argc) {
-		usage_error(cmd, "give DEVICE or DEVICE.POINT");
+		cli_usage_error(cmd, "give DEVICE or DEVICE.POINT");
 		return 2;
 	}
 	if (!by || !by[0] || (disable && (!reason || !reason[0]))) {
-		usage_error(cmd, disable ? "--reason TEXT and --by NAME are required"
+		cli_usage_error(cmd, disable ? "--reason TEXT and --by NAME are required"
 					 : "--by NAME is required");
 		return 2;
 	}
@@ -894,7 +894,7 @@ int cli_probe(int argc, char **argv)
 			       "decoded values. Goes through the daemon when it runs.\n");
 			return 0;
 		default:
-			usage_error("probe", "unknown option");
+			cli_usage_error("probe", "unknown option");
 			return 2;
 		}
 	}
@@ -958,7 +958,7 @@ int cli_scan(int argc, char **argv)
 				*dash = '\0';
 			if (util_parse_long(optarg, 1, 247, &a) < 0 ||
 			    util_parse_long(dash ? dash + 1 : optarg, 1, 247, &b) < 0 || a > b) {
-				usage_error("scan", "--units takes FROM-TO within 1-247, e.g. 1-32");
+				cli_usage_error("scan", "--units takes FROM-TO within 1-247, e.g. 1-32");
 				return 2;
 			}
 			job.unit_from = (int)a;
@@ -967,7 +967,7 @@ int cli_scan(int argc, char **argv)
 		}
 		case 't':
 			if (util_parse_long(optarg, 10, 1000, &t) < 0) {
-				usage_error("scan", "--timeout-ms takes 10..1000 (ms per unit)");
+				cli_usage_error("scan", "--timeout-ms takes 10..1000 (ms per unit)");
 				return 2;
 			}
 			job.timeout_ms = (int)t;
@@ -977,12 +977,12 @@ int cli_scan(int argc, char **argv)
 			       "Finds which unit ids answer on a bus (default 1-247, 100 ms each).\n");
 			return 0;
 		default:
-			usage_error("scan", "unknown option");
+			cli_usage_error("scan", "unknown option");
 			return 2;
 		}
 	}
 	if (!bus_id) {
-		usage_error("scan", "--bus ID is required");
+		cli_usage_error("scan", "--bus ID is required");
 		return 2;
 	}
 	c = load_config_or_report(path);
@@ -1006,26 +1006,94 @@ int cli_scan(int argc, char **argv)
 
 /* ----------------------------------------------------------- history */
 
+enum history_format { HIST_TABLE, HIST_CSV, HIST_JSON };
+
 struct history_ctx {
 	size_t n;
-	bool json;
+	enum history_format fmt;
+	const char *zone, *type; /* filters: NULL any */
 };
+
+static void csv_field(const char *v, bool last)
+{
+	const char *p;
+
+	if (!v)
+		v = "";
+	if (!strpbrk(v, ",\"\r\n")) {
+		fputs(v, stdout);
+	} else {
+		putchar('"');
+		for (p = v; *p; p++) {
+			if (*p == '"')
+				putchar('"');
+			putchar(*p);
+		}
+		putchar('"');
+	}
+	fputs(last ? "\r\n" : ",", stdout);
+}
 
 static int history_cb(void *ud, const struct store_event_row *row)
 {
 	struct history_ctx *hc = ud;
-	json_t *ev;
+	json_t *ev = NULL;
+	char zone_no[16] = "";
 
-	hc->n++;
-	if (hc->json) {
-		printf("%.*s\n", (int)row->payload_len, row->payload);
+	if (hc->type && strcmp(row->type ? row->type : "", hc->type) != 0)
 		return 0;
+	if (hc->zone || hc->fmt != HIST_JSON) {
+		ev = json_loadb(row->payload, row->payload_len, 0, NULL);
+		if (hc->zone &&
+		    (!ev || strcmp(json_string_value(json_object_get(ev, "zone")) ?: "", hc->zone))) {
+			json_decref(ev);
+			return 0;
+		}
 	}
-	ev = json_loadb(row->payload, row->payload_len, 0, NULL);
-	if (ev)
-		print_event_line(stdout, "db", ev);
+	hc->n++;
+	switch (hc->fmt) {
+	case HIST_JSON:
+		printf("%.*s\n", (int)row->payload_len, row->payload);
+		break;
+	case HIST_CSV:
+		if (json_integer_value(json_object_get(ev, "zone_no")))
+			snprintf(zone_no, sizeof(zone_no), "%lld",
+				 (long long)json_integer_value(json_object_get(ev, "zone_no")));
+		printf("%" PRIu64 ",", row->seq);
+		csv_field(json_string_value(json_object_get(ev, "ts")), false);
+		csv_field(row->event_id, false);
+		csv_field(row->cls, false);
+		csv_field(row->type, false);
+		csv_field(row->state, false);
+		csv_field(row->cid, false);
+		csv_field(row->device, false);
+		csv_field(row->point, false);
+		csv_field(json_string_value(json_object_get(ev, "zone")), false);
+		csv_field(zone_no, false);
+		csv_field(json_string_value(json_object_get(ev, "location")), false);
+		csv_field(json_string_value(json_object_get(ev, "by")), false);
+		csv_field(json_string_value(json_object_get(ev, "note")), true);
+		break;
+	default:
+		if (ev)
+			print_event_line(stdout, "db", ev);
+	}
 	json_decref(ev);
 	return 0;
+}
+
+/* Pages through the store so filters on fields outside the index (zone,
+ * type) still see every event up to --limit matches. */
+static int history_page_cb(void *ud, const struct store_event_row *row)
+{
+	struct history_ctx *hc = ((void **)ud)[0];
+	uint64_t *last = ((void **)ud)[1];
+	size_t *limit = ((void **)ud)[2];
+
+	*last = row->seq;
+	if (hc->n >= *limit)
+		return 1;
+	return history_cb(hc, row);
 }
 
 int cli_history(int argc, char **argv)
@@ -1037,10 +1105,14 @@ int cli_history(int argc, char **argv)
 					      { "class", required_argument, NULL, 'k' },
 					      { "limit", required_argument, NULL, 'n' },
 					      { "json", no_argument, NULL, 'j' },
+					      { "zone", required_argument, NULL, 'z' },
+					      { "type", required_argument, NULL, 'y' },
+					      { "format", required_argument, NULL, 'F' },
 					      { "help", no_argument, NULL, 'h' },
 					      { 0 } };
 	const char *path = CONFIG_DEFAULT_PATH;
 	struct store_query q = { 0 };
+	size_t want = 1000;
 	struct history_ctx hc = { 0 };
 	const char *classes[1];
 	struct config *c;
@@ -1056,7 +1128,7 @@ int cli_history(int argc, char **argv)
 		case 'f':
 		case 't':
 			if (util_parse_rfc3339(optarg, o == 'f' ? &q.from_ms : &q.to_ms) < 0) {
-				usage_error("history", "--from/--to take 2026-11-28 or 2026-11-28T02:11:46Z");
+				cli_usage_error("history", "--from/--to take 2026-11-28 or 2026-11-28T02:11:46Z");
 				return 2;
 			}
 			break;
@@ -1070,30 +1142,74 @@ int cli_history(int argc, char **argv)
 			break;
 		case 'n':
 			if (util_parse_long(optarg, 1, 100000, &limit) < 0) {
-				usage_error("history", "--limit takes 1..100000");
+				cli_usage_error("history", "--limit takes 1..100000");
 				return 2;
 			}
-			q.limit = (size_t)limit;
+			want = (size_t)limit;
 			break;
 		case 'j':
-			hc.json = true;
+			hc.fmt = HIST_JSON;
+			break;
+		case 'z':
+			hc.zone = optarg;
+			break;
+		case 'y':
+			hc.type = optarg;
+			break;
+		case 'F':
+			if (strcmp(optarg, "table") == 0)
+				hc.fmt = HIST_TABLE;
+			else if (strcmp(optarg, "csv") == 0)
+				hc.fmt = HIST_CSV;
+			else if (strcmp(optarg, "json") == 0)
+				hc.fmt = HIST_JSON;
+			else {
+				cli_usage_error("history", "--format takes table, csv or json");
+				return 2;
+			}
 			break;
 		case 'h':
 			printf("Usage: firegw history [-c FILE] [--from T] [--to T] [--device ID]\n"
 			       "                      [--class alarm|prealarm|fault|test|record|system]\n"
-			       "                      [--limit N] [--json]\n"
-			       "Lists stored events, oldest first (read-only).\n");
+			       "                      [--zone ZONE] [--type TYPE] [--limit N]\n"
+			       "                      [--format table|csv|json] [--json]\n"
+			       "Lists stored events, oldest first (read-only). --type is the event\n"
+			       "type (smoke, comm_loss, maintenance, ...); --zone the zone of the\n"
+			       "alarm point. csv: RFC 4180 with a header row; json (= --json): one\n"
+			       "payload per line, the exact stored bytes.\n");
 			return 0;
 		default:
-			usage_error("history", "unknown option");
+			cli_usage_error("history", "unknown option");
 			return 2;
 		}
 	}
-	r = open_readonly(path, &c, &st);
+	r = cli_open_readonly(path, &c, &st);
 	if (r)
 		return r;
-	store_events_query(st, &q, history_cb, &hc);
-	if (!hc.json)
+	if (hc.fmt == HIST_CSV)
+		printf("seq,ts,event_id,class,type,state,cid,device,point,zone,zone_no,location,by,"
+		       "note\r\n");
+	{
+		uint64_t last = 0;
+		void *ud[3] = { &hc, &last, &want };
+
+		/* pages of at most 1000 rows, until --limit events matched */
+		for (;;) {
+			q.after_seq = last;
+			q.limit = 1000;
+			last = 0;
+			r = store_events_query(st, &q, history_page_cb, ud);
+			if (r != 0 || last == 0 || hc.n >= want)
+				break;
+		}
+		if (r < 0) {
+			fprintf(stderr, "firegw history: cannot read the events: %s\n", strerror(-r));
+			store_free(st);
+			config_free(c);
+			return 2;
+		}
+	}
+	if (hc.fmt == HIST_TABLE)
 		fprintf(stderr, "%zu event(s)\n", hc.n);
 	store_free(st);
 	config_free(c);

@@ -89,10 +89,12 @@ enum comp_record_kind compliance_record_kind(const char *name)
 	return COMP_REC_INVALID;
 }
 
-/* "2026-11-28" (UTC) for reasons; the report shows local dates itself. */
-static const char *day_str(int64_t ms, char buf[16])
+/* "2026-11-28" for reasons, in the site's time (offset): a record dated
+ * 2026-03-01 is stored as that local midnight, which in UTC is the day
+ * before east of Greenwich. */
+static const char *day_str(const struct comp_input *in, int64_t ms, char buf[16])
 {
-	time_t t = (time_t)(ms / 1000);
+	time_t t = (time_t)(ms / 1000) + in->utc_offset_s;
 	struct tm tm;
 
 	if (!gmtime_r(&t, &tm) || strftime(buf, 16, "%Y-%m-%d", &tm) == 0)
@@ -157,17 +159,17 @@ static void eval_record_item(const struct comp_input *in, enum comp_record_kind 
 		it->status = COMP_NON_COMPLIANT;
 		snprintf(it->reason, sizeof(it->reason),
 			 "the last %s, on %s, failed; a later pass is needed", what,
-			 day_str(last->date_ms, d1));
+			 day_str(in, last->date_ms, d1));
 		return;
 	}
 	it->status = by_due(in->now_ms, it->due_ms, in->ob->due_soon_days);
 	if (!last_pass)
 		snprintf(it->reason, sizeof(it->reason),
 			 "no %s recorded; due every %d days, counted from %s: due %s", what, days,
-			 day_str(in->since_ms, d1), day_str(it->due_ms, d2));
+			 day_str(in, in->since_ms, d1), day_str(in, it->due_ms, d2));
 	else
 		snprintf(it->reason, sizeof(it->reason), "last %s passed on %s; next due %s (every "
-			 "%d days)", what, day_str(last_pass->date_ms, d1), day_str(it->due_ms, d2),
+			 "%d days)", what, day_str(in, last_pass->date_ms, d1), day_str(in, it->due_ms, d2),
 			 days);
 }
 
@@ -210,7 +212,7 @@ static void eval_device_tests(const struct comp_input *in, struct comp_item_resu
 	else
 		snprintf(it->reason, sizeof(it->reason),
 			 "every point tested within %d days (%d never tested yet); next due: '%s' on %s",
-			 in->ob->device_test_days, never, worst_key, day_str(worst_due, d1));
+			 in->ob->device_test_days, never, worst_key, day_str(in, worst_due, d1));
 }
 
 static void eval_open(const struct comp_input *in, const struct comp_open *v, size_t n,
@@ -241,7 +243,7 @@ static void eval_open(const struct comp_input *in, const struct comp_open *v, si
 	it->status = old ? COMP_NON_COMPLIANT : COMP_DUE_SOON;
 	snprintf(it->reason, sizeof(it->reason),
 		 "%zu open %s, %d older than %d days; oldest '%s' since %s", n, what, old,
-		 in->ob->max_fault_days, oldest, day_str(oldest_since, d1));
+		 in->ob->max_fault_days, oldest, day_str(in, oldest_since, d1));
 }
 
 int compliance_evaluate(const struct comp_input *in, struct comp_result *ret)
@@ -284,7 +286,7 @@ int compliance_evaluate(const struct comp_input *in, struct comp_result *ret)
 	else
 		snprintf(it->reason, sizeof(it->reason),
 			 "the uplink to the command center is down since %s",
-			 day_str(in->uplink_down_since_ms, d1));
+			 day_str(in, in->uplink_down_since_ms, d1));
 
 	it = &ret->items[COMP_CLOCK];
 	it->status = in->clock_synced ? COMP_OK : COMP_DUE_SOON;

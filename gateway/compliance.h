@@ -98,6 +98,8 @@ struct comp_input {
 	int64_t longest_outage_ms;     /* in the period looked at */
 	bool clock_synced;
 	bool storage_fault, storage_full;
+	int32_t utc_offset_s; /* the site's UTC offset, only for the dates written in
+				 reasons (0: UTC); statuses do not depend on it */
 };
 
 struct comp_item_result {

@@ -46,6 +46,9 @@ static const struct command {
 	{ "watch", cli_watch, "subscribe like the command center and print events and states" },
 	{ "reset", cli_reset, "reset latched alarms of a device or point (through the daemon)" },
 	{ "history", cli_history, "list stored events" },
+	{ "compliance", cli_compliance, "show the inspection-compliance status (now, or at a date)" },
+	{ "report", cli_report, "period report for inspectors (json, csv, html)" },
+	{ "verify", cli_verify, "check the tamper-evidence chain of the database" },
 	{ "test", cli_test, "start or end test mode of points (through the daemon)" },
 	{ "disable", cli_disable, "take points out of service, with a reason (through the daemon)" },
 	{ "enable", cli_enable, "return disabled points to service (through the daemon)" },
@@ -58,7 +61,7 @@ static void usage(FILE *f)
 
 	fprintf(f, "Usage: firegw COMMAND [OPTIONS]   (firegw COMMAND --help for each)\n\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\nEvery command takes -c FILE (default %s).\n", CONFIG_DEFAULT_PATH);
 }
 

@@ -152,10 +152,19 @@ static const char schema_v3[] =
 	" payload BLOB NOT NULL);"
 	"CREATE INDEX compliance_history_ts ON compliance_history(ts_ms);";
 
+/* v4 (compliance): the last events of each device.point.type (the state
+ * of a fault or a disablement at any moment) found by index seeks instead
+ * of a walk over every fault of the year (store_compliance.c). The key
+ * expression is written exactly as the queries write it. */
+static const char schema_v4[] =
+	"CREATE INDEX IF NOT EXISTS events_key ON events(class, (device || '|' || ifnull(point, '') || '|' || "
+	"type), ts_ms, state);";
+
 static const struct migration migrations[] = {
 	{ 1, schema_v1, migrate_v1_meta },
 	{ 2, schema_v2, NULL },
 	{ 3, schema_v3, store_chain_migrate },
+	{ 4, schema_v4, NULL },
 };
 #define SCHEMA_VERSION ((int)ARRAY_SIZE(migrations))
 

@@ -228,3 +228,68 @@ int store_chain_verify(store *s, const struct store_chain_head *claim, struct st
 /* Hex of a hash into buf[2 * STORE_HASH_LEN + 1]; parses it back. */
 char *store_hash_hex(const uint8_t h[STORE_HASH_LEN], char buf[2 * STORE_HASH_LEN + 1]);
 int store_hash_parse(const char *hex, uint8_t ret[STORE_HASH_LEN]);
+
+/* Inspection compliance (store_compliance.c, SPEC §6). */
+
+/* Appends a published compliance status (every one is kept: `firegw
+ * compliance --at DATE` shows what was published then). overall is
+ * "compliant" | "due_soon" | "non_compliant"; payload the exact published
+ * JSON bytes. 0, -EINVAL, -ENOSPC, -EIO, -EROFS (read-only handle). */
+int store_compliance_append(store *s, int64_t ts_ms, const char *overall, bool time_synced,
+			    const void *payload, size_t len);
+
+struct store_compliance_row {
+	int64_t id;
+	int64_t ts_ms;
+	const char *overall;
+	bool time_synced;
+	const char *payload;     /* valid during the callback only */
+	size_t payload_len;
+};
+/* The status in force at at_ms: the last row with ts_ms <= at_ms; cb is
+ * called once with it. 0, -ENOENT (nothing published by then), -errno. */
+int store_compliance_at(store *s, int64_t at_ms,
+			int (*cb)(void *ud, const struct store_compliance_row *row), void *ud);
+/* The rows with from_ms <= ts_ms < to_ms in time order, at most limit (0:
+ * 100000); cb returns non-zero to stop (that value is returned). */
+int store_compliance_range(store *s, int64_t from_ms, int64_t to_ms, size_t limit,
+			   int (*cb)(void *ud, const struct store_compliance_row *row), void *ud);
+
+/* meta.created_ms: when monitoring began. 0 or -errno. */
+int store_created_ms(store *s, int64_t *ret);
+/* Each stored point state's key and created_ms (0 on rows older than
+ * schema v3). */
+int store_point_created_foreach(store *s, int (*cb)(void *ud, const char *key, int64_t created_ms),
+				void *ud);
+
+/* Events of one class for replays that need who, what and when (the
+ * compliance evaluation, reports): from_ms <= ts_ms < to_ms (0: open), in
+ * (ts_ms, seq) order, walking events_class_ts. The payload is read only
+ * when with_payload (records); else payload is NULL. */
+struct store_class_row {
+	uint64_t seq;
+	int64_t ts_ms;
+	const char *event_id, *type, *state, *cid, *device, *point, *ref;
+	const char *payload;
+	size_t payload_len;
+};
+int store_class_scan(store *s, const char *cls, int64_t from_ms, int64_t to_ms, bool with_payload,
+		     int (*cb)(void *ud, const struct store_class_row *row), void *ud);
+
+/* The runs of one class open at at_ms (faults, disablements): for each
+ * device.point.type whose last event at or before at_ms is active, cb gets
+ * them (point "" for gateway events) and since_ms, the first active event
+ * after the last cleared one (a daily repeat does not move it). Cost: a few
+ * index seeks per key on events_key (schema v4), whatever the number of
+ * events. 0, -ENOTSUP (an older database opened read-only: no events_key;
+ * use store_class_scan), -errno. */
+int store_open_runs_at(store *s, const char *cls, int64_t at_ms,
+		       int (*cb)(void *ud, const char *device, const char *point,
+				 const char *type, int64_t since_ms),
+		       void *ud);
+/* The events of one key (device, point or "" , type) of class cls with
+ * from_ms <= ts_ms < to_ms (0: open), in time order: cb(ud, active, ts).
+ * Uses events_key; -ENOTSUP without it. */
+int store_key_events(store *s, const char *cls, const char *device, const char *point,
+		     const char *type, int64_t from_ms, int64_t to_ms,
+		     int (*cb)(void *ud, bool active, int64_t ts_ms), void *ud);

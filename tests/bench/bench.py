@@ -16,6 +16,9 @@ Scenarios (BENCH_ONLY=comma list selects some; names in brackets):
   [backlog]    10 000 events and 100 000 telemetry rows waiting: drain rate,
                and two alarms that must jump the backlog
   [fanin]      N gateways on one broker: broker CPU and memory, alarm latency
+  [inspect]    a year of a 250-point site (100 000 events and records, 10
+               million readings, built by build/mkyear): `firegw compliance`
+               (target < 100 ms) and `firegw report --period 2026` (< 2 s)
 
 Times: an alarm's start is time.time() taken right before the control
 command goes to the simulator; its end is the receipt time stamped by
@@ -237,6 +240,57 @@ def scn_store():
         "no SPEC target", None)
     row("store", "50 simultaneous alarms committed as one batch, ms", spread(batch, "%.1f"),
         "no SPEC target", None)
+
+
+def scn_inspect():
+    """Issue 9 item 11: the inspectors' commands on a year of 250 points."""
+    mkyear = os.path.join(BUILD, "mkyear")
+    fw = os.path.join(BUILD, "firegw")
+    readings = 1000000 if QUICK else 10000000
+    with World("inspect") as w:
+        db = w.path("year.db")
+        cfg = w.path("year.yaml")
+        lines = ["site:", "  id: bench-year", '  name: "Chợ lớn — 250 điểm"',
+                 "storage:", "  path: %s" % db, "  max_mb: 1048576", "buses:"]
+        for b in range(5):
+            lines += ["  - id: lan%d" % b, "    tcp: {host: 127.0.0.1, port: %d}" % (1502 + b)]
+        lines.append("devices:")
+        for i in range(250):
+            lines.append('  - {id: smoke-%03d, bus: lan%d, unit: %d, profile: smoke-point, '
+                         'zone: z%d, zone_no: %d, location: "Lô %d"}'
+                         % (i, i // 50, i % 50 + 1, i // 25, i + 1, i))
+        with open(cfg, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        env = dict(os.environ, FIREGW_SENSORS_DIR=os.path.join(ROOT, "sensors"))
+        r = subprocess.run([mkyear, "-c", cfg, "--events", "100000", "--readings",
+                            str(readings), "--every-days", "7"], capture_output=True, text=True,
+                           timeout=1800, env=env)
+        if r.returncode != 0:
+            raise RuntimeError("mkyear: " + r.stderr[-400:])
+        log(r.stdout.strip())
+
+        def timed(args):
+            best = []
+            for _ in range(5):
+                t = time.monotonic()
+                p = subprocess.run([fw] + args + ["-c", cfg], capture_output=True, timeout=120,
+                                   env=env)
+                best.append(time.monotonic() - t)
+                if p.returncode not in (0, 1):
+                    raise RuntimeError("firegw %s: %s" % (args[0], p.stderr[-300:]))
+            return best
+
+        comp = timed(["compliance", "--format", "json"])
+        rep = timed(["report", "--period", "2026", "--format", "json", "-o", w.path("r.json")])
+        html = timed(["report", "--period", "2026", "--format", "html", "-o", w.path("r.html")])
+    RESULTS["scenarios"]["inspect"] = {"compliance_s": comp, "report_json_s": rep,
+                                       "report_html_s": html, "readings": readings}
+    row("inspect", "firegw compliance, year of 250 points (median of 5)",
+        "%.0f ms" % (1000 * sorted(comp)[2]), "< 100 ms", sorted(comp)[2] < 0.1)
+    row("inspect", "firegw report --period 2026, json (median of 5)",
+        "%.2f s" % sorted(rep)[2], "< 2 s", sorted(rep)[2] < 2.0)
+    row("inspect", "firegw report --period 2026, html (median of 5)",
+        "%.2f s" % sorted(html)[2], "< 2 s", sorted(html)[2] < 2.0)
 
 
 def tcp_world(w, n, latch=False):
@@ -624,6 +678,8 @@ def main():
         steps.append(("backlog", scn_backlog))
     if want("fanin"):
         steps.append(("fanin", scn_fanin))
+    if want("inspect"):
+        steps.append(("inspect", scn_inspect))
     failed = []
     for name, fn in steps:
         t = time.monotonic()

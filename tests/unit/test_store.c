@@ -534,8 +534,8 @@ static void test_new_database(void **state)
 	assert_true(is_hex8(store_epoch(s)));
 	assert_int_equal(store_last_seq(s), 0);
 	assert_false(store_unclean(s));
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
-	assert_int_equal(raw_int(f->path, "SELECT schema_version FROM meta"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
+	assert_int_equal(raw_int(f->path, "SELECT schema_version FROM meta"), 4);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM meta"), 1);
 	assert_true(raw_int(f->path, "SELECT created_ms FROM meta") > 1700000000000);
 	assert_int_equal(store_integrity_check(s), 0);
@@ -966,7 +966,7 @@ static void test_migration_v1_to_v3(void **state)
 			  "UPDATE meta SET schema_version = 1");
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
 	s = open_rw(f, 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 4);
 	memset(got, 0, sizeof(got));
 	assert_int_equal(store_point_state_foreach(s, pstate_cb, got), 0);
 	assert_pstate_equal(&got[0], &a);
