@@ -10,6 +10,7 @@
  *   modes.c    reset, test mode, disablement               -> journal
  *   health.c   storage size, clock, center acks            -> journal
  *   recovery.c start-up: open, move aside, salvage, restore
+ *   inspector.c its own thread, read-only: compliance, reports -> here
  *   site.c     the live state of devices and points, read by all
  *
  * One thread, this one, runs all of them except the pollers and paho's
@@ -36,6 +37,7 @@
 #include "control.h"
 #include "event.h"
 #include "health.h"
+#include "inspector.h"
 #include "instance.h"
 #include "intake.h"
 #include "journal.h"
@@ -71,7 +73,13 @@ struct gw {
 	health *h;
 	modes *m;
 	request *rq;
+	inspector *insp;
 	int sfd;
+	/* the compliance status last published (SPEC §6): its signature
+	 * (overall and each item's status) and when */
+	char comp_sig[256];
+	int64_t comp_ms;
+	bool comp_have;
 	int64_t started_ms;
 	uint64_t next_heartbeat, next_telemetry, next_tick;
 	/* systemd watchdog: half its interval (0: off), next ping */
@@ -111,6 +119,87 @@ static json_t *status_now(void *ud, const char *state, const char *reason)
 static void on_alarm(void *ud, const char *event_id)
 {
 	health_alarm_sent(((struct gw *)ud)->h, event_id);
+}
+
+/* What counts for compliance happened: evaluate soon. */
+static void on_event(void *ud, enum event_class cls)
+{
+	struct gw *g = ud;
+
+	if (cls == EVCLASS_RECORD || cls == EVCLASS_TEST || cls == EVCLASS_FAULT)
+		inspector_kick(g->insp);
+}
+
+/* "overall item=status ..." of a published compliance message. */
+static void comp_signature(const char *payload, size_t len, char *buf, size_t size)
+{
+	json_t *o = json_loadb(payload, len, 0, NULL), *items, *v;
+	const char *k;
+	size_t off;
+
+	off = (size_t)snprintf(buf, size, "%s",
+			       json_string_value(json_object_get(o, "overall")) ?: "?");
+	items = json_object_get(o, "items");
+	json_object_foreach(items, k, v)
+		if (off < size)
+			off += (size_t)snprintf(buf + off, size - off, " %s=%s", k,
+						json_string_value(json_object_get(v, "status")) ?: "?");
+	json_decref(o);
+}
+
+/* A compliance evaluation from the inspector (SPEC §6): published
+ * retained, and kept as history, on every change of an item's status and
+ * at least daily. While the clock is not synchronised no change is
+ * published (the last one stands; the first one goes out, marked
+ * time_synced: false), except the daily one. */
+static void comp_status(struct gw *g, const struct insp_result *r)
+{
+	char sig[256];
+	bool changed, daily;
+	int err;
+
+	comp_signature(r->json, r->len, sig, sizeof(sig));
+	changed = !g->comp_have || strcmp(sig, g->comp_sig) != 0;
+	daily = r->ts_ms - g->comp_ms >= 24 * 3600 * (int64_t)1000;
+	if (!changed && !daily)
+		return;
+	if (changed && !daily && g->comp_have && !r->time_synced)
+		return;
+	uplink_keep_retained(g->u, "compliance", r->json, r->len);
+	err = store_compliance_append(g->st, r->ts_ms, r->overall, r->time_synced, r->json,
+				      r->len);
+	if (err < 0)
+		log_warning("compliance status not kept in the history: %s; it is published",
+			    strerror(-err));
+	util_strlcpy(g->comp_sig, sig, sizeof(g->comp_sig));
+	g->comp_ms = r->ts_ms;
+	g->comp_have = true;
+	log_info("compliance: %s", sig);
+}
+
+static int comp_last_cb(void *ud, const struct store_compliance_row *row)
+{
+	struct gw *g = ud;
+
+	comp_signature(row->payload, row->payload_len, g->comp_sig, sizeof(g->comp_sig));
+	g->comp_ms = row->ts_ms;
+	g->comp_have = true;
+	uplink_keep_retained(g->u, "compliance", row->payload, row->payload_len);
+	return 0;
+}
+
+static void drain_inspector(struct gw *g)
+{
+	struct insp_result r;
+	int budget = 16;
+
+	while (budget-- > 0 && inspector_next(g->insp, &r)) {
+		if (r.kind == INSP_STATUS)
+			comp_status(g, &r);
+		else
+			request_inspector_answer(g->rq, &r);
+		insp_result_clear(&r);
+	}
 }
 
 static void on_urgent(void *ud)
@@ -313,7 +402,9 @@ static int start_publisher(struct gw *g)
 
 static int gw_start(struct gw *g)
 {
-	static const struct journal_hooks jh = { .alarm = on_alarm, .urgent = on_urgent };
+	static const struct journal_hooks jh = { .alarm = on_alarm,
+						 .urgent = on_urgent,
+						 .event = on_event };
 	static const struct uplink_hooks uh = { .status = status_now, .message = on_message };
 	char note[1000];
 	size_t i, j;
@@ -367,10 +458,18 @@ static int gw_start(struct gw *g)
 	r = modes_new(g->cfg, &g->site, g->j, g->st, &g->m);
 	if (r < 0)
 		return r;
+	/* the last compliance status published stands until the next one */
+	store_compliance_at(g->st, util_wall_ms(), comp_last_cb, g);
+	r = inspector_start(g->cfg, &g->insp);
+	if (r < 0) {
+		log_error("cannot start the inspector thread: %s", strerror(-r));
+		return r;
+	}
 	{
 		struct request_deps d = {
 			.cfg = g->cfg, .site = &g->site, .st = g->st, .j = g->j, .m = g->m,
-			.u = g->u, .pollers = g->pollers, .status = status_now, .ud = g,
+			.u = g->u, .pollers = g->pollers, .insp = g->insp, .status = status_now,
+			.ud = g,
 		};
 
 		r = request_new(&d, &g->rq);
@@ -427,6 +526,7 @@ static void gw_stop(struct gw *g)
 
 	for (i = 0; i < CONFIG_MAX_BUSES; i++)
 		poller_stop(g->pollers[i]);
+	inspector_stop(g->insp);
 	if (g->results && g->j && g->rq)
 		drain_results(g);
 	if (g->u)
@@ -568,7 +668,7 @@ static uint64_t telemetry_period_ms(const struct gw *g)
 
 static void gw_loop(struct gw *g)
 {
-	struct pollfd fds[3 + 1 + CONTROL_MAX_CLIENTS];
+	struct pollfd fds[4 + 1 + CONTROL_MAX_CLIENTS];
 	uint64_t now = util_mono_ms();
 
 	g->next_heartbeat = now + (uint64_t)g->cfg->mqtt.heartbeat_s * 1000u;
@@ -586,6 +686,7 @@ static void gw_loop(struct gw *g)
 		fds[n++] = (struct pollfd){ .fd = g->sfd, .events = POLLIN };
 		fds[n++] = (struct pollfd){ .fd = queue_fd(g->results), .events = POLLIN };
 		fds[n++] = (struct pollfd){ .fd = publish_fd(g->pub), .events = POLLIN };
+		fds[n++] = (struct pollfd){ .fd = inspector_fd(g->insp), .events = POLLIN };
 		if (g->ctl) {
 			nctl = control_pollfds(g->ctl, &fds[n]);
 			n += nctl;
@@ -605,8 +706,9 @@ static void gw_loop(struct gw *g)
 			handle_signal(g);
 		drain_results(g);
 		uplink_drain_notes(g->u, NOTES_PER_PASS);
+		drain_inspector(g);
 		if (g->ctl && nctl)
-			control_dispatch(g->ctl, &fds[3], nctl, on_control, g);
+			control_dispatch(g->ctl, &fds[4], nctl, on_control, g);
 
 		now = util_mono_ms();
 		if (now >= g->next_tick) {

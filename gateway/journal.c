@@ -581,6 +581,10 @@ int journal_emit(journal *j, const struct journal_event *e)
 		/* scheduled once the batch is durable (journal_batch_end) */
 		if (list_push(&j->batch, &j->n_batch, &j->cap_batch, &sev, e->dev, e->pt) == 0) {
 			j->batch[j->n_batch - 1].row_id = row_id;
+			log_info("event %s: %s %s %s%s%s%s", id, sev.cls, e->type ? e->type : "",
+				 sev.state, d ? " on '" : "", d ? d->id : "", d ? "'" : "");
+			if (j->hooks.event)
+				j->hooks.event(j->ud, e->cls);
 			free(payload);
 			return 0;
 		}
@@ -609,6 +613,8 @@ int journal_emit(journal *j, const struct journal_event *e)
 		storage_error(j, batch_err);
 	log_info("event %s: %s %s %s%s%s%s", id, sev.cls, e->type ? e->type : "", sev.state,
 		 d ? " on '" : "", d ? d->id : "", d ? "'" : "");
+	if (j->hooks.event)
+		j->hooks.event(j->ud, e->cls);
 	if (!sev.topic) {
 		free(payload);
 		return 0;

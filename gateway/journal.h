@@ -28,6 +28,7 @@ typedef struct journal journal;
 struct journal_hooks {
 	void (*alarm)(void *ud, const char *event_id); /* an active fire alarm went out */
 	void (*urgent)(void *ud);                      /* an alarm waits: connect now */
+	void (*event)(void *ud, enum event_class cls); /* an event was made */
 };
 
 /* One event to make. Strings are borrowed. */

@@ -44,7 +44,9 @@ struct request {
 /* One call of an operation. */
 struct call {
 	int channel;
-	int client; /* control handle, -1 over MQTT */
+	int client;                     /* control handle, -1 over MQTT */
+	const struct publish_note *note; /* MQTT: the request message, else NULL */
+	const char *id;                 /* MQTT: the request id */
 };
 
 json_t *request_error(const char *code, const char *fmt, ...)
@@ -189,13 +191,34 @@ static json_t *op_readings(request *rq, json_t *req, const struct call *c)
 	return json_pack("{s:b, s:o}", "ok", 1, "devices", devs);
 }
 
-static json_t *op_unsupported(request *rq, json_t *req, const struct call *c)
+/* compliance and report: built on the inspector's thread (reports of a
+ * year take a while; the polls and alarms never wait for them), answered
+ * when done. */
+static json_t *op_inspect(request *rq, const char *op, json_t *req, const struct call *c)
 {
-	(void)rq;
-	(void)req;
-	(void)c;
-	return request_error("unsupported",
-			     "this gateway version does not keep compliance records yet");
+	int r;
+
+	if (!c->note || !rq->d.insp)
+		return request_error("unavailable", "%s is answered over MQTT by the running "
+						    "daemon; on site use firegw %s", op, op);
+	r = inspector_request(rq->d.insp, op, req, c->id, c->note->response_topic,
+			      c->note->correlation, c->note->correlation_len);
+	if (r == -EAGAIN)
+		return request_error("busy", "other compliance or report requests are being "
+					     "answered; retry in a few seconds");
+	if (r < 0)
+		return request_error("unavailable", "%s: %s; retry", op, strerror(-r));
+	return NULL; /* request_inspector_answer() */
+}
+
+static json_t *op_compliance(request *rq, json_t *req, const struct call *c)
+{
+	return op_inspect(rq, "compliance", req, c);
+}
+
+static json_t *op_report(request *rq, json_t *req, const struct call *c)
+{
+	return op_inspect(rq, "report", req, c);
 }
 
 /* ------------------------------------------------------ state changes */
@@ -598,8 +621,8 @@ static const struct op {
 	{ "status", CH_MQTT | CH_CONTROL, NULL, NULL, op_status },
 	{ "history", CH_MQTT | CH_CONTROL, NULL, NULL, op_history },
 	{ "readings", CH_MQTT | CH_CONTROL, NULL, NULL, op_readings },
-	{ "compliance", CH_MQTT | CH_CONTROL, NULL, NULL, op_unsupported },
-	{ "report", CH_MQTT | CH_CONTROL, NULL, NULL, op_unsupported },
+	{ "compliance", CH_MQTT, NULL, NULL, op_compliance },
+	{ "report", CH_MQTT, NULL, NULL, op_report },
 	{ "reset", CH_MQTT | CH_CONTROL, allow_reset, "remote.allow_reset", op_reset },
 	{ "test", CH_MQTT | CH_CONTROL, allow_test, "remote.allow_test", op_test },
 	{ "record", CH_MQTT | CH_CONTROL, allow_record, "remote.allow_record", op_record },
@@ -788,8 +811,26 @@ void request_mqtt(request *rq, const struct publish_note *n)
 		json_decref(req);
 		return;
 	}
-	resp = request_call(rq, true, -1, req);
+	{
+		struct call c = { .channel = CH_MQTT, .client = -1, .note = n, .id = id };
+
+		resp = json_is_object(req) ? run(rq, json_string_value(json_object_get(req, "op")),
+						 req, &c)
+					   : request_error("bad_request", "a request is a JSON object");
+	}
 	if (resp)
 		answer(rq, n, id, resp);
 	json_decref(req);
+}
+
+void request_inspector_answer(request *rq, const struct insp_result *r)
+{
+	struct publish_note n = { .response_topic = r->response_topic,
+				  .correlation = r->correlation,
+				  .correlation_len = r->correlation_len };
+	json_t *result = json_loadb(r->json, r->len, 0, NULL);
+
+	if (!result)
+		result = request_error("unavailable", "the answer could not be made; retry");
+	answer(rq, &n, r->id, result);
 }

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "control.h"
+#include "inspector.h"
 #include "journal.h"
 #include "modes.h"
 #include "poller.h"
@@ -29,6 +30,7 @@ struct request_deps {
 	modes *m;
 	uplink *u;
 	poller *const *pollers; /* cfg->n_buses */
+	inspector *insp;        /* compliance and report answers; NULL: none */
 	/* the status object as of now (new reference) */
 	json_t *(*status)(void *ud, const char *state, const char *reason);
 	void *ud;
@@ -54,6 +56,10 @@ void request_control(request *rq, int client, json_t *req);
 void request_client_gone(request *rq, int client);
 /* A result of a probe or scan job (poll_result kinds other than READ). */
 void request_job_result(request *rq, const struct poll_result *res);
+
+/* An answer the inspector built for an MQTT request (INSP_ANSWER): sent
+ * like every answer, its id first. */
+void request_inspector_answer(request *rq, const struct insp_result *r);
 
 /* {"ok": false, "error": {"code": code, "message": ...}}; new reference. */
 json_t *request_error(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

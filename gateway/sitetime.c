@@ -28,8 +28,13 @@ int sitetime_zone_ok(const char *tz)
 int sitetime_use(const char *tz)
 {
 	int ok = tz && tz[0] && sitetime_zone_ok(tz);
+	const char *want = ok ? tz : "UTC", *cur = getenv("TZ");
 
-	setenv("TZ", ok ? tz : "UTC", 1);
+	/* the daemon sets TZ once before its threads start: then this
+	 * writes nothing, so its inspector thread may call it too */
+	if (cur && strcmp(cur, want) == 0)
+		return ok || !tz || !tz[0] ? 0 : -ENOENT;
+	setenv("TZ", want, 1);
 	tzset();
 	return ok || !tz || !tz[0] ? 0 : -ENOENT;
 }

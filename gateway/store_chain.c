@@ -192,10 +192,18 @@ int store_chain_load(store *s)
 
 int store_chain_head(store *s, struct store_chain_head *ret)
 {
+	int r;
+
 	if (!s || !ret)
 		return -EINVAL;
 	if (s->schema < 3)
 		return -EPROTO;
+	/* a reader's head moves with the writer's commits: read it now */
+	if (s->readonly) {
+		r = store_chain_load(s);
+		if (r < 0)
+			return r;
+	}
 	ret->seq = s->head_seq;
 	memcpy(ret->hash, s->head, STORE_HASH_LEN);
 	return 0;

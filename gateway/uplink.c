@@ -71,6 +71,12 @@ struct uplink {
 	/* devices gone from the configuration: their retained state is cleared */
 	struct removed_dev *removed;
 	size_t n_removed;
+
+	/* one more retained message kept up to date (the compliance status) */
+	char kept_topic[400];
+	char *kept_payload;
+	size_t kept_len;
+	bool kept_dirty;
 };
 
 /* ------------------------------------------------------------ link */
@@ -343,6 +349,14 @@ static void pump(uplink *u)
 			r = send_status(u);
 			if (r == 0)
 				u->status_dirty = false;
+		} else if (u->kept_dirty && u->kept_payload) {
+			char *copy = malloc(u->kept_len ? u->kept_len : 1);
+
+			if (copy)
+				memcpy(copy, u->kept_payload, u->kept_len);
+			r = send_retained(u, u->kept_topic, copy, u->kept_len);
+			if (r == 0)
+				u->kept_dirty = false;
 		} else if (u->resync) {
 			while (u->resync_next < u->cfg->n_devices && r == -ENOENT) {
 				r = send_device_state(u, (int)u->resync_next);
@@ -421,6 +435,7 @@ static void handle_note(uplink *u, struct publish_note *n)
 		u->backoff_ms = 0;
 		u->n_inflight = 0;
 		u->status_dirty = true;
+		u->kept_dirty = true;
 		u->resync = true;
 		u->resync_next = 0;
 		u->tel_cursor = 0;
@@ -515,7 +530,23 @@ void uplink_free(uplink *u)
 	if (u->st)
 		delete_flush(u);
 	free(u->removed);
+	free(u->kept_payload);
 	free(u);
+}
+
+int uplink_keep_retained(uplink *u, const char *kind, const char *payload, size_t len)
+{
+	char *copy = malloc(len ? len : 1);
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, payload, len);
+	free(u->kept_payload);
+	u->kept_payload = copy;
+	u->kept_len = len;
+	site_topic(u->site, kind, NULL, u->kept_topic, sizeof(u->kept_topic));
+	u->kept_dirty = true;
+	return 0;
 }
 
 void uplink_set_store(uplink *u, store *st)

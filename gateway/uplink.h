@@ -56,6 +56,9 @@ void uplink_telemetry_added(uplink *u);
 /* A device in the database but not in the configuration: its retained
  * state is cleared at the next connect (SPEC §3). */
 void uplink_removed_add(uplink *u, const char *dev);
+/* A retained message of the site (kind: "compliance") the uplink keeps: sent
+ * now and again after every connect, after the status. 0, -ENOMEM. */
+int uplink_keep_retained(uplink *u, const char *kind, const char *payload, size_t len);
 /* Publishes an answer (not stored; QoS 1). 0 or -errno. */
 int uplink_answer(uplink *u, const char *topic, const void *payload, size_t len,
 		  const void *correlation, size_t correlation_len);

@@ -187,10 +187,93 @@ class RecordsTest(FaultBase):
                                      "FIREGW_TEST_CLOCK_FILE": offset})
         self.wait_online(since=m2)
         self.wait_online(since=self.sub.mark())  # a heartbeat later
+        # (the same report may come again, byte for byte: at-least-once)
         again = [q for _, t, q, _ in self.sub.snapshot()[m2:]
-                 if isinstance(q, dict) and q.get("type") == "periodic_test"]
+                 if isinstance(q, dict) and q.get("type") == "periodic_test"
+                 and q["event_id"] != p["event_id"]]
         self.assertEqual(again, [], "a restart must not bring the next report forward")
 
+
+    def start_synced(self, devices):
+        """The gateway with a clock it believes synchronised (the LD_PRELOAD
+        shim answers adjtimex with TIME_OK for its process only)."""
+        env = self.env
+        env.write_config(config(devices))
+        env.start_broker()
+        env.start_sim()
+        self.ctl = env.simctl()
+        self.sub = env.subscriber()
+        self.sub.wait_connected()
+        env.start_gateway(extra_env={"LD_PRELOAD": fgtest.clockshift_lib(),
+                                     "FIREGW_TEST_CLOCK_SYNCED": "1"})
+        self.wait_online()
+
+    def compliance_msg(self, pred=lambda p: True, since=0, timeout=30):
+        return self.sub.wait_for(lambda t, p: t == self.env.topic("compliance")
+                                 and isinstance(p, dict) and pred(p), timeout,
+                                 "a compliance message", since=since)
+
+    def test_compliance_published_and_verifiable(self):
+        """The daemon publishes its compliance status retained, with the
+        chain head; a failed maintenance makes the item non_compliant and a
+        new status goes out; the head published verifies with firegw
+        verify --head; every published status is kept as history."""
+        env = self.env
+        self.start_synced([("s-1", "lan", 1, 250)])
+        first = self.compliance_msg()
+        self.assertEqual(first["schema"], "firegw.compliance.v1")
+        self.assertIn(first["overall"], ("compliant", "due_soon", "non_compliant"))
+        for item in ("system_test", "maintenance", "self_inspection", "police_inspection",
+                     "device_test", "faults", "disablements", "uplink", "clock", "storage"):
+            self.assertIn(item, first["items"])
+        mark = self.sub.mark()
+        r = self.record("maintenance", "--by", "Công ty PCCC", "--result", "fail")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        after = self.compliance_msg(lambda p: p["items"]["maintenance"]["status"] ==
+                                    "non_compliant", since=mark)
+        self.assertEqual(after["overall"], "non_compliant")
+        head = after["chain"]
+        r = env.firegw("verify", "--head", "%d:%s" % (head["seq"], head["sha256"]),
+                       "-c", env.config_path)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # retained: a subscriber connecting now gets it at once
+        out = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(env.mqtt_port),
+                              "-t", env.topic("compliance"), "-C", "1", "-W", "10"],
+                             capture_output=True, text=True, timeout=20)
+        self.assertEqual(json.loads(out.stdout)["overall"], "non_compliant")
+        rows = env.db_query("SELECT overall FROM compliance_history ORDER BY id")
+        self.assertGreaterEqual(len(rows), 2)
+        self.assertEqual(rows[-1][0], "non_compliant")
+
+    def test_compliance_and_report_requests(self):
+        """compliance and report over MQTT, answered off the main loop on
+        response/<id>; bad arguments get bad_request naming the field."""
+        env = self.env
+        self.start_synced([("s-1", "lan", 1, 250)])
+        self.compliance_msg()
+        self.publish(env.topic("request"), json.dumps({"id": "c-1", "op": "compliance"}))
+        a = self.sub.wait_for(lambda t, p: t == env.topic("response", "c-1"), 30, "answer")
+        self.assertTrue(a["ok"], a)
+        self.assertEqual(a["compliance"]["schema"], "firegw.compliance.v1")
+        month = local_day(0)[:7]
+        self.publish(env.topic("request"), json.dumps({"id": "r-1", "op": "report",
+                                                        "period": month, "lang": "en"}))
+        a = self.sub.wait_for(lambda t, p: t == env.topic("response", "r-1"), 60, "report")
+        self.assertTrue(a["ok"], a)
+        rep = a.get("report")
+        self.assertIsNotNone(rep, "a small report comes whole")
+        self.assertEqual(rep["schema"], "firegw.report.v1")
+        for req, field in [({"op": "report", "period": "2026-13"}, "period"),
+                           ({"op": "report"}, "period"),
+                           ({"op": "report", "period": month, "format": "html"}, "format"),
+                           ({"op": "report", "period": month, "lang": "fr"}, "lang"),
+                           ({"op": "compliance", "at": "yesterday"}, "at")]:
+            req["id"] = "bad-" + field
+            self.publish(env.topic("request"), json.dumps(req))
+            a = self.sub.wait_for(lambda t, p, i=req["id"]: t == env.topic("response", i), 30,
+                                  "answer to %s" % req["id"])
+            self.assertEqual(a["error"]["code"], "bad_request", a)
+            self.assertIn(field, a["error"]["message"])
 
 if __name__ == "__main__":
     fgtest.main()
