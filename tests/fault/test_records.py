@@ -255,6 +255,14 @@ class RecordsTest(FaultBase):
         a = self.sub.wait_for(lambda t, p: t == env.topic("response", "c-1"), 30, "answer")
         self.assertTrue(a["ok"], a)
         self.assertEqual(a["compliance"]["schema"], "firegw.compliance.v1")
+        # as a center would ask with mosquitto_rr (request / response)
+        rr = subprocess.run(["mosquitto_rr", "-h", "127.0.0.1", "-p", str(env.mqtt_port),
+                             "-V", "mqttv5", "-q", "1", "-t", env.topic("request"),
+                             "-e", env.topic("response", "rr-1"), "-W", "30",
+                             "-m", json.dumps({"id": "rr-1", "op": "compliance"})],
+                            capture_output=True, text=True, timeout=40)
+        self.assertEqual(rr.returncode, 0, rr.stderr)
+        self.assertEqual(json.loads(rr.stdout)["compliance"]["schema"], "firegw.compliance.v1")
         month = local_day(0)[:7]
         self.publish(env.topic("request"), json.dumps({"id": "r-1", "op": "report",
                                                         "period": month, "lang": "en"}))
