@@ -13,9 +13,10 @@ run=/tmp/firegw-demo
 pids=()
 
 cleanup() {
-	trap - EXIT INT TERM
-	echo
-	echo "stopping: ${#pids[@]} processes started by the demo"
+	trap - EXIT INT TERM HUP
+	# the terminal may be gone (SIGHUP): a failed echo must not stop the cleanup
+	echo 2>/dev/null || true
+	echo "stopping: ${#pids[@]} processes started by the demo" 2>/dev/null || true
 	# newest first, each waited for: the gateway says "offline, shutdown"
 	# to the broker before the broker goes
 	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
@@ -23,10 +24,12 @@ cleanup() {
 		for _ in $(seq 50); do kill -0 "${pids[i]}" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "${pids[i]}" 2>/dev/null || true
 	done
-	echo "logs kept in $run"
+	echo "logs kept in $run" 2>/dev/null || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# closing the terminal of `make run` stops everything it started too
+trap 'exit 129' HUP
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...: bounded wait for a condition
