@@ -35,12 +35,25 @@ static const char *const stmt_sql[ST_MAX] = {
 			    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[ST_OUTBOX_INSERT] = "INSERT INTO outbox(dest, seq, topic, payload, qos, retain, prio, "
 			     "order_key, created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	[ST_PSTATE_UPSERT] = "INSERT OR REPLACE INTO point_state(key, conditions, latched, "
+	/* created_ms is set once, when the point's row is made: its first
+	 * stored state dates its first test obligation (compliance) */
+	[ST_PSTATE_UPSERT] = "INSERT INTO point_state(key, conditions, latched, "
 			     "alarm_causes, prealarm_causes, fault_causes_0, fault_causes_1, "
 			     "fault_causes_2, fault_causes_3, fault_causes_4, fault_causes_5, "
-			     "fault_causes_6, fault_causes_7, since_ms, last_seq, mode) "
+			     "fault_causes_6, fault_causes_7, since_ms, last_seq, mode, created_ms) "
 			     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-			     "?16)",
+			     "?16, ?17) ON CONFLICT(key) DO UPDATE SET conditions = excluded.conditions, "
+			     "latched = excluded.latched, alarm_causes = excluded.alarm_causes, "
+			     "prealarm_causes = excluded.prealarm_causes, "
+			     "fault_causes_0 = excluded.fault_causes_0, "
+			     "fault_causes_1 = excluded.fault_causes_1, "
+			     "fault_causes_2 = excluded.fault_causes_2, "
+			     "fault_causes_3 = excluded.fault_causes_3, "
+			     "fault_causes_4 = excluded.fault_causes_4, "
+			     "fault_causes_5 = excluded.fault_causes_5, "
+			     "fault_causes_6 = excluded.fault_causes_6, "
+			     "fault_causes_7 = excluded.fault_causes_7, since_ms = excluded.since_ms, "
+			     "last_seq = excluded.last_seq, mode = excluded.mode",
 	[ST_OUTBOX_GET] = "SELECT topic, payload FROM outbox WHERE id = ?1",
 	[ST_OUTBOX_DELETE] = "DELETE FROM outbox WHERE id = ?1",
 	[ST_READING_INSERT] = "INSERT INTO readings(ts_ms, device, name, value, quality) "
@@ -858,6 +871,7 @@ static int bind_pstate(struct binder *b, const struct store_point_state *ps)
 	store_b_int(b, 14, ps->since_ms);
 	store_b_int(b, 15, (int64_t)ps->last_seq);
 	store_b_text(b, 16, ps->mode);
+	store_b_int(b, 17, util_wall_ms());
 	return b->rc;
 }
 
