@@ -109,9 +109,7 @@ static json_t *status_now(void *ud, const char *state, const char *reason)
 		.backlog_events = (int64_t)outbox_count(g->ob),
 		.time_synced = health_time_synced(g->h),
 	};
-	int64_t events_stored = 0;
-
-	store_outbox_stats(g->st, &events_stored, &si.backlog_telemetry, &si.oldest_unsent_ms);
+	store_outbox_stats(g->st, NULL, &si.backlog_telemetry, &si.oldest_unsent_ms);
 	payload_count_points(&g->site, &si);
 	return payload_status(&si);
 }

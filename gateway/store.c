@@ -1329,10 +1329,18 @@ int store_outbox_stats(store *s, int64_t *ret_events, int64_t *ret_telemetry, in
 
 	if (!s)
 		return -EINVAL;
+	/* the events count only when asked: the daemon has it from its
+	 * scheduler; telemetry counts through the (prio, id) index; the oldest
+	 * waiting event is the first by id */
 	rc = sqlite3_prepare_v2(s->db,
-				"SELECT (SELECT count(*) FROM outbox WHERE prio < ?1),"
-				" (SELECT count(*) FROM outbox WHERE prio >= ?1),"
-				" (SELECT min(created_ms) FROM outbox WHERE prio < ?1)",
+				ret_events
+					? "SELECT (SELECT count(*) FROM outbox WHERE prio < ?1),"
+					  " (SELECT count(*) FROM outbox WHERE prio >= ?1),"
+					  " (SELECT created_ms FROM outbox WHERE prio < ?1 ORDER BY id"
+					  " LIMIT 1)"
+					: "SELECT 0, (SELECT count(*) FROM outbox WHERE prio >= ?1),"
+					  " (SELECT created_ms FROM outbox WHERE prio < ?1 ORDER BY id"
+					  " LIMIT 1)",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail(s, rc, "counting the outbox");

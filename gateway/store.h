@@ -114,8 +114,9 @@ int store_outbox_foreach(store *s, int min_prio, int max_prio, int64_t after_id,
 int store_outbox_get(store *s, int64_t id, char **ret_topic, void **ret_payload, size_t *ret_len);
 /* Removes delivered rows, in one transaction. */
 int store_outbox_delete(store *s, const int64_t *ids, size_t n);
-/* Rows waiting: events (prio < TELEMETRY) and telemetry; and created_ms of
- * the oldest waiting event (0 when none). */
+/* Rows waiting: events (prio < TELEMETRY; not counted when ret_events is
+ * NULL) and telemetry; and created_ms of the oldest waiting event (0 when
+ * none). */
 int store_outbox_stats(store *s, int64_t *ret_events, int64_t *ret_telemetry, int64_t *ret_oldest_ms);
 
 /* Point states: cb once per stored point. */
