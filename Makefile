@@ -23,7 +23,7 @@ GATEWAY_MODULES := util log errlist queue marks \
 	ytree yval yrules config profile_load profile detect point compliance \
 	store store_history store_maint store_chain publish poller \
 	outbox event site payload journal intake uplink health modes request recovery \
-	instance gateway control cli
+	instance gateway control cli cli_watch cli_daemon cli_bus
 GATEWAY_SRCS := $(filter $(patsubst %,gateway/%.c,$(GATEWAY_MODULES)),$(wildcard gateway/*.c))
 GATEWAY_OBJS := $(patsubst %.c,$(B)/%.o,$(GATEWAY_SRCS))
 LIB     := $(B)/libfiregw.a
