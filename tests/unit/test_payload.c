@@ -106,6 +106,7 @@ static void scene(struct fx *f)
 
 	p = site_point(&f->s, 0, 0);
 	p->det.known = true;
+	p->det.conditions = COND_ALARM; /* kept by the latch (detect.c) */
 	p->det.latched = true;
 	p->det.alarm_causes = 1;
 	read_good(f, 0, T0_MONO, 1.0);
