@@ -19,10 +19,13 @@
 #include "profile.h"
 #include "util.h"
 
-/* A reply of the daemon's probe (a reading) or scan (a unit that answers);
- * error replies are printed by cli_daemon_call(). */
-static void print_reply(json_t *reply)
+/* A reply of the daemon's probe (a reading) or scan (a unit that answers),
+ * printed as the direct path prints its results (direct_cb); error replies
+ * are printed by cli_daemon_call(). 1 for a probe without a valid answer. */
+static int print_reply(json_t *reply)
 {
+	json_int_t rc = json_integer_value(json_object_get(reply, "rc"));
+
 	if (json_object_get(reply, "values")) {
 		/* a probe reading */
 		json_t *v;
@@ -31,8 +34,11 @@ static void print_reply(json_t *reply)
 		printf("%s (unit %" JSON_INTEGER_FORMAT "):",
 		       json_string_value(json_object_get(reply, "device")),
 		       json_integer_value(json_object_get(reply, "unit")));
-		if (json_object_get(reply, "error"))
-			printf(" %s", json_string_value(json_object_get(reply, "error")));
+		if (rc) {
+			printf(" no valid answer: %s\n",
+			       json_string_value(json_object_get(reply, "error")) ?: "?");
+			return 1;
+		}
 		json_object_foreach(json_object_get(reply, "values"), name, v)
 		{
 			json_t *val = json_object_get(v, "value");
@@ -44,14 +50,12 @@ static void print_reply(json_t *reply)
 			else
 				printf(" %s=invalid", name);
 		}
-		if (json_integer_value(json_object_get(reply, "rc")))
-			printf(" no valid answer: %s",
-			       json_string_value(json_object_get(reply, "error")) ?: "?");
 		printf("\n");
 	} else if (json_object_get(reply, "unit")) {
 		printf("unit %" JSON_INTEGER_FORMAT " answers\n",
 		       json_integer_value(json_object_get(reply, "unit")));
 	}
+	return 0;
 }
 
 struct direct_ctx {

@@ -23,29 +23,30 @@
 #define CONTROL_TIMEOUT_MS 15000
 
 struct reply_ctx {
-	void (*print)(json_t *reply);
+	int (*print)(json_t *reply);
 	int failed;
 };
 
-/* An error reply is printed and counted here; the others go to the
- * command's printer. */
+/* An error reply ("error" is an object: a probe reading's "error" is a
+ * string, the reason of its rc) is printed and counted here; the others go
+ * to the command's printer. */
 static void reply_cb(void *ud, json_t *reply)
 {
 	struct reply_ctx *rc = ud;
 	json_t *err = json_object_get(reply, "error");
 
-	if (err) {
+	if (json_is_object(err)) {
 		fprintf(stderr, "firegw: %s: %s\n", json_string_value(json_object_get(err, "code")),
 			json_string_value(json_object_get(err, "message")));
 		rc->failed = 1;
 		return;
 	}
-	if (rc->print)
-		rc->print(reply);
+	if (rc->print && rc->print(reply))
+		rc->failed = 1;
 }
 
 int cli_daemon_call(const struct config *c, json_t *req, int timeout_ms,
-		    void (*print)(json_t *reply), int *ret_failed)
+		    int (*print)(json_t *reply), int *ret_failed)
 {
 	struct reply_ctx rc = { .print = print };
 	int r;
@@ -57,28 +58,30 @@ int cli_daemon_call(const struct config *c, json_t *req, int timeout_ms,
 
 /* ----------------------------------------------------- the one helper */
 
-static void print_reset(json_t *reply)
+static int print_reset(json_t *reply)
 {
 	json_int_t held = json_integer_value(json_object_get(reply, "still_alarm"));
 
 	if (!json_object_get(reply, "cleared"))
-		return;
+		return 0;
 	printf("reset %s: %" JSON_INTEGER_FORMAT " point(s) cleared, %" JSON_INTEGER_FORMAT
 	       " still in alarm%s\n",
 	       json_string_value(json_object_get(reply, "target")),
 	       json_integer_value(json_object_get(reply, "cleared")), held,
 	       held ? " (the fire condition holds)" : "");
+	return 0;
 }
 
-static void print_points(json_t *reply)
+static int print_points(json_t *reply)
 {
 	printf("%" JSON_INTEGER_FORMAT " point(s) done\n",
 	       json_integer_value(json_object_get(reply, "points")));
+	return 0;
 }
 
 static const struct daemon_cmd {
 	const char *name;
-	void (*print)(json_t *reply);
+	int (*print)(json_t *reply);
 	/* reset tells a missing daemon apart from a call that failed; the
 	 * mode commands say one thing for both (both wordings as they were) */
 	bool tell_no_daemon;

@@ -26,8 +26,9 @@ void cli_print_event_line(FILE *f, const char *topic, json_t *ev);
 /* Sends req (borrowed) to the daemon of c and waits at most timeout_ms for
  * all its replies. An error reply ({"error": {"code", "message"}}) is
  * printed as "firegw: CODE: MESSAGE" on stderr and sets *ret_failed to 1;
- * every other reply goes to print (NULL: none). Returns control_call()'s
- * result: 0, -ENOENT/-ECONNREFUSED (no daemon), -ETIMEDOUT, -EPROTO; the
- * caller words it. */
+ * every other reply goes to print (NULL: none), which returns 1 when the
+ * reply tells of a failure (a probe without a valid answer: *ret_failed is
+ * set too), else 0. Returns control_call()'s result: 0, -ENOENT/
+ * -ECONNREFUSED (no daemon), -ETIMEDOUT, -EPROTO; the caller words it. */
 int cli_daemon_call(const struct config *c, json_t *req, int timeout_ms,
-		    void (*print)(json_t *reply), int *ret_failed);
+		    int (*print)(json_t *reply), int *ret_failed);
