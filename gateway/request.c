@@ -290,7 +290,8 @@ static json_t *op_mode(request *rq, const char *op, json_t *req, const struct ca
 		int dev, pt;
 
 		if (!t)
-			return request_error("not_found", "targets must be strings");
+			return request_error("bad_request",
+					     "\"targets\" must list DEVICE or DEVICE.POINT names");
 		if (site_resolve_target(rq->d.site, t, &dev, &pt, why, sizeof(why)) < 0)
 			return request_error("not_found", "%s", why);
 	}

@@ -265,6 +265,12 @@ static const struct bad {
 	{ BOTH, "{\"op\":\"test\",\"action\":\"end\",\"targets\":[],\"by\":\"me\"}", "bad_request",
 	  TARGETS_BAD },
 	{ BOTH, "{\"op\":\"test\",\"action\":\"end\",\"by\":\"me\"}", "bad_request", TARGETS_BAD },
+	/* a target that is not a string is a bad request, not an unknown one */
+	{ BOTH, "{\"op\":\"test\",\"action\":\"end\",\"targets\":[1],\"by\":\"me\"}",
+	  "bad_request", TARGETS_BAD },
+	{ CTL,
+	  "{\"op\":\"disable\",\"targets\":[\"smoke-1\",null],\"by\":\"me\",\"reason\":\"r\"}",
+	  "bad_request", TARGETS_BAD },
 	{ BOTH, "{\"op\":\"test\",\"action\":\"end\",\"targets\":[\"smoke-1\",\"nodev\"],\"by\":\"me\"}",
 	  "not_found", "no device 'nodev' in the configuration" },
 
