@@ -96,6 +96,16 @@ static int history_cb(void *ud, const struct store_event_row *row)
 	return 0;
 }
 
+static bool class_known(const char *name)
+{
+	int k;
+
+	for (k = 0; k < EVCLASS_MAX; k++)
+		if (strcmp(event_class_name((enum event_class)k), name) == 0)
+			return true;
+	return false;
+}
+
 static json_t *op_history(request *rq, json_t *req, const struct call *c)
 {
 	struct store_query q = { 0 };
@@ -125,6 +135,16 @@ static json_t *op_history(request *rq, json_t *req, const struct call *c)
 			classes[i] = json_string_value(json_array_get(cls, i));
 			if (!classes[i])
 				return request_error("bad_request", "\"class\" entries must be strings");
+			/* a misspelt class would match nothing: "no alarms" */
+			if (!class_known(classes[i])) {
+				char esc[80];
+
+				return request_error(
+					"bad_request",
+					"unknown class '%s'; one of alarm, prealarm, fault, test, "
+					"record, system",
+					util_escape(classes[i], strlen(classes[i]), esc, sizeof(esc)));
+			}
 		}
 		q.classes = classes;
 		q.n_classes = json_array_size(cls);

@@ -310,6 +310,11 @@ static const struct bad {
 	  "bad_request", CLASS_BAD },
 	{ BOTH, "{\"op\":\"history\",\"class\":[1]}", "bad_request",
 	  "\"class\" entries must be strings" },
+	/* a misspelt class matched nothing: the center read "no alarms" */
+	{ BOTH, "{\"op\":\"history\",\"class\":[\"alarms\"]}", "bad_request",
+	  "unknown class 'alarms'; one of alarm, prealarm, fault, test, record, system" },
+	{ BOTH, "{\"op\":\"history\",\"class\":[\"fault\",\"\"]}", "bad_request",
+	  "unknown class ''; one of alarm, prealarm, fault, test, record, system" },
 	{ BOTH, "{\"op\":\"history\",\"limit\":0}", "bad_request", "\"limit\" must be 1..1000" },
 	{ BOTH, "{\"op\":\"history\",\"limit\":1001}", "bad_request", "\"limit\" must be 1..1000" },
 	{ BOTH, "{\"op\":\"history\",\"limit\":\"5\"}", "bad_request", "\"limit\" must be 1..1000" },
