@@ -35,6 +35,9 @@
 #include "store.h"
 #include "util.h"
 
+/* a device id of 59 bytes: with ".fire" it fills 64 */
+#define LONG_ID "d01234567890123456789012345678901234567890123456789abcdefgh"
+
 struct fx {
 	char dir[PATH_MAX];
 	struct config *c;
@@ -77,6 +80,7 @@ static int setup_with(void **state, bool allow)
 		 "devices:\n"
 		 "  - {id: smoke-1, bus: b1, unit: 1, profile: smoke-point}\n"
 		 "  - {id: smoke-2, bus: b1, unit: 2, profile: smoke-point}\n"
+		 "  - {id: " LONG_ID ", bus: b1, unit: 3, profile: smoke-point}\n"
 		 "remote: {allow_reset: %s, allow_test: %s}\n",
 		 f->dir, allow ? "true" : "false", allow ? "true" : "false");
 	snprintf(path, sizeof(path), "%s/firegw.yaml", f->dir);
@@ -244,6 +248,16 @@ static const struct bad {
 	  "not_found", "device 'smoke-1' has no point 'nopt'" },
 	{ CTL, "{\"op\":\"reset\",\"target\":\"smoke-1.a\\u0001\",\"by\":\"me\"}", "not_found",
 	  "device 'smoke-1' has no point 'a\\x01'" },
+	/* the point is the target's, whole: a target cut to a buffer named
+	 * LONG_ID.fire for LONG_ID.fireXYZ */
+	{ BOTH, "{\"op\":\"reset\",\"target\":\"" LONG_ID ".fireXYZ\",\"by\":\"me\"}",
+	  "not_found", "device '" LONG_ID "' has no point 'fireXYZ'" },
+	{ BOTH, "{\"op\":\"reset\",\"device\":\"" LONG_ID "\",\"point\":\"fireXYZ\",\"by\":\"me\"}",
+	  "not_found", "device '" LONG_ID "' has no point 'fireXYZ'" },
+	{ CTL, "{\"op\":\"disable\",\"targets\":[\"" LONG_ID ".fireXYZ\"],\"by\":\"me\",\"reason\":\"r\"}",
+	  "not_found", "device '" LONG_ID "' has no point 'fireXYZ'" },
+	{ BOTH, "{\"op\":\"reset\",\"target\":\"" LONG_ID "xxxxxx\",\"by\":\"me\"}",
+	  "not_found", "no device '" LONG_ID "xxxxxx' in the configuration" },
 
 	/* test: action, minutes (seconds only over the socket), targets */
 	{ BOTH, "{\"op\":\"test\",\"targets\":[\"smoke-1\"],\"by\":\"me\",\"minutes\":5}",
@@ -543,7 +557,7 @@ static void test_readings(void **state)
 	r = call(f, true, "{\"op\":\"readings\"}");
 	assert_true(ok(r));
 	devs = json_object_get(r, "devices");
-	assert_int_equal(json_object_size(devs), 2);
+	assert_int_equal(json_object_size(devs), 3);
 	assert_int_equal(json_object_size(json_object_get(devs, "smoke-1")), 3);
 	json_decref(r);
 	r = call(f, false, "{\"op\":\"readings\",\"device\":\"smoke-2\"}");
@@ -624,6 +638,11 @@ static void test_reset(void **state)
 	json_decref(r);
 	events_after(f, v.e[0].seq, &v);
 	assert_int_equal(v.n, 0);
+	/* a target of 64 bytes is whole */
+	r = call(f, false, "{\"op\":\"reset\",\"target\":\"" LONG_ID ".fire\",\"by\":\"me\"}");
+	assert_true(ok(r));
+	assert_string_equal(json_string_value(json_object_get(r, "target")), LONG_ID ".fire");
+	json_decref(r);
 }
 
 static bool has_event(const struct evs *v, const char *cid, const char *device, const char *point,
