@@ -25,7 +25,7 @@ GATEWAY_MODULES := util log errlist queue marks \
 	store store_history store_maint store_chain store_compliance compliance_data sitetime \
 	report report_html publish poller \
 	outbox event site payload journal intake uplink health modes request recovery \
-	inspector instance gateway control cli cli_record cli_inspect
+	inspector instance gateway control cli cli_watch cli_daemon cli_bus cli_record cli_inspect
 GATEWAY_SRCS := $(filter $(patsubst %,gateway/%.c,$(GATEWAY_MODULES)),$(wildcard gateway/*.c))
 GATEWAY_OBJS := $(patsubst %.c,$(B)/%.o,$(GATEWAY_SRCS))
 LIB     := $(B)/libfiregw.a

@@ -119,7 +119,8 @@ static bool corrected(const struct comp_input *in, const struct comp_record *r)
 	for (i = 0; r->seq && i < in->n_records; i++) {
 		const struct comp_record *c = &in->records[i];
 
-		if (c->corrects_seq == r->seq &&
+		/* only a record of the same kind corrects one */
+		if (c->corrects_seq == r->seq && c->kind == r->kind &&
 		    (c->entered_ms ? c->entered_ms : c->date_ms) <= in->now_ms)
 			return true;
 	}

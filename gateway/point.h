@@ -11,7 +11,7 @@
 
 #include "detect.h"
 
-#define POINT_BY_MAX 64      /* who started the test / disabled the point */
+#define POINT_BY_MAX 65      /* who started the test / disabled the point: 64 bytes */
 #define POINT_REASON_MAX 160 /* why it is disabled */
 
 /* The operating mode of a point; all zero in normal service. */

@@ -101,6 +101,16 @@ static int history_cb(void *ud, const struct store_event_row *row)
 	return 0;
 }
 
+static bool class_known(const char *name)
+{
+	int k;
+
+	for (k = 0; k < EVCLASS_MAX; k++)
+		if (strcmp(event_class_name((enum event_class)k), name) == 0)
+			return true;
+	return false;
+}
+
 static json_t *op_history(request *rq, json_t *req, const struct call *c)
 {
 	struct store_query q = { 0 };
@@ -130,6 +140,16 @@ static json_t *op_history(request *rq, json_t *req, const struct call *c)
 			classes[i] = json_string_value(json_array_get(cls, i));
 			if (!classes[i])
 				return request_error("bad_request", "\"class\" entries must be strings");
+			/* a misspelt class would match nothing: "no alarms" */
+			if (!class_known(classes[i])) {
+				char esc[80];
+
+				return request_error(
+					"bad_request",
+					"unknown class '%s'; one of alarm, prealarm, fault, test, "
+					"record, system",
+					util_escape(classes[i], strlen(classes[i]), esc, sizeof(esc)));
+			}
 		}
 		q.classes = classes;
 		q.n_classes = json_array_size(cls);
@@ -230,7 +250,7 @@ static json_t *check_by(const char *by)
 	if (!by || !by[0])
 		return request_error("bad_request", "\"by\" (who does it) is required");
 	if (!util_text_ok(by, POINT_BY_MAX - 1))
-		return request_error("bad_request", "\"by\" must be 1..63 bytes of UTF-8 text "
+		return request_error("bad_request", "\"by\" must be 1..64 bytes of UTF-8 text "
 						    "without control characters");
 	return NULL;
 }
@@ -316,7 +336,8 @@ static json_t *op_mode(request *rq, const char *op, json_t *req, const struct ca
 		int dev, pt;
 
 		if (!t)
-			return request_error("not_found", "targets must be strings");
+			return request_error("bad_request",
+					     "\"targets\" must list DEVICE or DEVICE.POINT names");
 		if (site_resolve_target(rq->d.site, t, &dev, &pt, why, sizeof(why)) < 0)
 			return request_error("not_found", "%s", why);
 	}
@@ -407,9 +428,12 @@ static json_t *op_record(request *rq, json_t *req, const struct call *c)
 			return request_error("bad_request", "\"ref\" must be the event_id of the "
 							    "record this one corrects");
 		r = store_event_find(rq->d.st, ref, &brief);
-		if (r == -ENOENT || (r == 0 && strcmp(brief.cls, "record") != 0))
-			return request_error("not_found", "no record with event_id '%s' to correct",
-					     util_escape(ref, strlen(ref), esc, sizeof(esc)));
+		/* a correction names a record of its own kind: a maintenance
+		 * cannot "correct" a failed police inspection away */
+		if (r == -ENOENT || (r == 0 && (strcmp(brief.cls, "record") != 0 ||
+						strcmp(brief.type, kind) != 0)))
+			return request_error("not_found", "no %s record with event_id '%s' to correct",
+					     kind, util_escape(ref, strlen(ref), esc, sizeof(esc)));
 		if (r < 0)
 			return request_error("unavailable", "the event store cannot be read now; "
 							     "retry");

@@ -85,22 +85,28 @@ int site_find_point(const struct cfg_device *d, const char *name)
 int site_resolve_target(const struct site *s, const char *target, int *ret_dev, int *ret_pt,
 			char *why, size_t len)
 {
-	char devname[CONFIG_ID_MAX + 1];
-	char *dot;
+	char devname[CONFIG_ID_MAX];
+	const char *dot;
+	size_t n;
 
 	if (!target || !target[0]) {
 		snprintf(why, len, "a target is DEVICE or DEVICE.POINT");
 		return -ENOENT;
 	}
-	util_strlcpy(devname, target, sizeof(devname));
-	dot = strchr(devname, '.');
-	if (dot)
-		*dot = '\0';
-	*ret_dev = config_device_index(s->cfg, devname);
+	/* the point is read from the target itself, never from a copy cut to
+	 * the device buffer: "D.fireXYZ" must not name D.fire */
+	dot = strchr(target, '.');
+	n = dot ? (size_t)(dot - target) : strlen(target);
+	*ret_dev = -1;
+	if (n < sizeof(devname)) {
+		memcpy(devname, target, n);
+		devname[n] = '\0';
+		*ret_dev = config_device_index(s->cfg, devname);
+	}
 	if (*ret_dev < 0) {
 		char esc[96];
 
-		util_escape(devname, strlen(devname), esc, sizeof(esc));
+		util_escape(target, n, esc, sizeof(esc));
 		snprintf(why, len, "no device '%s' in the configuration", esc);
 		return -ENOENT;
 	}

@@ -362,6 +362,20 @@ class GatewayTest(fgtest.FiregwTest):
         self.assertIn("daemon running", r.stdout)
         self.assertIn("smoke-1.fire", r.stdout)
 
+    def test_cli_probe_of_a_silent_device_through_the_daemon(self):
+        """A probe through the daemon of a device that does not answer says
+        so as the direct path does; it printed "firegw: (null): (null)",
+        taking the reading's "error" (a string) for an error reply."""
+        self.start_all()
+        self.wait_point_state("smoke-2", "fire", "normal")
+        self.env.sim("mode", "smoke-2", "silent")
+        r = self.env.firegw("probe", "-c", self.env.config_path, "smoke-2")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"^smoke-2 \(unit \d+\): no valid answer: \S.*\n$")
+        self.assertNotIn("(null)", r.stdout + r.stderr)
+        self.assertEqual(r.stderr, "")
+        self.env.sim("mode", "smoke-2", "normal")
+
 
 if __name__ == "__main__":
     fgtest.main()
