@@ -16,6 +16,7 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -252,12 +253,48 @@ int store_chain_set_origin(store *s, const char *old_epoch, const struct store_c
 	return r;
 }
 
+/* The columns readers use (compliance, reports, history filters, pruning)
+ * must say what the hashed payload says: an edited column is as much a
+ * broken link as an edited payload. NULL when they agree, else the name of
+ * the first that differs. */
+static const char *columns_differ(sqlite3_stmt *st)
+{
+	static const char *const names[] = { "event_id", "class", "type", "state", "device",
+					     "point", "ref" };
+	json_t *o = json_loadb(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), 0,
+			       NULL);
+	const char *bad = NULL, *ts;
+	char tsbuf[UTIL_TS_LEN];
+	size_t i;
+
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return "payload";
+	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]) && !bad; i++) {
+		const unsigned char *col = sqlite3_column_text(st, 3 + (int)i);
+		const char *want = json_string_value(json_object_get(o, names[i]));
+
+		/* "point" and "ref" may be absent from both */
+		if (!col && !want)
+			continue;
+		if (!col || !want || strcmp((const char *)col, want) != 0)
+			bad = names[i];
+	}
+	ts = json_string_value(json_object_get(o, "ts"));
+	if (!bad && (!ts || strcmp(util_rfc3339(sqlite3_column_int64(st, 10), tsbuf), ts) != 0))
+		bad = "ts_ms";
+	json_decref(o);
+	return bad;
+}
+
 int store_chain_verify(store *s, const struct store_chain_head *claim, struct store_verify *ret)
 {
 	uint8_t genesis[STORE_HASH_LEN], pruned[STORE_HASH_LEN], head[STORE_HASH_LEN], link[32];
 	char a[2 * STORE_HASH_LEN + 1];
 	sqlite3_stmt *st = NULL;
 	uint64_t pruned_seq = 0, prev_seq;
+	const char *col;
 	int rc, r;
 
 	if (!s || !ret)
@@ -275,7 +312,8 @@ int store_chain_verify(store *s, const struct store_chain_head *claim, struct st
 		ret->head_checked = claim->seq == pruned_seq;
 		ret->head_ok = ret->head_checked && memcmp(claim->hash, head, sizeof(head)) == 0;
 	}
-	r = store_prepare_once(s, "SELECT seq, payload, hash FROM events ORDER BY seq", &st,
+	r = store_prepare_once(s, "SELECT seq, payload, hash, event_id, class, type, state, device, "
+				  "point, ref, ts_ms FROM events ORDER BY seq", &st,
 			       "verifying the chain");
 	if (r < 0)
 		return r;
@@ -299,6 +337,11 @@ int store_chain_verify(store *s, const struct store_chain_head *claim, struct st
 				 "event %llu does not match its link: its bytes, its seq or an "
 				 "earlier event were changed (expected %s)",
 				 (unsigned long long)seq, store_hash_hex(link, a));
+		} else if ((col = columns_differ(st)) != NULL) {
+			snprintf(ret->why, sizeof(ret->why),
+				 "event %llu: its column %s differs from its hashed payload: the row "
+				 "was edited",
+				 (unsigned long long)seq, col);
 		}
 		if (ret->why[0]) {
 			ret->bad_seq = seq;

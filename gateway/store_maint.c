@@ -125,9 +125,13 @@ static int prune_events(store *s, int64_t cutoff_ms, int64_t *ret_deleted)
 
 	if (s->schema < 3)
 		return 0;
-	r = store_prepare_once(s, "SELECT min(seq) FROM events AS e WHERE ts_ms >= ?1 OR ts_ms < "
-				  SANE_WALL_MS_SQL " OR EXISTS (SELECT 1 FROM outbox AS o WHERE "
-				  "o.seq = e.seq)", &lim, what);
+	/* the age is read from the hashed payload's ts (RFC 3339 UTC strings
+	 * compare in time order), not from the ts_ms column a hand edit
+	 * could move back to get a row pruned unseen */
+	r = store_prepare_once(s, "SELECT min(seq) FROM events AS e WHERE "
+				  "json_extract(CAST(payload AS TEXT), '$.ts') >= ?1 OR ts_ms >= ?2 "
+				  "OR ts_ms < " SANE_WALL_MS_SQL " OR EXISTS (SELECT 1 FROM outbox "
+				  "AS o WHERE o.seq = e.seq)", &lim, what);
 	/* the last event of the next batch below the first one kept */
 	if (r == 0)
 		r = store_prepare_once(s, "SELECT seq, hash FROM (SELECT seq, hash FROM events WHERE "
@@ -140,7 +144,12 @@ static int prune_events(store *s, int64_t cutoff_ms, int64_t *ret_deleted)
 					  "WHERE id = 1", &keep, what);
 	if (r < 0)
 		goto out;
-	sqlite3_bind_int64(lim, 1, cutoff_ms);
+	{
+		char cut[UTIL_TS_LEN];
+
+		sqlite3_bind_text(lim, 1, util_rfc3339(cutoff_ms, cut), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(lim, 2, cutoff_ms);
+	}
 	rc = sqlite3_step(lim);
 	if (rc != SQLITE_ROW) {
 		r = store_fail(s, rc, what);

@@ -71,11 +71,16 @@ class RecordsTest(FaultBase):
             (["maintenance", "--by", "x", "--result", "pass", "--note", "n" * 1001], "note"),
             (["maintenance", "--by", "x" * 65, "--result", "pass"], "by"),
             (["maintenance", "--by", "x", "--result", "pass", "--ref", "test-site:0:1"],
-             "no record"),
+             "no maintenance record"),
             (["maintenance", "--by", "x", "--result", "pass", "--ref", m["event_id"][:-1] + "9"],
-             "no record"),
+             "no maintenance record"),
+            # review: a record of another kind cannot "correct" a failed
+            # police inspection away
+            (["self_inspection", "--by", "owner", "--result", "pass", "--ref", "@BAD@"],
+             "no self_inspection record"),
         ]
         for args, want in cases:
+            args = [bad["event_id"] if a == "@BAD@" else a for a in args]
             r = self.record(*args)
             self.assertEqual(r.returncode, 1, "%r: %s%s" % (args, r.stdout, r.stderr))
             self.assertIn(want, r.stderr, args)

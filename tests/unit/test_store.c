@@ -112,7 +112,7 @@ struct ev {
 	struct store_event e;
 	struct store_point_state ps;
 	char id[64];
-	char payload[128];
+	char payload[320];
 };
 
 static void ev_init(struct ev *v, uint64_t seq, int64_t ts_ms, const char *cls,
@@ -120,8 +120,16 @@ static void ev_init(struct ev *v, uint64_t seq, int64_t ts_ms, const char *cls,
 {
 	memset(v, 0, sizeof(*v));
 	snprintf(v->id, sizeof(v->id), "site-a:7f3a9c01:%llu", (unsigned long long)seq);
-	snprintf(v->payload, sizeof(v->payload), "{\"seq\":%llu,\"device\":\"%s\"}",
-		 (unsigned long long)seq, device);
+	{
+		char ts[UTIL_TS_LEN];
+
+		/* what the daemon stores: the columns say what the payload says
+		 * (firegw verify checks it) */
+		snprintf(v->payload, sizeof(v->payload),
+			 "{\"event_id\":\"%s\",\"seq\":%llu,\"class\":\"%s\",\"type\":\"smoke\","
+			 "\"state\":\"active\",\"device\":\"%s\",\"point\":\"fire\",\"ts\":\"%s\"}",
+			 v->id, (unsigned long long)seq, cls, device, util_rfc3339(ts_ms, ts));
+	}
 	v->e.seq = seq;
 	v->e.event_id = v->id;
 	v->e.ts_ms = ts_ms;
@@ -1047,8 +1055,10 @@ static void test_chain_edit_found_and_recompute_fails_head(void **state)
 		sqlite3_finalize(st);
 		sqlite3_close(db);
 	}
-	raw_exec(f->path, "UPDATE events SET payload = CAST('{\"seq\":2,\"device\":\"x\"}' AS BLOB) "
-			  "WHERE seq = 2");
+	/* a careful forger: seq 2 becomes a heat event, payload and column
+	 * alike (the columns agree with the payload) */
+	raw_exec(f->path, "UPDATE events SET type = 'heat', payload = CAST(replace(CAST(payload AS "
+			  "TEXT), '\"type\":\"smoke\"', '\"type\":\"heat\"') AS BLOB) WHERE seq = 2");
 	s = open_ro(f);
 	assert_int_equal(store_chain_verify(s, &h3, &v), 0);
 	assert_int_equal(v.bad_seq, 2);
@@ -1470,6 +1480,44 @@ static void test_batch_commit_and_undo(void **state)
 	store_free(s);
 }
 
+/* Review: the columns readers use (class, type, ts_ms, ...) are checked
+ * against the hashed payload; an edit of one alone is found. */
+static void test_chain_column_edit_found(void **state)
+{
+	static const char *const edits[] = {
+		"UPDATE events SET ts_ms = ts_ms - 400 * 86400000 WHERE seq = 2",
+		"UPDATE events SET class = 'system' WHERE seq = 2",
+		"UPDATE events SET type = 'maintenance' WHERE seq = 2",
+		"UPDATE events SET ref = 'x:1:1' WHERE seq = 2",
+	};
+	struct fx *f = *state;
+	struct store_verify v;
+	store *s;
+	size_t i;
+
+	s = open_rw(f, 0);
+	commit(s, 1, 1000, "alarm", "smoke-a1");
+	commit(s, 2, 2000, "fault", "smoke-a1");
+	commit(s, 3, 3000, "alarm", "smoke-a1");
+	store_free(s);
+	raw_exec(f->path, "CREATE TABLE keep AS SELECT * FROM events WHERE seq = 2");
+	for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		raw_exec(f->path, edits[i]);
+		s = open_ro(f);
+		assert_int_equal(store_chain_verify(s, NULL, &v), 0);
+		assert_int_equal(v.bad_seq, 2);
+		assert_non_null(strstr(v.why, "column"));
+		store_free(s);
+		raw_exec(f->path, "DELETE FROM events WHERE seq = 2; INSERT INTO events SELECT * FROM "
+				  "keep");
+	}
+	s = open_ro(f);
+	assert_int_equal(store_chain_verify(s, NULL, &v), 0);
+	assert_int_equal(v.bad_seq, 0);
+	assert_int_equal(v.checked, 3);
+	store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1502,6 +1550,7 @@ int main(void)
 		T(test_chain_edit_found_and_recompute_fails_head),
 		T(test_chain_origin),
 		T(test_batch_commit_and_undo),
+		T(test_chain_column_edit_found),
 		T(test_readings_batched),
 		T(test_latest_readings),
 		T(test_events_query),
