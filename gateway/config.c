@@ -18,6 +18,7 @@
  * that fails to load is reported at the device that names it, followed by
  * the profile file's own errors. */
 #include "config.h"
+#include "sitetime.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -277,17 +278,12 @@ static const struct yval_field site_fields[] = {
 };
 #define SITE_FIELD_TIMEZONE 4
 
-/* An IANA name tzdata knows (/usr/share/zoneinfo/<name>): people read the
- * site's local time in reports. */
+/* An IANA name tzdata knows: the same check as the one the reports and
+ * the daemon's inspector thread use (sitetime.c), so a zone `check`
+ * accepts is one they never refuse. */
 static bool timezone_known(const char *tz)
 {
-	char path[256];
-	struct stat st;
-
-	if (!tz[0] || tz[0] == '/' || strstr(tz, "..") ||
-	    (size_t)snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz) >= sizeof(path))
-		return false;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	return sitetime_zone_ok(tz);
 }
 
 static void parse_site(struct ctx *x, const struct ynode *v)

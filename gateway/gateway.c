@@ -77,9 +77,11 @@ struct gw {
 	int sfd;
 	/* the compliance status last published (SPEC §6): its signature
 	 * (overall and each item's status) and when */
-	char comp_sig[256];
+	char comp_sig[512];
 	int64_t comp_ms;
 	bool comp_have;
+	char *comp_last; /* its payload */
+	size_t comp_last_len;
 	int64_t started_ms;
 	uint64_t next_heartbeat, next_telemetry, next_tick;
 	/* systemd watchdog: half its interval (0: off), next ping */
@@ -150,29 +152,65 @@ static void comp_signature(const char *payload, size_t len, char *buf, size_t si
  * at least daily. While the clock is not synchronised no change is
  * published (the last one stands; the first one goes out, marked
  * time_synced: false), except the daily one. */
+static void comp_publish(struct gw *g, const char *payload, size_t len, const char *overall,
+			 bool synced, int64_t ts_ms)
+{
+	char *copy;
+	int err;
+
+	uplink_keep_retained(g->u, "compliance", payload, len);
+	err = store_compliance_append(g->st, ts_ms, overall, synced, payload, len);
+	if (err < 0)
+		log_warning("compliance status not kept in the history: %s; it is published",
+			    strerror(-err));
+	comp_signature(payload, len, g->comp_sig, sizeof(g->comp_sig));
+	copy = malloc(len ? len : 1);
+	if (copy) {
+		memcpy(copy, payload, len);
+		free(g->comp_last);
+		g->comp_last = copy;
+		g->comp_last_len = len;
+	}
+	g->comp_ms = ts_ms;
+	g->comp_have = true;
+	log_info("compliance: %s%s", g->comp_sig, synced ? "" : " (clock not synchronised)");
+}
+
+/* The clock is not synchronised: the last status stands, published again
+ * marked time_synced false (when the clock is lost, and daily). */
+static void comp_republish_unsynced(struct gw *g, int64_t ts_ms)
+{
+	json_t *o = g->comp_have ? json_loadb(g->comp_last, g->comp_last_len, 0, NULL) : NULL;
+	char *payload, overall[24];
+	size_t len;
+
+	if (!o)
+		return;
+	util_strlcpy(overall, json_string_value(json_object_get(o, "overall")) ?: "?",
+		     sizeof(overall));
+	json_object_set_new(o, "time_synced", json_false());
+	payload = event_dump(o, &len);
+	if (payload)
+		comp_publish(g, payload, len, overall, false, ts_ms);
+	free(payload);
+}
+
 static void comp_status(struct gw *g, const struct insp_result *r)
 {
-	char sig[256];
+	char sig[512];
 	bool changed, daily;
-	int err;
 
 	comp_signature(r->json, r->len, sig, sizeof(sig));
 	changed = !g->comp_have || strcmp(sig, g->comp_sig) != 0;
 	daily = r->ts_ms - g->comp_ms >= 24 * 3600 * (int64_t)1000;
-	if (!changed && !daily)
+	if (!r->time_synced && g->comp_have) {
+		/* no change is published without a synchronised clock */
+		if (daily)
+			comp_republish_unsynced(g, r->ts_ms);
 		return;
-	if (changed && !daily && g->comp_have && !r->time_synced)
-		return;
-	uplink_keep_retained(g->u, "compliance", r->json, r->len);
-	err = store_compliance_append(g->st, r->ts_ms, r->overall, r->time_synced, r->json,
-				      r->len);
-	if (err < 0)
-		log_warning("compliance status not kept in the history: %s; it is published",
-			    strerror(-err));
-	util_strlcpy(g->comp_sig, sig, sizeof(g->comp_sig));
-	g->comp_ms = r->ts_ms;
-	g->comp_have = true;
-	log_info("compliance: %s", sig);
+	}
+	if (changed || daily)
+		comp_publish(g, r->json, r->len, r->overall, r->time_synced, r->ts_ms);
 }
 
 static int comp_last_cb(void *ud, const struct store_compliance_row *row)
@@ -182,6 +220,13 @@ static int comp_last_cb(void *ud, const struct store_compliance_row *row)
 	comp_signature(row->payload, row->payload_len, g->comp_sig, sizeof(g->comp_sig));
 	g->comp_ms = row->ts_ms;
 	g->comp_have = true;
+	free(g->comp_last);
+	g->comp_last = malloc(row->payload_len ? row->payload_len : 1);
+	if (g->comp_last)
+		memcpy(g->comp_last, row->payload, row->payload_len);
+	g->comp_last_len = g->comp_last ? row->payload_len : 0;
+	if (!g->comp_last)
+		g->comp_have = false;
 	uplink_keep_retained(g->u, "compliance", row->payload, row->payload_len);
 	return 0;
 }
@@ -456,18 +501,11 @@ static int gw_start(struct gw *g)
 	r = modes_new(g->cfg, &g->site, g->j, g->st, &g->m);
 	if (r < 0)
 		return r;
-	/* the last compliance status published stands until the next one */
-	store_compliance_at(g->st, util_wall_ms(), comp_last_cb, g);
-	r = inspector_start(g->cfg, &g->insp);
-	if (r < 0) {
-		log_error("cannot start the inspector thread: %s", strerror(-r));
-		return r;
-	}
+
 	{
 		struct request_deps d = {
 			.cfg = g->cfg, .site = &g->site, .st = g->st, .j = g->j, .m = g->m,
-			.u = g->u, .pollers = g->pollers, .insp = g->insp, .status = status_now,
-			.ud = g,
+			.u = g->u, .pollers = g->pollers, .status = status_now, .ud = g,
 		};
 
 		r = request_new(&d, &g->rq);
@@ -501,6 +539,16 @@ static int gw_start(struct gw *g)
 					site_point_save(&g->site, g->st, (int)i, (int)j);
 		}
 	}
+	/* the inspector reads the database that recovery left (a corrupt one
+	 * may just have been replaced); the last compliance status published
+	 * stands until the next one */
+	store_compliance_at(g->st, util_wall_ms(), comp_last_cb, g);
+	r = inspector_start(g->cfg, &g->insp);
+	if (r < 0) {
+		log_error("cannot start the inspector thread: %s", strerror(-r));
+		return r;
+	}
+	request_set_inspector(g->rq, g->insp);
 	r = control_open(g->cfg->runtime_dir, &g->ctl);
 	if (r == -EADDRINUSE)
 		log_error("control socket '%s/%s' belongs to another running daemon (another "
@@ -541,6 +589,7 @@ static void gw_stop(struct gw *g)
 	outbox_free(g->ob);
 	if (g->cfg && g->site.devs)
 		site_clear(&g->site);
+	free(g->comp_last);
 	if (!g->reload)
 		instance_unlock();
 }
@@ -714,8 +763,11 @@ static void gw_loop(struct gw *g)
 
 			if (r < 0)
 				log_debug("readings not written this second: %s", strerror(-r));
-			if (health_tick(g->h, now))
+			if (health_tick(g->h, now)) {
 				uplink_status_dirty(g->u);
+				if (!health_time_synced(g->h))
+					comp_republish_unsynced(g, util_wall_ms());
+			}
 			modes_tick(g->m, now);
 			g->next_tick = now + 1000;
 		}

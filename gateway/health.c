@@ -15,6 +15,7 @@
 #include "util.h"
 
 #define ACKS_MAX 256       /* fire alarms waiting for the center's acknowledgement */
+#define ACKS_SEEN 64       /* acknowledgements remembered to drop identical repeats */
 #define SIZE_CHECK_MS 60000
 #define PRUNE_MS 3600000
 #define CLOCK_STEP_MS 2000 /* a wall-clock jump larger than this is a step */
@@ -36,6 +37,12 @@ struct health {
 	struct pending_ack acks[ACKS_MAX];
 	size_t n_acks;
 	struct log_ratelimit bad_ack_rl;
+	/* the last acknowledgements recorded: an identical one again (QoS 1
+	 * redelivery, a center that repeats itself) makes no new record */
+	struct {
+		char event_id[160], by[72], verdict[12];
+	} seen[ACKS_SEEN];
+	size_t seen_next;
 };
 
 bool health_clock_synced(void)
@@ -209,6 +216,26 @@ void health_ack(health *h, const struct publish_note *n)
 		json_decref(o);
 		return;
 	}
+	/* the center acknowledges what it was told of: alarms, pre-alarms,
+	 * faults; never a record (an ack of an ack would loop) */
+	if (r == 0 && strcmp(brief.cls, "alarm") && strcmp(brief.cls, "prealarm") &&
+	    strcmp(brief.cls, "fault")) {
+		if (log_ratelimit_ok(&h->bad_ack_rl, util_mono_ms(), 10000, &suppressed))
+			log_warning("acknowledgement of %s (class %s) by '%s' ignored: only alarms, "
+				    "pre-alarms and faults are acknowledged (%u more since the last "
+				    "line)",
+				    esc_id, brief.cls, esc_by, suppressed);
+		json_decref(o);
+		return;
+	}
+	for (i = 0; i < ACKS_SEEN; i++)
+		if (strcmp(h->seen[i].event_id, eid) == 0 && strcmp(h->seen[i].by, by) == 0 &&
+		    strcmp(h->seen[i].verdict, verdict ? verdict : "") == 0) {
+			log_debug("acknowledgement of %s by '%s' repeated; already recorded", esc_id,
+				  esc_by);
+			json_decref(o);
+			return;
+		}
 	e.cls = EVCLASS_RECORD;
 	e.type = "ack";
 	e.active = true;
@@ -220,7 +247,13 @@ void health_ack(health *h, const struct publish_note *n)
 	e.verdict = verdict;
 	e.prio = STORE_PRIO_OTHER;
 	e.topic_kind = "record";
-	journal_emit(h->j, &e);
+	if (journal_emit(h->j, &e) == 0) {
+		util_strlcpy(h->seen[h->seen_next].event_id, eid, sizeof(h->seen[0].event_id));
+		util_strlcpy(h->seen[h->seen_next].by, by, sizeof(h->seen[0].by));
+		util_strlcpy(h->seen[h->seen_next].verdict, verdict ? verdict : "",
+			     sizeof(h->seen[0].verdict));
+		h->seen_next = (h->seen_next + 1) % ACKS_SEEN;
+	}
 	log_info("event %s acknowledged by '%s'%s%s", esc_id, esc_by, verdict ? ", verdict " : "",
 		 verdict ? verdict : "");
 	for (i = 0; i < h->n_acks; i++)

@@ -50,10 +50,12 @@ struct inspector {
 	uint64_t next_eval;
 	struct job jobs[REQUESTS_MAX];
 	size_t n_jobs;
-	/* the last report built, for its next pages */
+	/* the last report built, for its next pages; its number is in the
+	 * cursor, so pages of two builds are never joined */
 	char report_key[96];
 	char *report_text;
 	size_t report_len;
+	unsigned report_build;
 };
 
 static void job_clear(struct job *j)
@@ -94,18 +96,6 @@ static void push(inspector *in, struct insp_result *r)
 	}
 }
 
-/* "overall item=status ..." */
-static void signature(const struct comp_result *res, char *buf, size_t len)
-{
-	size_t off = 0, i;
-
-	off += (size_t)snprintf(buf, len, "%s", compliance_overall_name(res->overall));
-	for (i = 0; i < COMP_ITEM_MAX && off < len; i++)
-		off += (size_t)snprintf(buf + off, len - off, " %s=%s",
-					compliance_item_name((enum comp_item)i),
-					compliance_status_name(res->items[i].status));
-}
-
 /* Evaluates compliance at at_ms: the published message, and its
  * signature. NULL when the store cannot be read now. */
 static json_t *evaluate(inspector *in, int64_t at_ms, bool synced, struct comp_result *res)
@@ -139,7 +129,6 @@ static void status_now(inspector *in)
 	if (!r.json)
 		return;
 	util_strlcpy(r.overall, compliance_overall_name(res.overall), sizeof(r.overall));
-	signature(&res, r.sig, sizeof(r.sig));
 	r.time_synced = synced;
 	push(in, &r);
 }
@@ -196,9 +185,11 @@ static json_t *answer_report(inspector *in, json_t *req)
 	const char *format = json_string_value(json_object_get(req, "format"));
 	json_t *cur = json_object_get(req, "cursor"), *rep = NULL, *resp;
 	char err[200], key[96];
+	unsigned build = 0;
 	int64_t from, to;
 	long page = 0, pages;
 	size_t off, n;
+	int used = 0;
 
 
 
@@ -214,8 +205,10 @@ static json_t *answer_report(inspector *in, json_t *req)
 		return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", "bad_request",
 				 "message", "\"format\": over MQTT the report is json (csv and html "
 					    "with firegw report on site)");
+	/* cursor "BUILD.PAGE" */
 	if (cur && (!json_is_string(cur) ||
-		    util_parse_long(json_string_value(cur), 1, 100000, &page) < 0))
+		    sscanf(json_string_value(cur), "%u.%ld%n", &build, &page, &used) != 2 ||
+		    (size_t)used != strlen(json_string_value(cur)) || page < 1 || page > 100000))
 		return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", "bad_request",
 				 "message", "\"cursor\" must be the \"next\" of an answer");
 	if (report_period_parse(period, &from, &to, err, sizeof(err)) < 0)
@@ -224,14 +217,22 @@ static json_t *answer_report(inspector *in, json_t *req)
 	if (!lang)
 		lang = "vi";
 	snprintf(key, sizeof(key), "%s|%s", period, lang);
-	if (!in->report_text || strcmp(key, in->report_key) != 0 || page == 0) {
+	if (page > 0 && (!in->report_text || strcmp(key, in->report_key) != 0 ||
+			 build != in->report_build))
+		return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", "bad_request",
+				 "message", "\"cursor\": the report was built again since; ask again "
+					    "without a cursor");
+	if (page == 0) {
 		free(in->report_text);
 		in->report_text = NULL;
 		if (!ro_store(in) || report_build(in->st, in->cfg, from, to, lang, 0, &rep) < 0)
 			return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code",
 					 "unavailable", "message", "the report cannot be built now; retry");
-		/* event_dump steals a reference: rep itself stays for a small one */
-		in->report_text = event_dump(json_incref(rep), &in->report_len);
+		/* pages are cut at any byte: ASCII text (\\u escapes) never
+		 * splits a character */
+		in->report_text = json_dumps(rep, JSON_COMPACT | JSON_PRESERVE_ORDER |
+						  JSON_ENSURE_ASCII | JSON_REAL_PRECISION(10));
+		in->report_len = in->report_text ? strlen(in->report_text) : 0;
 		if (!in->report_text) {
 			json_decref(rep);
 			return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code",
@@ -244,6 +245,7 @@ static json_t *answer_report(inspector *in, json_t *req)
 		}
 		json_decref(rep);
 		util_strlcpy(in->report_key, key, sizeof(in->report_key));
+		in->report_build++;
 	}
 	pages = (long)((in->report_len + REPORT_PAGE_BYTES - 1) / REPORT_PAGE_BYTES);
 	if (page >= pages)
@@ -254,10 +256,13 @@ static json_t *answer_report(inspector *in, json_t *req)
 	/* pages of the report's JSON text: concatenated in order they are it */
 	resp = json_pack("{s:b, s:s%, s:i, s:i}", "ok", 1, "report_part", in->report_text + off, n,
 			 "page", (int)page, "pages", (int)pages);
+	if (!resp)
+		return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", "unavailable",
+				 "message", "out of memory; retry");
 	if (page + 1 < pages) {
-		char next[24];
+		char next[40];
 
-		snprintf(next, sizeof(next), "%ld", page + 1);
+		snprintf(next, sizeof(next), "%u.%ld", in->report_build, page + 1);
 		json_object_set_new(resp, "next", json_string(next));
 	}
 	return resp;

@@ -29,8 +29,6 @@ struct insp_result {
 				 answer object without its id. malloc'd */
 	size_t len;
 	char overall[24];     /* STATUS */
-	char sig[256];        /* STATUS: overall and every item's status: a change of it is
-				 a change the center must see */
 	bool time_synced;     /* STATUS */
 	int64_t ts_ms;        /* STATUS: when evaluated */
 	char *id;             /* ANSWER: request id, response topic (NULL: the default),

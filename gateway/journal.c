@@ -456,6 +456,7 @@ void journal_batch_end(journal *j)
 		return;
 	r = store_batch_end(j->st);
 	if (r < 0) {
+		store_batch_abort(j->st);
 		batch_undone(j);
 		storage_error(j, r);
 		return;
@@ -571,8 +572,10 @@ int journal_emit(journal *j, const struct journal_event *e)
 	if (r == 0)
 		j->store_wrote = true;
 	if (r < 0 && j->batching) {
-		/* the store undid the whole batch: its events are held too,
-		 * before this one (seq order) */
+		/* the whole batch is undone (the store did it, or does it now for
+		 * a commit refused before its statements ran): its events are
+		 * held too, before this one (seq order) */
+		store_batch_abort(j->st);
 		batch_err = r;
 		batch_undone(j);
 		r = -EAGAIN;

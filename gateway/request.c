@@ -726,6 +726,11 @@ void request_set_control(request *rq, control *ctl)
 	rq->ctl = ctl;
 }
 
+void request_set_inspector(request *rq, inspector *in)
+{
+	rq->d.insp = in;
+}
+
 json_t *request_call(request *rq, bool remote, int client, json_t *req)
 {
 	struct call c = { .channel = remote ? CH_MQTT : CH_CONTROL, .client = remote ? -1 : client };

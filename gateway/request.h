@@ -39,6 +39,8 @@ struct request_deps {
 int request_new(const struct request_deps *d, request **ret);
 void request_free(request *rq);
 void request_set_store(request *rq, store *st);
+/* Who answers compliance and report requests (NULL: nobody yet). */
+void request_set_inspector(request *rq, inspector *in);
 /* The control socket answers go to (NULL: none). */
 void request_set_control(request *rq, control *ctl);
 

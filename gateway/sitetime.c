@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 int sitetime_zone_ok(const char *tz)
 {
+	struct stat st;
 	char path[256];
 	const char *p;
 
@@ -22,7 +24,8 @@ int sitetime_zone_ok(const char *tz)
 		if (!isalnum((unsigned char)*p) && !strchr("/_-+", *p))
 			return 0;
 	snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", tz);
-	return access(path, R_OK) == 0;
+	/* a zone is a file: "Asia" (a directory) is not one */
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, R_OK) == 0;
 }
 
 int sitetime_use(const char *tz)

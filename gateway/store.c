@@ -891,6 +891,12 @@ int store_commit_event(store *s, const struct store_event *ev, int64_t *ret_outb
 		return -EINVAL;
 	if (s->readonly)
 		return -EROFS;
+	/* SQLite may have rolled the batch's transaction back by itself (a
+	 * full disk in a point state save): the batch is undone */
+	if (s->in_batch && sqlite3_get_autocommit(s->db)) {
+		batch_undo(s);
+		return -ENOSPC;
+	}
 	/* seqs only grow; a gap is allowed: seqs published from memory before
 	 * a stop that SQLite never took are skipped, never reused */
 	if (ev->seq <= s->last_seq) {
@@ -1040,6 +1046,14 @@ int store_batch_begin(store *s)
 	memcpy(s->batch_head0, s->head, sizeof(s->head));
 	s->batch_head_seq0 = s->head_seq;
 	return 0;
+}
+
+void store_batch_abort(store *s)
+{
+	if (!s || !s->in_batch)
+		return;
+	store_tx_rollback(s);
+	batch_undo(s);
 }
 
 int store_batch_end(store *s)

@@ -89,6 +89,8 @@ int store_commit_event(store *s, const struct store_event *ev, int64_t *ret_outb
  * 0, -EALREADY (a batch is open), -errno. */
 int store_batch_begin(store *s);
 int store_batch_end(store *s);
+/* Undoes an open batch (no-op without one). */
+void store_batch_abort(store *s);
 
 /* Telemetry and other non-event messages (no fsync). 0, -ENOSPC, -EIO. */
 int store_outbox_add(store *s, const char *dest, const char *topic, const void *payload,
