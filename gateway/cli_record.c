@@ -10,32 +10,24 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_int.h"
 #include "compliance.h"
 #include "config.h"
 #include "control.h"
-#include "errlist.h"
 
 #define RECORD_TIMEOUT_MS 10000
 
 static void record_usage_error(const char *msg)
 {
-	fprintf(stderr, "firegw record: %s\nTry 'firegw record --help'.\n", msg);
+	cli_usage_error("record", msg);
 }
 
-static void record_reply_cb(void *ud, json_t *reply)
+static int record_print(json_t *reply)
 {
-	json_t *err = json_object_get(reply, "error");
-
-	if (err) {
-		fprintf(stderr, "firegw record: %s: %s\n",
-			json_string_value(json_object_get(err, "code")),
-			json_string_value(json_object_get(err, "message")));
-		*(int *)ud = 1;
-		return;
-	}
 	printf("recorded as %s (seq %" JSON_INTEGER_FORMAT ")\n",
 	       json_string_value(json_object_get(reply, "event_id")),
 	       json_integer_value(json_object_get(reply, "seq")));
+	return 0;
 }
 
 int cli_record(int argc, char **argv)
@@ -50,8 +42,7 @@ int cli_record(int argc, char **argv)
 					      { 0 } };
 	const char *path = CONFIG_DEFAULT_PATH, *by = NULL, *result = NULL, *date = NULL;
 	const char *note = NULL, *ref = NULL;
-	struct errlist errs = { 0 };
-	struct config *c = NULL;
+	struct config *c;
 	int o, r, failed = 0;
 	json_t *req;
 
@@ -106,14 +97,9 @@ int cli_record(int argc, char **argv)
 		record_usage_error("--result must be pass or fail");
 		return 2;
 	}
-	r = config_load(path, config_builtin_profile_dir(), &errs, &c);
-	errlist_print(&errs, stderr);
-	errlist_clear(&errs);
-	if (r < 0) {
-		fprintf(stderr, "firegw: configuration '%s' is not valid (firegw check -c %s)\n",
-			path, path);
+	c = cli_load_config(path);
+	if (!c)
 		return 2;
-	}
 	req = json_pack("{s:s, s:s, s:s, s:s}", "op", "record", "kind", argv[optind], "by", by,
 			"result", result);
 	if (date)
@@ -122,7 +108,7 @@ int cli_record(int argc, char **argv)
 		json_object_set_new(req, "note", json_string(note));
 	if (ref)
 		json_object_set_new(req, "ref", json_string(ref));
-	r = control_call(c->runtime_dir, req, RECORD_TIMEOUT_MS, record_reply_cb, &failed);
+	r = cli_daemon_call(c, req, RECORD_TIMEOUT_MS, record_print, &failed);
 	if (r < 0) {
 		fprintf(stderr, "firegw record: the running daemon is needed (control socket %s/%s): "
 				"%s\n",

@@ -236,18 +236,13 @@ void health_ack(health *h, const struct publish_note *n)
 			json_decref(o);
 			return;
 		}
-	e.cls = EVCLASS_RECORD;
 	e.type = "ack";
-	e.active = true;
 	e.dev = -1;
 	e.pt = -1;
-	e.threshold = NAN;
 	e.by = by;
 	e.ref = eid;
 	e.verdict = verdict;
-	e.prio = STORE_PRIO_OTHER;
-	e.topic_kind = "record";
-	if (journal_emit(h->j, &e) == 0) {
+	if (journal_record(h->j, &e) == 0) {
 		util_strlcpy(h->seen[h->seen_next].event_id, eid, sizeof(h->seen[0].event_id));
 		util_strlcpy(h->seen[h->seen_next].by, by, sizeof(h->seen[0].by));
 		util_strlcpy(h->seen[h->seen_next].verdict, verdict ? verdict : "",

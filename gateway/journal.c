@@ -648,6 +648,18 @@ int journal_emit(journal *j, const struct journal_event *e)
 	return 0;
 }
 
+int journal_record(journal *j, struct journal_event *e)
+{
+	e->cls = EVCLASS_RECORD;
+	e->active = true;
+	e->cid = NULL;
+	e->causes = CAUSE_MANUAL;
+	e->threshold = NAN;
+	e->prio = STORE_PRIO_OTHER;
+	e->topic_kind = "record"; /* the center keeps a copy (SPEC §3) */
+	return journal_emit(j, e);
+}
+
 void journal_mode_event(journal *j, int dev, int pt, const char *type, bool active, int code,
 			const char *by, const char *note)
 {

@@ -87,6 +87,11 @@ void journal_mode_event(journal *j, int dev, int pt, const char *type, bool acti
 void journal_batch_begin(journal *j);
 void journal_batch_end(journal *j);
 
+/* A record of the site (class record on <p>/<site>/record): e carries
+ * type, by and the record's own fields (result, date, note, ref, verdict);
+ * the rest is filled here. 0 or journal_emit()'s error. */
+int journal_record(journal *j, struct journal_event *e);
+
 /* Gateway faults (1350, 1354, 1623, 1624, 1626): one event per change,
  * kept open across restarts. */
 bool journal_fault_open(const journal *j, enum gw_event e);

@@ -67,17 +67,11 @@ int modes_reset(modes *m, int dev, int pt, const char *by, int *ret_cleared,
 			continue;
 		n = detect_reset(&d->points[i].rules, &p->det, evs, DETECT_EVENTS_MAX);
 		/* the reset itself is an event (a record, kept with the history) */
-		rec.cls = EVCLASS_RECORD;
 		rec.type = "reset";
-		rec.active = true;
 		rec.dev = dev;
 		rec.pt = (int)i;
-		rec.causes = CAUSE_MANUAL;
-		rec.threshold = NAN;
 		rec.by = by;
-		rec.prio = STORE_PRIO_OTHER;
-		rec.topic_kind = "record"; /* the center keeps a copy (SPEC §3) */
-		journal_emit(m->j, &rec);
+		journal_record(m->j, &rec);
 		for (k = 0; k < n; k++)
 			journal_point_event(m->j, dev, (int)i, &evs[k], by);
 		if (n > 0)

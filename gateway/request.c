@@ -438,21 +438,15 @@ static json_t *op_record(request *rq, json_t *req, const struct call *c)
 			return request_error("unavailable", "the event store cannot be read now; "
 							     "retry");
 	}
-	e.cls = EVCLASS_RECORD;
 	e.type = kind;
-	e.active = true;
 	e.dev = -1;
 	e.pt = -1;
-	e.causes = CAUSE_MANUAL;
-	e.threshold = NAN;
 	e.by = by;
 	e.note = note;
 	e.result = result;
 	e.date = date;
 	e.ref = ref;
-	e.prio = STORE_PRIO_OTHER;
-	e.topic_kind = "record";
-	r = journal_emit(rq->d.j, &e);
+	r = journal_record(rq->d.j, &e);
 	if (r < 0)
 		return request_error("unavailable", "the record could not be made: %s; retry",
 				     strerror(-r));
