@@ -447,19 +447,19 @@ void journal_batch_begin(journal *j)
 	j->batching = true;
 }
 
-void journal_batch_end(journal *j)
+int journal_batch_end(journal *j)
 {
 	size_t i;
 	int r;
 
 	if (!j->batching)
-		return;
+		return 0;
 	r = store_batch_end(j->st);
 	if (r < 0) {
 		store_batch_abort(j->st);
 		batch_undone(j);
 		storage_error(j, r);
-		return;
+		return r;
 	}
 	j->batching = false;
 	for (i = 0; i < j->n_batch; i++) {
@@ -467,6 +467,7 @@ void journal_batch_end(journal *j)
 		held_clear(&j->batch[i]);
 	}
 	j->n_batch = 0;
+	return 0;
 }
 
 /* SPEC §3: alarm/, fault/ and test/ name the device (or "gateway");
@@ -591,8 +592,15 @@ int journal_emit(journal *j, const struct journal_event *e)
 			free(payload);
 			return 0;
 		}
-		log_error("out of memory keeping event %s of a batch; its batch is written now", id);
-		journal_batch_end(j);
+		/* out of memory keeping it: the batch is undone and held, and
+		 * this one after them (seq order); the fault comes after both */
+		log_error("out of memory keeping event %s of a batch; the batch is held in memory",
+			  id);
+		store_batch_abort(j->st);
+		batch_undone(j);
+		batch_err = -ENOMEM;
+		r = -EAGAIN;
+		row_id = 0;
 	}
 	if (r < 0) {
 		int hr;

@@ -85,7 +85,9 @@ void journal_mode_event(journal *j, int dev, int pt, const char *type, bool acti
  * handed to the scheduler only once durable. When the batch fails they are
  * held in memory and published from there, as single events would be. */
 void journal_batch_begin(journal *j);
-void journal_batch_end(journal *j);
+/* 0 (the batch is durable and scheduled, or there was none), or -errno
+ * (it was undone: its events are held). */
+int journal_batch_end(journal *j);
 
 /* A record of the site (class record on <p>/<site>/record): e carries
  * type, by and the record's own fields (result, date, note, ref, verdict);
