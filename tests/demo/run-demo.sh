@@ -9,8 +9,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${FIREGW_BUILD:-$root/build}
-run=/tmp/firegw-demo
+run=${FIREGW_DEMO_DIR:-/tmp/firegw-demo}
 pids=()
+pause_pid=
 
 cleanup() {
 	trap - EXIT INT TERM HUP
@@ -24,6 +25,7 @@ cleanup() {
 		for _ in $(seq 50); do kill -0 "${pids[i]}" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "${pids[i]}" 2>/dev/null || true
 	done
+	[ -n "$pause_pid" ] && kill -TERM "$pause_pid" 2>/dev/null || true
 	echo "logs kept in $run" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -31,6 +33,15 @@ trap 'exit 130' INT TERM
 # closing the terminal of `make run` stops everything it started too
 trap 'exit 129' HUP
 
+# A pause that a signal ends at once: bash runs a trap only between
+# commands, so a plain `sleep 80` would hold off the hang-up's cleanup for
+# up to 80 s; the `wait` builtin returns as soon as a trapped signal comes.
+pause() {
+	sleep "$1" &
+	pause_pid=$!
+	wait "$pause_pid" || true
+	pause_pid=
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...: bounded wait for a condition
 	local secs=$1 what=$2; shift 2
@@ -76,25 +87,27 @@ pids+=($!)
 echo "the command center's view (firegw watch), one line per event, then the state table:"
 "$build/firegw" watch -c "$run/firegw.yaml" &
 pids+=($!)
+# what the demo started, for whoever must check it stops them all
+echo "${pids[@]}" >"$run/pids"
 wait_for 15 "the gateway online" grep -q "uplink to .* up" "$run/firegw.log"
-sleep 3 # let the first readings and states show before the story starts
+pause 3 # let the first readings and states show before the story starts
 
 tail -n +1 -f "$run/sim.out" 2>/dev/null | grep --line-buffered '^==\|^$' &
 pids+=($!)
 "$build/firegw-sim" ctl "$run/sim.sock" play "$root/config/demo-scenario.txt" >/dev/null
 
-sleep 80
+pause 80
 echo
 echo "== 6. The market's fire officer resets the latched alarms (firegw reset ... --by)"
 "$build/firegw" reset smoke-a2 --by "Trần Văn Bảo (PCCC cơ sở)" -c "$run/firegw.yaml"
 "$build/firegw" reset heat-a2 --by "Trần Văn Bảo (PCCC cơ sở)" -c "$run/firegw.yaml"
-sleep 3
+pause 3
 echo
 echo "== The gateway's own view (firegw status, read-only from SQLite):"
 "$build/firegw" status -c "$run/firegw.yaml"
 echo
 if [ -n "${DEMO_SECONDS:-}" ]; then
-	sleep "$DEMO_SECONDS"
+	pause "$DEMO_SECONDS"
 else
 	echo "scenario done; the gateway keeps running (heartbeats, telemetry). Ctrl-C stops everything."
 	wait "${pids[3]}" || true
