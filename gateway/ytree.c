@@ -7,10 +7,12 @@
 #include "ytree.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 struct builder {
@@ -324,11 +326,21 @@ int ytree_read_file(const char *path, struct errlist *errs, char **ret_buf, size
 	size_t len, cap;
 	char *buf;
 	FILE *f;
-	int r;
+	int fd, r;
 
-	f = fopen(path, "rb");
+	/* O_NONBLOCK: a FIFO (or a tty) given by mistake must not block the
+	 * open; it is refused below as not a regular file. On a regular file
+	 * the flag changes nothing. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		errlist_add(errs, path, 0, 0, "cannot open: %s", strerror(-r));
+		return r;
+	}
+	f = fdopen(fd, "rb");
 	if (!f) {
 		r = -errno;
+		close(fd);
 		errlist_add(errs, path, 0, 0, "cannot open: %s", strerror(-r));
 		return r;
 	}

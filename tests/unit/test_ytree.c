@@ -361,10 +361,20 @@ static void test_read_file(void **state)
 	assert_int_equal(ftruncate(fd, YTREE_MAX_FILE + 1), 0); /* sparse: costs nothing */
 	close(fd);
 	assert_int_equal(ytree_read_file(path, &e, &buf, &len), -EFBIG);
-	assert_int_equal(e.n_errors, 3); /* one message each */
+	/* a FIFO with no writer: refused at once, the open does not wait
+	 * for a writer (the alarm ends a test that would hang) */
+	snprintf(path, sizeof(path), "%s/fifo.yaml", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(10);
+	assert_int_equal(ytree_read_file(path, &e, &buf, &len), -EINVAL);
+	alarm(0);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/big.yaml", dir);
+	assert_int_equal(e.n_errors, 4); /* one message each */
 	assert_non_null(strstr(e.lines[0], "missing.yaml: error: "));
 	assert_non_null(strstr(e.lines[1], "not a regular file"));
 	assert_non_null(strstr(e.lines[2], "big.yaml: error: file larger than 4194304 bytes"));
+	assert_non_null(strstr(e.lines[3], "fifo.yaml: error: not a regular file"));
 	assert_string_equal(buf, "untouched");
 	assert_int_equal(len, 77);
 	errlist_clear(&e);
