@@ -27,22 +27,27 @@ for t in "$build"/tests/test_*; do
 	fi
 done
 
+# integration and fault tests: one process per file, two files at a time
+# (tests/lib/run_py.py says why)
+dirs=()
 for dir in tests/integration tests/fault; do
-	ls "$dir"/test_*.py >/dev/null 2>&1 || continue
-	echo "== $dir"
-	out=$(FIREGW_BUILD=$build timeout 900 python3 tests/lib/run_py.py "$dir" 2>&1)
+	ls "$dir"/test_*.py >/dev/null 2>&1 && dirs+=("$dir")
+done
+if [ ${#dirs[@]} -gt 0 ]; then
+	echo "== ${dirs[*]}"
+	out=$(FIREGW_BUILD=$build timeout 1200 python3 tests/lib/run_py.py "${dirs[@]}" 2>&1)
 	rc=$?
-	echo "$out" | grep -E ' \.\.\. |^FAIL|^ERROR|Traceback|Error|assert' | head -200
-	p=$(echo "$out" | sed -n 's/^PY: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
-	f=$(echo "$out" | sed -n 's/^PY: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+	echo "$out" | grep -E '^====| \.\.\. |^FAIL|^ERROR|Traceback|Error|assert|^PY failing' | head -300
+	p=$(echo "$out" | sed -n 's/^PY: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' | tail -1)
+	f=$(echo "$out" | sed -n 's/^PY: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' | tail -1)
 	pass=$((pass + ${p:-0}))
 	fail=$((fail + ${f:-0}))
 	if [ "$rc" -ne 0 ]; then
 		[ -z "$f" ] || [ "${f:-0}" = 0 ] && fail=$((fail + 1))
-		failed_names+=("$dir")
+		failed_names+=("${dirs[*]}")
 		echo "$out" | tail -80
 	fi
-done
+fi
 
 echo
 [ ${#failed_names[@]} -gt 0 ] && echo "failing: ${failed_names[*]}"

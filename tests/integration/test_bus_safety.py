@@ -107,11 +107,21 @@ class ControlClient:
 
     def _read(self):
         buf = b""
+        quiet = 0
         while True:
             try:
                 chunk = self.s.recv(4096)
+            except socket.timeout:
+                # a long scan may say nothing for a while on a loaded
+                # machine: that is not a closed connection (bounded: 30
+                # quiet rounds of the socket's 10 s timeout)
+                quiet += 1
+                if quiet < 30:
+                    continue
+                chunk = b""
             except OSError:
                 chunk = b""
+            quiet = 0
             if not chunk:
                 with self.cond:
                     self.replies.append(None)  # closed
