@@ -388,7 +388,8 @@ static int slot_for_new(control *c)
 	return best;
 }
 
-static void control_accept(control *c)
+/* Accepts one connection: 0 (taken, or refused), -EAGAIN when none waits. */
+static int control_accept(control *c)
 {
 	struct control_peer peer = { 0 };
 	unsigned suppressed = 0;
@@ -396,7 +397,7 @@ static void control_accept(control *c)
 
 	fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
-		return;
+		return errno == EINTR || errno == ECONNABORTED ? 0 : -EAGAIN;
 	r = peer_check(c, fd, &peer);
 	if (r < 0) {
 		if (r != -EPERM) { /* refused ones are closed already */
@@ -404,7 +405,7 @@ static void control_accept(control *c)
 				    strerror(-r));
 			close(fd);
 		}
-		return;
+		return 0;
 	}
 	i = slot_for_new(c);
 	if (i < 0) {
@@ -412,13 +413,14 @@ static void control_accept(control *c)
 			log_warning("control socket: all %d clients wait for answers, refusing one "
 				    "(%u more since the last line)", CONTROL_MAX_CLIENTS, suppressed);
 		refuse(fd, "busy", "every control connection waits for an answer; retry shortly");
-		return;
+		return 0;
 	}
 	c->clients[i].fd = fd;
 	c->clients[i].gen = c->clients[i].gen >= GEN_MAX ? 1 : c->clients[i].gen + 1;
 	c->clients[i].since_ms = util_mono_ms();
 	c->clients[i].pending = 0;
 	c->clients[i].peer = peer;
+	return 0;
 }
 
 static void client_read(control *c, int slot, void (*cb)(void *ud, int client, json_t *req),
@@ -522,7 +524,13 @@ void control_dispatch(control *c, const struct pollfd *fds, size_t n,
 		if (!fds[i].revents)
 			continue;
 		if (fds[i].fd == c->listen_fd) {
-			control_accept(c);
+			int k;
+
+			/* what the backlog holds, boundedly: a burst of
+			 * connections does not fill it for the next comer */
+			for (k = 0; k < 2 * CONTROL_MAX_CLIENTS; k++)
+				if (control_accept(c) < 0)
+					break;
 			continue;
 		}
 		if (client_by_fd(c, fds[i].fd, &id))
@@ -588,6 +596,7 @@ int control_call(const char *dir, json_t *req, int timeout_ms,
 	struct sockaddr_un sa;
 	char *line, *buf = NULL;
 	size_t len = 0;
+	bool sent_all = true;
 	int fd, r;
 
 	r = socket_path(dir, &sa);
@@ -634,9 +643,10 @@ int control_call(const char *dir, json_t *req, int timeout_ms,
 				continue;
 			w = send(fd, line + off, len + 1 - off, MSG_NOSIGNAL);
 			if (w < 0 && errno != EAGAIN && errno != EINTR) {
-				free(line);
-				close(fd);
-				return -EPIPE;
+				/* a daemon that refused us closed at once: its
+				 * reason may wait to be read */
+				sent_all = false;
+				break;
 			}
 			if (w > 0)
 				off += (size_t)w;
@@ -644,7 +654,7 @@ int control_call(const char *dir, json_t *req, int timeout_ms,
 	}
 	free(line);
 	len = 0;
-	r = -ETIMEDOUT;
+	r = sent_all ? -ETIMEDOUT : -EPIPE;
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		uint64_t now = util_mono_ms();
@@ -657,7 +667,8 @@ int control_call(const char *dir, json_t *req, int timeout_ms,
 			continue;
 		got = read(fd, chunk, sizeof(chunk));
 		if (got <= 0) {
-			r = -EPROTO; /* daemon closed before "done" */
+			/* daemon closed before "done" */
+			r = sent_all ? -EPROTO : -EPIPE;
 			break;
 		}
 		{

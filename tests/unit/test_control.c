@@ -794,7 +794,8 @@ static char *peer_exchange(const char *sock, uid_t uid, gid_t gid, const gid_t *
 			(void)!write(pfd[1], line, strlen(line));
 			_exit(0);
 		}
-		(void)!write(fd, req, sizeof(req) - 1);
+		/* refused, the daemon may have closed already: no SIGPIPE */
+		(void)!send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL);
 		while (total < (ssize_t)sizeof(line) - 1 &&
 		       (got = read(fd, line + total, sizeof(line) - 1 - (size_t)total)) > 0) {
 			total += got;
