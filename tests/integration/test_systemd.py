@@ -4,7 +4,8 @@ systemd as PID 1:
 
 - the unit's rating by `systemd-analyze security --offline=yes` is 2.0 or
   lower, and `systemd-analyze verify` is clean on the unit installed into a
-  scratch root (and reports a broken copy of it);
+  scratch root (and reports a broken copy of it); systemd/firegw.sysusers
+  makes the unit's user and group (in a scratch root);
 - every system call the real daemon makes, traced with `strace -f` as an
   unprivileged user in a Modbus TCP + RTU run (with a control command, a
   reload and a broker restart) and in a TLS run, is allowed by the unit's
@@ -254,6 +255,27 @@ class UnitFileTest(unittest.TestCase):
         self.assertIn("/usr/bin/firegw is not executable", r.stdout + r.stderr)
 
 
+    def test_sysusers_makes_the_service_user(self):
+        """systemd/firegw.sysusers makes the unit's User= and Group= (in a
+        scratch root: the machine's own user database is not touched)."""
+        root = tempfile.mkdtemp(prefix="firegw-sysusers-")
+        self.addCleanup(shutil.rmtree, root, True)
+        os.makedirs(os.path.join(root, "etc"))
+        conf = os.path.join(fgtest.ROOT, "systemd", "firegw.sysusers")
+        r = run(["systemd-sysusers", "--root=" + root, conf])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(os.path.join(root, "etc", "passwd")) as f:
+            pw = [l.split(":") for l in f.read().splitlines()]
+        with open(os.path.join(root, "etc", "group")) as f:
+            gr = {l.split(":")[0]: l.split(":")[2] for l in f.read().splitlines()}
+        user = [p for p in pw if p[0] == "firegw"]
+        self.assertEqual(len(user), 1, pw)
+        self.assertEqual(user[0][3], gr["firegw"])  # its primary group is firegw
+        self.assertEqual(user[0][5:], ["/var/lib/firegw", "/usr/sbin/nologin"])
+        self.assertEqual(unit_settings(UNIT, "User"), ["firegw"])
+        self.assertEqual(unit_settings(UNIT, "Group"), ["firegw"])
+
+
 # ------------------------------------------------------------------ TLS
 
 def make_certs(d):
@@ -492,7 +514,9 @@ class ControlSocketTest(ServiceBase):
         self.as_daemon_user()
         sub = env.subscriber()
         sub.wait_connected()
-        gw = env.start_gateway(wrapper=self.setpriv(NOBODY, NOBODY))
+        # UMask=0027 of the unit, then its user and group
+        gw = env.start_gateway(wrapper=["sh", "-c", 'umask 0027 && exec "$@"', "sh"] +
+                               self.setpriv(NOBODY, NOBODY))
         self.wait_online(sub)
         sock = os.path.join(env.run_dir, "control.sock")
         st, dst = os.stat(sock), os.stat(env.run_dir)
@@ -514,6 +538,16 @@ class ControlSocketTest(ServiceBase):
                      "the command logged with its account")
         r = self.cli(member, "enable", "s-1", "--by", "Kỹ thuật A")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # the member reads the database (0640, group nogroup) with the
+        # read-only commands, next to the running daemon
+        self.assertEqual(os.stat(env.db).st_mode & 0o777, 0o640)
+        r = self.cli(member, "status")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("daemon running", r.stdout)
+        self.assertIn("s-1.fire", r.stdout)
+        r = self.cli(member, "history")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("disabled", r.stdout)
 
         # a stranger: the file modes keep it out ...
         stranger = self.setpriv(OTHER, OTHER)
