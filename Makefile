@@ -7,6 +7,9 @@ DEB_PKGS := build-essential pkg-config libpaho-mqtt-dev libmodbus-dev libsqlite3
 	    libyaml-dev libcmocka-dev libjansson-dev libsystemd-dev mosquitto \
 	    mosquitto-clients socat sqlite3 python3 libssl-dev valgrind mbpoll \
 	    tzdata chromium fonts-dejavu-core poppler-utils
+# tests/integration/test_systemd.py: systemd-analyze and systemd-sysusers,
+# strace for the system call filter's proof, openssl for its TLS run
+DEB_PKGS += systemd strace openssl
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wconversion
 ifeq ($(CI),true)

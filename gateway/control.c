@@ -8,12 +8,28 @@
  * connections of one slot), so a late reply meant for a client that went
  * away is refused, not sent to whoever took its slot. The owner learns of
  * every client that goes away through the gone callback, at once, so it
- * can let go of what it keeps for that client (a probe or scan job). */
+ * can let go of what it keeps for that client (a probe or scan job).
+ *
+ * Who may connect (docs/security.md, "The service and the control
+ * socket"): the socket is mode 0660, its group the runtime directory's
+ * (firegw under the unit). Each peer is checked again with SO_PEERCRED, so
+ * that a socket or directory whose mode was widened by hand lets in no one
+ * else: root, the daemon's own user, and members of the socket's group
+ * (primary or supplementary, as the kernel saw them when it connected:
+ * SO_PEERGROUPS). Others get one refusal line and are closed at once.
+ *
+ * No client can hold a slot for nothing: a connection without a complete
+ * request for CONTROL_IDLE_MS is closed, and when every slot is taken a new
+ * connection closes the longest idle one (never one waiting for its
+ * answer), so idle connections cannot lock an operator out. */
 #include "control.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,19 +46,30 @@
 #define SLOT_MASK ((1 << SLOT_BITS) - 1)
 #define GEN_MAX (INT_MAX >> SLOT_BITS)
 
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59 /* Linux 4.13 */
+#endif
+#define PEER_GROUPS_MAX 256
+
 struct client {
 	int fd;
 	int gen;    /* of the connection in this slot; 0: never used */
 	char *buf;
 	size_t len;
+	uint64_t since_ms; /* accepted, or its last request answered */
+	int pending;       /* requests not answered with "done" yet */
+	struct control_peer peer;
 };
 
 struct control {
 	int listen_fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	gid_t gid; /* the socket's group: its members may connect */
+	uint64_t idle_ms;
 	struct client clients[CONTROL_MAX_CLIENTS];
 	void (*gone)(void *ud, int client);
 	void *gone_ud;
+	struct log_ratelimit refused_rl, full_rl;
 };
 
 _Static_assert(CONTROL_MAX_CLIENTS <= SLOT_MASK + 1, "slot must fit in a handle");
@@ -95,6 +122,27 @@ static int socket_live(const struct sockaddr_un *sa)
 	return r;
 }
 
+/* The socket's group is the runtime directory's: who may enter the
+ * directory (0750) may use the socket. Under the unit both are firegw's
+ * already; a directory made by the package or an administrator for
+ * another group gives the socket that group, when the daemon may (it is
+ * root, or a member). Else the socket keeps the daemon's group. */
+static void socket_group(control *c, const char *dir)
+{
+	struct stat st;
+
+	c->gid = getegid();
+	if (stat(dir, &st) < 0 || st.st_gid == c->gid)
+		return;
+	if (chown(c->path, (uid_t)-1, st.st_gid) < 0) {
+		log_warning("control socket '%s': cannot give it group %u of '%s' (%s); it keeps "
+			    "group %u", c->path, (unsigned)st.st_gid, dir, strerror(errno),
+			    (unsigned)c->gid);
+		return;
+	}
+	c->gid = st.st_gid;
+}
+
 int control_open(const char *dir, control **ret)
 {
 	struct sockaddr_un sa;
@@ -130,6 +178,8 @@ int control_open(const char *dir, control **ret)
 		goto out_close;
 	}
 	util_strlcpy(c->path, sa.sun_path, sizeof(c->path));
+	c->idle_ms = CONTROL_IDLE_MS;
+	socket_group(c, dir);
 	*ret = c;
 	return 0;
 
@@ -148,6 +198,8 @@ static void slot_clear(struct client *cl)
 	cl->fd = -1;
 	cl->buf = NULL;
 	cl->len = 0;
+	cl->pending = 0;
+	memset(&cl->peer, 0, sizeof(cl->peer));
 }
 
 /* The connection of slot is over: closed, and the owner told (last, so
@@ -208,21 +260,167 @@ static struct client *client_by_fd(control *c, int fd, int *ret_id)
 	return NULL;
 }
 
-static void control_accept(control *c)
+/* Is gid among the peer's groups, as the kernel saw them at connect
+ * (SO_PEERGROUPS)? On a kernel without it, the user database's groups of
+ * the peer's user (getgrouplist), which a process may have dropped. */
+static bool peer_in_group(int fd, const struct control_peer *p, gid_t gid)
 {
-	int fd, i;
+	gid_t groups[PEER_GROUPS_MAX];
+	socklen_t len = sizeof(groups);
+	int i, n;
+
+	if (p->gid == gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+		for (i = 0; i < (int)(len / sizeof(gid_t)); i++)
+			if (groups[i] == gid)
+				return true;
+		return false;
+	}
+	if (!p->user[0] || errno == ERANGE)
+		return false; /* more groups than we look at: not proven */
+	n = PEER_GROUPS_MAX;
+	if (getgrouplist(p->user, p->gid, groups, &n) < 0)
+		return false;
+	for (i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+static void peer_names(struct control_peer *p)
+{
+	char buf[4096];
+	struct passwd pw, *pwp = NULL;
+
+	p->user[0] = '\0';
+	if (getpwuid_r(p->uid, &pw, buf, sizeof(buf), &pwp) == 0 && pwp &&
+	    strlen(pwp->pw_name) < sizeof(p->user))
+		util_strlcpy(p->user, pwp->pw_name, sizeof(p->user));
+}
+
+/* The group's name for messages, or its number. */
+static const char *group_name(gid_t gid, char *out, size_t len)
+{
+	char buf[4096];
+	struct group gr, *grp = NULL;
+
+	if (getgrgid_r(gid, &gr, buf, sizeof(buf), &grp) == 0 && grp)
+		util_strlcpy(out, grp->gr_name, len);
+	else
+		snprintf(out, len, "%u", (unsigned)gid);
+	return out;
+}
+
+/* One line to a connection that gets no slot, then closed. Best effort:
+ * the socket is new and its buffer empty, so the line fits. */
+static void refuse(int fd, const char *code, const char *msg)
+{
+	json_t *o = json_pack("{s:b, s:{s:s, s:s}, s:b}", "ok", 0, "error", "code", code,
+			      "message", msg, "done", 1);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	if (s) {
+		size_t len = strlen(s);
+
+		s[len] = '\n';
+		if (send(fd, s, len + 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			log_debug("control socket: refusal not sent: %s", strerror(errno));
+	}
+	free(s);
+	json_decref(o);
+	close(fd);
+}
+
+/* Root, the daemon's own user, or a member of the socket's group. 0, or
+ * -EPERM (refused, with the line sent), -errno. */
+static int peer_check(control *c, int fd, struct control_peer *p)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+	char msg[400], gname[64];
+	unsigned suppressed = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		return -errno;
+	p->uid = uc.uid;
+	p->gid = uc.gid;
+	p->pid = uc.pid;
+	peer_names(p);
+	if (uc.uid == 0 || uc.uid == geteuid() || peer_in_group(fd, p, c->gid))
+		return 0;
+	group_name(c->gid, gname, sizeof(gname));
+	snprintf(msg, sizeof(msg),
+		 "permission denied: uid %u%s%s%s is not root, not the daemon's user and not in "
+		 "group '%s'; add the user to the group (usermod -aG %s USER) and log in again",
+		 (unsigned)uc.uid, p->user[0] ? " (" : "", p->user, p->user[0] ? ")" : "", gname,
+		 gname);
+	if (log_ratelimit_ok(&c->refused_rl, util_mono_ms(), 10000, &suppressed))
+		log_warning("control socket: refused pid %d, uid %u%s%s%s: not in group '%s' (%u "
+			    "more refused since the last line)",
+			    (int)uc.pid, (unsigned)uc.uid, p->user[0] ? " (" : "", p->user,
+			    p->user[0] ? ")" : "", gname, suppressed);
+	refuse(fd, "forbidden", msg);
+	return -EPERM;
+}
+
+/* The slot for a new connection: a free one, else the one idle longest
+ * (connected, nothing asked, or its last answer sent), which is closed.
+ * A client waiting for an answer (a scan) keeps its slot. -1: none. */
+static int slot_for_new(control *c)
+{
+	int i, best = -1;
+
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		const struct client *cl = &c->clients[i];
+
+		if (cl->fd < 0)
+			return i;
+		if (cl->pending == 0 &&
+		    (best < 0 || cl->since_ms < c->clients[best].since_ms))
+			best = i;
+	}
+	if (best >= 0) {
+		log_info("control socket: %d clients; closing the one idle longest (pid %d) for a "
+			 "new one", CONTROL_MAX_CLIENTS, (int)c->clients[best].peer.pid);
+		client_drop(c, best);
+	}
+	return best;
+}
+
+/* Accepts one connection: 0 (taken, or refused), -EAGAIN when none waits. */
+static int control_accept(control *c)
+{
+	struct control_peer peer = { 0 };
+	unsigned suppressed = 0;
+	int fd, i, r;
 
 	fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
-		return;
-	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
-		if (c->clients[i].fd < 0) {
-			c->clients[i].fd = fd;
-			c->clients[i].gen = c->clients[i].gen >= GEN_MAX ? 1 : c->clients[i].gen + 1;
-			return;
+		return errno == EINTR || errno == ECONNABORTED ? 0 : -EAGAIN;
+	r = peer_check(c, fd, &peer);
+	if (r < 0) {
+		if (r != -EPERM) { /* refused ones are closed already */
+			log_warning("control socket: cannot tell who connected (%s); closed",
+				    strerror(-r));
+			close(fd);
 		}
-	log_warning("control socket: more than %d clients, refusing one", CONTROL_MAX_CLIENTS);
-	close(fd);
+		return 0;
+	}
+	i = slot_for_new(c);
+	if (i < 0) {
+		if (log_ratelimit_ok(&c->full_rl, util_mono_ms(), 10000, &suppressed))
+			log_warning("control socket: all %d clients wait for answers, refusing one "
+				    "(%u more since the last line)", CONTROL_MAX_CLIENTS, suppressed);
+		refuse(fd, "busy", "every control connection waits for an answer; retry shortly");
+		return 0;
+	}
+	c->clients[i].fd = fd;
+	c->clients[i].gen = c->clients[i].gen >= GEN_MAX ? 1 : c->clients[i].gen + 1;
+	c->clients[i].since_ms = util_mono_ms();
+	c->clients[i].pending = 0;
+	c->clients[i].peer = peer;
+	return 0;
 }
 
 static void client_read(control *c, int slot, void (*cb)(void *ud, int client, json_t *req),
@@ -265,6 +463,7 @@ static void client_read(control *c, int slot, void (*cb)(void *ud, int client, j
 		json_t *req;
 
 		*nl = '\0';
+		cl->pending++; /* until its answer with "done" */
 		req = json_loadb(cl->buf, line_len, 0, &jerr);
 		if (!req || !json_is_object(req))
 			control_error(c, id, "bad_request", "not a JSON object: %s",
@@ -279,17 +478,59 @@ static void client_read(control *c, int slot, void (*cb)(void *ud, int client, j
 	}
 }
 
+/* Closes the connections that sent no complete request for idle_ms: a
+ * silent client, or one whose line never ends. One waiting for an answer
+ * is not idle (a scan of a whole bus takes minutes). */
+static void sweep_idle(control *c, uint64_t now)
+{
+	int i;
+
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		const struct client *cl = &c->clients[i];
+
+		if (cl->fd < 0 || cl->pending > 0 || now - cl->since_ms < c->idle_ms)
+			continue;
+		log_debug("control socket: closing pid %d, idle for %" PRIu64 " ms%s",
+			  (int)cl->peer.pid, now - cl->since_ms,
+			  cl->len ? " in the middle of a request" : "");
+		client_drop(c, i);
+	}
+}
+
+void control_set_idle_ms(control *c, uint64_t ms)
+{
+	c->idle_ms = ms;
+}
+
+int control_peer(control *c, int client, struct control_peer *ret)
+{
+	const struct client *cl = client_of(c, client);
+
+	if (!cl)
+		return -ENOTCONN;
+	*ret = cl->peer;
+	return 0;
+}
+
 void control_dispatch(control *c, const struct pollfd *fds, size_t n,
 		      void (*cb)(void *ud, int client, json_t *req), void *ud)
 {
 	size_t i;
 	int id;
 
+	sweep_idle(c, util_mono_ms());
+
 	for (i = 0; i < n; i++) {
 		if (!fds[i].revents)
 			continue;
 		if (fds[i].fd == c->listen_fd) {
-			control_accept(c);
+			int k;
+
+			/* what the backlog holds, boundedly: a burst of
+			 * connections does not fill it for the next comer */
+			for (k = 0; k < 2 * CONTROL_MAX_CLIENTS; k++)
+				if (control_accept(c) < 0)
+					break;
 			continue;
 		}
 		if (client_by_fd(c, fds[i].fd, &id))
@@ -307,8 +548,12 @@ int control_reply(control *c, int client, json_t *resp, bool done)
 		json_decref(resp);
 		return -ENOTCONN;
 	}
-	if (done)
+	if (done) {
 		json_object_set_new(resp, "done", json_true());
+		if (cl->pending > 0)
+			cl->pending--;
+		cl->since_ms = util_mono_ms();
+	}
 	s = json_dumps(resp, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(resp);
 	if (!s)
@@ -351,6 +596,7 @@ int control_call(const char *dir, json_t *req, int timeout_ms,
 	struct sockaddr_un sa;
 	char *line, *buf = NULL;
 	size_t len = 0;
+	bool sent_all = true;
 	int fd, r;
 
 	r = socket_path(dir, &sa);
@@ -397,9 +643,10 @@ int control_call(const char *dir, json_t *req, int timeout_ms,
 				continue;
 			w = send(fd, line + off, len + 1 - off, MSG_NOSIGNAL);
 			if (w < 0 && errno != EAGAIN && errno != EINTR) {
-				free(line);
-				close(fd);
-				return -EPIPE;
+				/* a daemon that refused us closed at once: its
+				 * reason may wait to be read */
+				sent_all = false;
+				break;
 			}
 			if (w > 0)
 				off += (size_t)w;
@@ -407,7 +654,7 @@ int control_call(const char *dir, json_t *req, int timeout_ms,
 	}
 	free(line);
 	len = 0;
-	r = -ETIMEDOUT;
+	r = sent_all ? -ETIMEDOUT : -EPIPE;
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		uint64_t now = util_mono_ms();
@@ -420,7 +667,8 @@ int control_call(const char *dir, json_t *req, int timeout_ms,
 			continue;
 		got = read(fd, chunk, sizeof(chunk));
 		if (got <= 0) {
-			r = -EPROTO; /* daemon closed before "done" */
+			/* daemon closed before "done" */
+			r = sent_all ? -EPROTO : -EPIPE;
 			break;
 		}
 		{

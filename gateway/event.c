@@ -160,6 +160,8 @@ char *event_payload(const struct event_info *e, size_t *ret_len)
 		json_object_set_new(o, "threshold", json_number(e->threshold));
 	if (e->by)
 		json_object_set_new(o, "by", json_string(e->by));
+	if (e->account)
+		json_object_set_new(o, "account", json_string(e->account));
 	if (e->note)
 		json_object_set_new(o, "note", json_string(e->note));
 	if (e->result)

@@ -45,6 +45,8 @@ struct event_info {
 	int64_t ts_ms;
 	bool time_synced;
 	const char *by;         /* who did it (reset, records); NULL: omitted */
+	const char *account;    /* the local account that ran the command through the
+				   control socket (SO_PEERCRED); NULL: omitted */
 	const char *note;       /* free text; NULL: omitted */
 	/* records (class record, SPEC §6) and acknowledgements; NULL: omitted */
 	const char *result;     /* "pass" | "fail" */

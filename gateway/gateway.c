@@ -843,9 +843,15 @@ int gateway_run(const char *config_path)
 	log_notice("firegw %s running: site '%s', %zu devices on %zu buses, epoch %s, last seq %" PRIu64,
 		   FIREGW_VERSION, g.cfg->site.id, g.cfg->n_devices, g.cfg->n_buses,
 		   store_epoch(g.st), journal_last_seq(g.j));
-	sd_notify(0, "READY=1");
+	/* systemd's notify protocol: ready once the database is open, the
+	 * state restored and the configuration applied; a reload is a
+	 * re-exec of this same PID, which says READY=1 again when done */
+	sd_notifyf(0, "READY=1\nSTATUS=site '%s': %zu devices on %zu buses, epoch %s, last seq %" PRIu64,
+		   g.cfg->site.id, g.cfg->n_devices, g.cfg->n_buses, store_epoch(g.st),
+		   journal_last_seq(g.j));
 	gw_loop(&g);
-	sd_notify(0, g.reload ? "RELOADING=1" : "STOPPING=1");
+	sd_notify(0, g.reload ? "RELOADING=1\nSTATUS=reloading: the configuration changed"
+			      : "STOPPING=1\nSTATUS=stopping");
 	if (g.reload)
 		status = GATEWAY_RELOAD;
 out:

@@ -50,6 +50,7 @@ struct journal {
 	void *ud;
 	uint64_t last_seq;  /* last seq given out, stored or held */
 	bool time_synced;
+	char account[64]; /* "": none */
 	struct held *held;
 	size_t n_held, cap_held;
 	/* journal_batch_begin..end: events committed in the open batch, kept
@@ -101,6 +102,11 @@ uint64_t journal_last_seq(const journal *j)
 char *journal_last_event_id(const journal *j, char *buf, size_t len)
 {
 	return event_id(j->cfg->site.id, store_epoch(j->st), j->last_seq, buf, len);
+}
+
+void journal_set_account(journal *j, const char *account)
+{
+	util_strlcpy(j->account, account ? account : "", sizeof(j->account));
 }
 
 void journal_set_time_synced(journal *j, bool synced)
@@ -513,6 +519,7 @@ int journal_emit(journal *j, const struct journal_event *e)
 	info.ts_ms = e->ts_ms ? e->ts_ms : util_wall_ms();
 	info.time_synced = j->time_synced;
 	info.by = e->by;
+	info.account = j->account[0] ? j->account : NULL;
 	info.note = e->note;
 	info.result = e->result;
 	info.date = e->date;

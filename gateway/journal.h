@@ -121,6 +121,10 @@ bool journal_store_healthy(const journal *j);
 uint64_t journal_last_seq(const journal *j);
 /* "<site>:<epoch>:<seq>" of the last event made. Returns buf. */
 char *journal_last_event_id(const journal *j, char *buf, size_t len);
+/* The local account (user name) whose control-socket command makes the
+ * events from now on: they carry "account". NULL: none (the default); set
+ * around one command, main loop only. Longer than 63 bytes: cut. */
+void journal_set_account(journal *j, const char *account);
 /* Events carry "time_synced" (SPEC §5). */
 void journal_set_time_synced(journal *j, bool synced);
 bool journal_time_synced(const journal *j);

@@ -186,7 +186,9 @@ static int mkdir_p(const char *dir)
 			return -errno;
 		buf[i] = '/';
 	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+	/* the runtime directory itself as control.c makes it: 0750, since
+	 * its control socket is for the daemon's group only */
+	if (mkdir(buf, 0750) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
 }

@@ -635,20 +635,24 @@ static const struct op {
 	bool (*allowed)(const struct config *c);
 	const char *setting;
 	json_t *(*fn)(request *rq, json_t *req, const struct call *c);
+	/* it changes something (a state, a record, the bus's traffic): who
+	 * ran it through the control socket is logged, and its events carry
+	 * the account */
+	bool audit;
 } ops[] = {
-	{ "status", CH_MQTT | CH_CONTROL, NULL, NULL, op_status },
-	{ "history", CH_MQTT | CH_CONTROL, NULL, NULL, op_history },
-	{ "readings", CH_MQTT | CH_CONTROL, NULL, NULL, op_readings },
-	{ "compliance", CH_MQTT, NULL, NULL, op_compliance },
-	{ "report", CH_MQTT, NULL, NULL, op_report },
-	{ "reset", CH_MQTT | CH_CONTROL, allow_reset, "remote.allow_reset", op_reset },
-	{ "test", CH_MQTT | CH_CONTROL, allow_test, "remote.allow_test", op_test },
-	{ "record", CH_MQTT | CH_CONTROL, allow_record, "remote.allow_record", op_record },
-	{ "disable", CH_CONTROL, NULL, NULL, op_disable },
-	{ "enable", CH_CONTROL, NULL, NULL, op_enable },
-	{ "probe", CH_CONTROL, NULL, NULL, op_probe },
-	{ "scan", CH_CONTROL, NULL, NULL, op_scan },
-	{ "ping", CH_CONTROL, NULL, NULL, op_ping },
+	{ "status", CH_MQTT | CH_CONTROL, NULL, NULL, op_status, false },
+	{ "history", CH_MQTT | CH_CONTROL, NULL, NULL, op_history, false },
+	{ "readings", CH_MQTT | CH_CONTROL, NULL, NULL, op_readings, false },
+	{ "compliance", CH_MQTT, NULL, NULL, op_compliance, false },
+	{ "report", CH_MQTT, NULL, NULL, op_report, false },
+	{ "reset", CH_MQTT | CH_CONTROL, allow_reset, "remote.allow_reset", op_reset, true },
+	{ "test", CH_MQTT | CH_CONTROL, allow_test, "remote.allow_test", op_test, true },
+	{ "record", CH_MQTT | CH_CONTROL, allow_record, "remote.allow_record", op_record, true },
+	{ "disable", CH_CONTROL, NULL, NULL, op_disable, true },
+	{ "enable", CH_CONTROL, NULL, NULL, op_enable, true },
+	{ "probe", CH_CONTROL, NULL, NULL, op_probe, true },
+	{ "scan", CH_CONTROL, NULL, NULL, op_scan, true },
+	{ "ping", CH_CONTROL, NULL, NULL, op_ping, false },
 };
 
 static const struct op *op_find(const char *name)
@@ -734,9 +738,37 @@ json_t *request_call(request *rq, bool remote, int client, json_t *req)
 	return run(rq, json_string_value(json_object_get(req, "op")), req, &c);
 }
 
+/* A command that changes something, through the control socket: who ran
+ * it (SO_PEERCRED) is logged, and its events carry the account. The
+ * account is the user's name, or "uid N" for a uid without one. */
+static bool audit_begin(request *rq, int client, json_t *req)
+{
+	const char *name = json_string_value(json_object_get(req, "op"));
+	const char *by = json_string_value(json_object_get(req, "by"));
+	const struct op *op = op_find(name);
+	struct control_peer p;
+	char account[64], esc[160];
+
+	if (!op || !op->audit || !rq->ctl || control_peer(rq->ctl, client, &p) < 0)
+		return false;
+	if (p.user[0] && util_text_ok(p.user, sizeof(account) - 1))
+		util_strlcpy(account, p.user, sizeof(account));
+	else
+		snprintf(account, sizeof(account), "uid %u", (unsigned)p.uid);
+	log_notice("control socket: '%s' asked by account '%s' (uid %u, pid %d)%s%s%s", op->name,
+		   account, (unsigned)p.uid, (int)p.pid, by ? ", by '" : "",
+		   by ? util_escape(by, strlen(by), esc, sizeof(esc)) : "", by ? "'" : "");
+	journal_set_account(rq->d.j, account);
+	return true;
+}
+
 void request_control(request *rq, int client, json_t *req)
 {
+	bool audited = audit_begin(rq, client, req);
 	json_t *resp = request_call(rq, false, client, req);
+
+	if (audited)
+		journal_set_account(rq->d.j, NULL);
 
 	if (resp && rq->ctl)
 		control_reply(rq->ctl, client, resp, true);

@@ -13,6 +13,7 @@ every wait is bounded in time; nothing sleeps a fixed time where an event
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -413,10 +414,19 @@ class Env:
         with open(self.config_path, "w") as f:
             f.write(text)
 
-    def start_gateway(self, wait_online=True, sub=None, extra_env=None):
+    def start_gateway(self, wait_online=True, sub=None, extra_env=None, wrapper=None):
+        """wrapper: argv put before the gateway's (e.g. strace -f -o FILE);
+        default $FIREGW_GW_WRAPPER (split like a shell), else none. The
+        wrapped gateway's own PID replaces the wrapper's in the Proc, so
+        signals (SIGHUP, SIGTERM in stop()) reach the daemon itself."""
         e = self.gw_env()
         e.update(extra_env or {})
-        self.gw = self.spawn("firegw", [FIREGW, "run", "-c", self.config_path, "-v"], env=e)
+        if wrapper is None:
+            wrapper = shlex.split(os.environ.get("FIREGW_GW_WRAPPER", ""))
+        self.gw = self.spawn("firegw", list(wrapper) + [FIREGW, "run", "-c", self.config_path,
+                                                        "-v"], env=e)
+        if wrapper:
+            self.gw.pid = wrapped_pid(self.gw.pid, FIREGW)
         if wait_online:
             self.gw.wait_line(lambda l: "running" in l, 15, "gateway start")
         return self.gw
@@ -492,6 +502,28 @@ class Env:
             raise unittest.SkipTest("cannot mount a tmpfs: %s" % r.stderr.strip())
         self.mounts.append(path)
         return path
+
+
+def wrapped_pid(wrapper_pid, exe, timeout=10.0):
+    """The PID of exe started by wrapper_pid: the wrapper itself once it
+    exec'd exe (setpriv), or a child or child's child (strace). Bounded wait."""
+    real = os.path.realpath(exe)
+
+    def find():
+        todo, seen = [wrapper_pid], 0
+        while todo and seen < 64:
+            pid = todo.pop()
+            seen += 1
+            try:
+                if os.readlink("/proc/%d/exe" % pid) == real:
+                    return pid
+                for task in os.listdir("/proc/%d/task" % pid):
+                    with open("/proc/%d/task/%s/children" % (pid, task)) as f:
+                        todo += [int(x) for x in f.read().split()]
+            except OSError:
+                continue
+        return None
+    return wait_until(find, timeout, "%s to run under PID %d" % (exe, wrapper_pid))
 
 
 def clockshift_lib():

@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <grp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,6 +79,18 @@ static void on_request(void *ud, int client, json_t *req)
 
 		if (control_reply(s->c, client, json_pack("{s:i}", "ret", r), true) != 0)
 			atomic_fetch_add(&s->errors, 1);
+	} else if (strcmp(op, "peer") == 0) {
+		struct control_peer p;
+		json_t *r;
+
+		if (control_peer(s->c, client, &p) != 0) {
+			atomic_fetch_add(&s->errors, 1);
+			return;
+		}
+		r = json_pack("{s:b, s:I, s:I, s:I, s:s}", "ok", 1, "uid", (json_int_t)p.uid, "gid",
+			      (json_int_t)p.gid, "pid", (json_int_t)p.pid, "user", p.user);
+		if (control_reply(s->c, client, r, true) != 0)
+			atomic_fetch_add(&s->errors, 1);
 	} else if (strcmp(op, "silent") == 0) {
 		/* never answers */
 	} else if (strcmp(op, "partial") == 0) {
@@ -109,13 +123,14 @@ static void *server_main(void *arg)
 		int r;
 
 		fds[n] = (struct pollfd){.fd = s->stop[0], .events = POLLIN};
-		r = poll(fds, n + 1, 1000);
+		r = poll(fds, n + 1, 100);
 		if (r < 0 && errno != EINTR)
 			break;
-		if (r <= 0)
+		if (r < 0)
 			continue;
 		if (fds[n].revents)
 			break;
+		/* also when nothing happened: idle connections are closed there */
 		control_dispatch(s->c, fds, n, on_request, s);
 	}
 	if (atomic_load(&s->halted)) {
@@ -183,6 +198,20 @@ static int setup(void **state)
 	if (!s)
 		return -1;
 	server_open(s);
+	server_start(s);
+	*state = s;
+	return 0;
+}
+
+/* The server with a short idle bound (300 ms instead of 30 s). */
+static int setup_idle(void **state)
+{
+	struct server *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -1;
+	server_open(s);
+	control_set_idle_ms(s->c, 300);
 	server_start(s);
 	*state = s;
 	return 0;
@@ -624,35 +653,249 @@ static void test_reply_to_absent_client(void **state)
 	server_stop(&s);
 }
 
-static void test_too_many_clients(void **state)
+/* Sixteen idle clients cannot lock an operator out (issue 10): with every
+ * slot taken by connections that asked nothing (or were answered), a new
+ * one is served and the one idle longest is closed. */
+static void test_idle_clients_do_not_lock_out(void **state)
 {
 	struct server *s = *state;
 	int fds[CONTROL_MAX_CLIENTS], extra, i;
+	char *line;
 
 	/* fill every slot; a request on each proves the daemon took it */
 	for (i = 0; i < CONTROL_MAX_CLIENTS; i++) {
-		char *line;
-
 		fds[i] = raw_connect(s->sock);
 		raw_send_str(fds[i], "{\"op\":\"echo\",\"arg\":\"x\"}\n");
 		line = raw_read_line(fds[i]);
 		assert_non_null(line);
 		free(line);
 	}
-	/* one more is closed at once, the others keep working */
+	/* one more is served ... */
 	extra = raw_connect(s->sock);
-	assert_closed(extra);
+	raw_send_str(extra, "{\"op\":\"echo\",\"arg\":\"operator\"}\n");
+	line = raw_read_line(extra);
+	assert_non_null(line);
+	assert_non_null(strstr(line, "\"arg\":\"operator\""));
+	free(line);
+	/* ... and the first (idle longest) was closed for it; the others work */
+	assert_closed(fds[0]);
+	raw_send_str(fds[1], "{\"op\":\"echo\",\"arg\":\"y\"}\n");
+	line = raw_read_line(fds[1]);
+	assert_non_null(line);
+	assert_non_null(strstr(line, "\"arg\":\"y\""));
+	free(line);
 	close(extra);
-	{
-		char *line;
-
-		raw_send_str(fds[0], "{\"op\":\"echo\",\"arg\":\"y\"}\n");
-		line = raw_read_line(fds[0]);
-		assert_non_null(line);
-		free(line);
-	}
 	for (i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		close(fds[i]);
+}
+
+/* Clients that all wait for an answer keep their slots: the new one gets
+ * one "busy" line and is closed. */
+static void test_busy_clients_keep_their_slots(void **state)
+{
+	struct server *s = *state;
+	int fds[CONTROL_MAX_CLIENTS], extra, i;
+	char *line;
+
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		fds[i] = raw_connect(s->sock);
+		raw_send_str(fds[i], "{\"op\":\"silent\"}\n");
+	}
+	/* every request reached the server before the 17th connects */
+	for (i = 0; i < 300 && atomic_load(&s->requests) < CONTROL_MAX_CLIENTS; i++)
+		poll(NULL, 0, 10);
+	assert_int_equal(atomic_load(&s->requests), CONTROL_MAX_CLIENTS);
+	extra = raw_connect(s->sock);
+	line = raw_read_line(extra);
+	assert_non_null(line);
+	assert_error_line(line, "busy", "every control connection waits");
+	free(line);
+	assert_closed(extra);
+	close(extra);
+	for (i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+		struct pollfd p = {.fd = fds[i], .events = POLLIN};
+
+		assert_int_equal(poll(&p, 1, 0), 0); /* still open, nothing sent */
+		close(fds[i]);
+	}
+}
+
+/* A connection that sends nothing, or never ends its line, is closed
+ * after the idle bound; one waiting for its answer is not. */
+static void test_idle_connection_closed(void **state)
+{
+	struct server *s = *state;
+	int quiet, partial, waiting;
+	struct pollfd p;
+
+	quiet = raw_connect(s->sock);
+	partial = raw_connect(s->sock);
+	raw_send_str(partial, "{\"op\":\"echo\",");
+	waiting = raw_connect(s->sock);
+	raw_send_str(waiting, "{\"op\":\"silent\"}\n");
+	assert_closed(quiet);
+	assert_closed(partial);
+	/* three idle bounds later the waiting one is still open */
+	poll(NULL, 0, 900);
+	p = (struct pollfd){.fd = waiting, .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 0), 0);
+	close(quiet);
+	close(partial);
+	close(waiting);
+}
+
+/* The owner learns who asked: the peer's uid, gid, pid and user name. */
+static void test_peer_credentials(void **state)
+{
+	struct server *s = *state;
+	struct replies out;
+	json_t *r;
+
+	assert_int_equal(call(s->dir, "{\"op\":\"peer\"}", 3000, &out), 0);
+	assert_int_equal(json_array_size(out.all), 1);
+	r = json_array_get(out.all, 0);
+	assert_int_equal(json_integer_value(json_object_get(r, "uid")), (json_int_t)getuid());
+	assert_int_equal(json_integer_value(json_object_get(r, "gid")), (json_int_t)getgid());
+	assert_int_equal(json_integer_value(json_object_get(r, "pid")), (json_int_t)getpid());
+	if (getuid() == 0)
+		assert_string_equal(json_string_value(json_object_get(r, "user")), "root");
+	json_decref(out.all);
+}
+
+/* A child process under other credentials (root needed to take them)
+ * connects, sends an echo, and reports the first line it got through a
+ * pipe: what the daemon told a peer of uid/gid with these groups. */
+static char *peer_exchange(const char *sock, uid_t uid, gid_t gid, const gid_t *groups,
+			   size_t n_groups)
+{
+	int pfd[2], status;
+	char buf[1024];
+	size_t len = 0;
+	pid_t pid;
+
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		static const char req[] = "{\"op\":\"echo\",\"arg\":\"peer\"}\n";
+		char line[1024];
+		ssize_t got, total = 0;
+		int fd;
+
+		close(pfd[0]);
+		if (setgroups(n_groups, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
+		    setresuid(uid, uid, uid) < 0)
+			_exit(10);
+		strcpy(sa.sun_path, sock);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			snprintf(line, sizeof(line), "connect: %s", strerror(errno));
+			(void)!write(pfd[1], line, strlen(line));
+			_exit(0);
+		}
+		/* refused, the daemon may have closed already: no SIGPIPE */
+		(void)!send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL);
+		while (total < (ssize_t)sizeof(line) - 1 &&
+		       (got = read(fd, line + total, sizeof(line) - 1 - (size_t)total)) > 0) {
+			total += got;
+			if (memchr(line, '\n', (size_t)total))
+				break;
+		}
+		(void)!write(pfd[1], line, (size_t)total);
+		_exit(0);
+	}
+	close(pfd[1]);
+	for (;;) {
+		ssize_t got = read(pfd[0], buf + len, sizeof(buf) - 1 - len);
+
+		if (got <= 0 || (len += (size_t)got) >= sizeof(buf) - 1)
+			break;
+	}
+	close(pfd[0]);
+	buf[len] = '\0';
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return strdup(buf);
+}
+
+/* SO_PEERCRED: with the directory and socket opened to everyone (an
+ * administrator's chmod), a stranger is still refused with a line saying
+ * what to do; a member of the socket's group by a supplementary group, or
+ * by its primary group, is served. */
+static void test_peer_refused_unless_in_group(void **state)
+{
+	struct server *s = *state;
+	const gid_t nogroups[1] = {65534}, member[2] = {65534, 0};
+	struct stat st;
+	char *line;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(stat(s->sock, &st), 0);
+	assert_int_equal(st.st_gid, getegid()); /* the directory's group: ours */
+	assert_int_equal(chmod(s->base, 0755), 0);
+	assert_int_equal(chmod(s->dir, 0755), 0);
+	assert_int_equal(chmod(s->sock, 0666), 0);
+
+	line = peer_exchange(s->sock, 65534, 65534, nogroups, 1);
+	assert_error_line(line, "forbidden", "permission denied: uid 65534");
+	assert_non_null(strstr(line, "usermod -aG"));
+	free(line);
+	assert_int_equal(atomic_load(&s->requests), 0); /* it never reached the owner */
+
+	line = peer_exchange(s->sock, 65534, 65534, member, 2);
+	assert_non_null(strstr(line, "\"arg\":\"peer\""));
+	free(line);
+	line = peer_exchange(s->sock, 65534, st.st_gid, nogroups, 1);
+	assert_non_null(strstr(line, "\"arg\":\"peer\""));
+	free(line);
+	assert_int_equal(atomic_load(&s->requests), 2);
+}
+
+/* The socket takes the runtime directory's group (as /run/firegw made by
+ * the service manager for group firegw), and that group is who is let
+ * in: the daemon's own group no longer is. */
+static void test_socket_takes_the_directory_group(void **state)
+{
+	struct server s;
+	const gid_t own[1] = {0}, other[1] = {20};
+	struct stat st;
+	char base[] = "/tmp/test_control.XXXXXX", dir[96], sock[128], *line;
+	pthread_t t;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	/* server_open makes its own dir; build this one by hand first */
+	memset(&s, 0, sizeof(s));
+	assert_non_null(mkdtemp(base));
+	snprintf(dir, sizeof(dir), "%s/run", base);
+	snprintf(sock, sizeof(sock), "%s/%s", dir, CONTROL_SOCKET_NAME);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(chown(dir, (uid_t)-1, 20), 0);
+	assert_int_equal(chmod(base, 0755), 0);
+	util_strlcpy(s.base, base, sizeof(s.base));
+	util_strlcpy(s.dir, dir, sizeof(s.dir));
+	util_strlcpy(s.sock, sock, sizeof(s.sock));
+	assert_int_equal(control_open(dir, &s.c), 0);
+	assert_int_equal(pipe2(s.stop, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(s.gone, O_CLOEXEC | O_NONBLOCK), 0);
+	assert_int_equal(stat(sock, &st), 0);
+	assert_int_equal(st.st_gid, 20);
+	assert_int_equal(st.st_mode & 07777, 0660);
+	assert_int_equal(chmod(sock, 0666), 0);
+	assert_int_equal(pthread_create(&t, NULL, server_main, &s), 0);
+	s.thread = t;
+	s.running = true;
+
+	line = peer_exchange(sock, 65534, 65534, other, 1);
+	assert_non_null(strstr(line, "\"arg\":\"peer\""));
+	free(line);
+	line = peer_exchange(sock, 65534, 65534, own, 1);
+	assert_error_line(line, "forbidden", "permission denied: uid 65534");
+	free(line);
+	server_stop(&s);
 }
 
 /* ---- normal operation ---- */
@@ -888,7 +1131,12 @@ int main(void)
 	    T(test_overlong_line_rejected),
 	    T(test_long_line_under_limit_accepted),
 	    cmocka_unit_test(test_reply_to_absent_client),
-	    T(test_too_many_clients),
+	    T(test_idle_clients_do_not_lock_out),
+	    T(test_busy_clients_keep_their_slots),
+	    cmocka_unit_test_setup_teardown(test_idle_connection_closed, setup_idle, teardown),
+	    T(test_peer_credentials),
+	    T(test_peer_refused_unless_in_group),
+	    cmocka_unit_test(test_socket_takes_the_directory_group),
 	    T(test_socket_mode),
 	    T(test_request_reaches_callback),
 	    T(test_multi_line_reply),
@@ -900,6 +1148,6 @@ int main(void)
 #undef T
 
 	umask(022);
-	log_init(LOG_ERR); /* the 17th client's warning is expected */
+	log_init(LOG_ERR); /* the refusals' warnings are expected */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
