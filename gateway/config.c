@@ -1416,6 +1416,12 @@ int config_device_index(const struct config *c, const char *id)
 	return -1;
 }
 
+/* Where `make install` puts the shipped profiles: $(PREFIX)/share/firegw/sensors,
+ * set by the Makefile so that an installed daemon finds them. */
+#ifndef FIREGW_PROFILE_DIR
+#define FIREGW_PROFILE_DIR "/usr/share/firegw/sensors"
+#endif
+
 /* Not thread-safe (one static buffer): called at start-up and by commands.
  * The source-tree guesses make `build/firegw check` and the unit tests in
  * build/tests/ find sensors/ without installing anything. */
@@ -1448,7 +1454,7 @@ const char *config_builtin_profile_dir(void)
 			}
 		}
 	}
-	util_strlcpy(dir, "/usr/share/firegw/sensors", sizeof(dir));
+	util_strlcpy(dir, FIREGW_PROFILE_DIR, sizeof(dir));
 	return dir;
 }
 
