@@ -666,7 +666,7 @@ static void parse_buses(struct ctx *x, const struct ynode *v)
 		if (!x->baux[i].id || x->c->buses[i].id[0] == '\0')
 			continue;
 		for (j = 0; j < i; j++)
-			if (strcmp(x->c->buses[i].id, x->c->buses[j].id) == 0) {
+			if (x->baux[j].id && strcmp(x->c->buses[i].id, x->c->buses[j].id) == 0) {
 				err(x, x->baux[i].id, "bus id '%s' is already used at line %d; give each "
 						      "bus its own id",
 				    x->c->buses[i].id, x->baux[j].id->line);
