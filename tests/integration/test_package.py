@@ -346,7 +346,7 @@ class TestMakeInstall(unittest.TestCase):
         # objects and their dependency files, with their times: only what
         # PREFIX changes is rebuilt
         shutil.copytree(BUILD, b, symlinks=True,
-                        ignore=shutil.ignore_patterns("deb", "lint", "tests", "*.deb"))
+                        ignore=shutil.ignore_patterns("deb", "deb-test-cache", "lint", "tests", "*.deb"))
         pre = "/opt/fg"
         mk = ["make", "-s", "--no-print-directory", "B=" + b, "PREFIX=" + pre, "DESTDIR=" + dest]
         run(mk + ["install"], cwd=ROOT, timeout=300)
