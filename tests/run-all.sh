@@ -27,9 +27,6 @@ for t in "$build"/tests/test_*; do
 	fi
 done
 
-# integration and fault tests: one process per file, two files at a time
-# (tests/lib/run_py.py says why)
-dirs=()
 # static analysis (cppcheck, clang-tidy with the Makefile's checks): one
 # count; only files changed since the last clean run are analysed again
 echo "== lint: make lint"
@@ -41,6 +38,9 @@ else
 	echo "$out" | tail -60
 fi
 
+# integration and fault tests: one process per file, two files at a time
+# (tests/lib/run_py.py says why)
+dirs=()
 for dir in tests/integration tests/fault; do
 	ls "$dir"/test_*.py >/dev/null 2>&1 && dirs+=("$dir")
 done
