@@ -6,7 +6,8 @@ PKGS    := libmodbus jansson yaml-0.1 sqlite3 libsystemd libcrypto
 DEB_PKGS := build-essential pkg-config libpaho-mqtt-dev libmodbus-dev libsqlite3-dev \
 	    libyaml-dev libcmocka-dev libjansson-dev libsystemd-dev mosquitto \
 	    mosquitto-clients socat sqlite3 python3 libssl-dev valgrind mbpoll \
-	    tzdata chromium fonts-dejavu-core poppler-utils
+	    tzdata chromium fonts-dejavu-core poppler-utils \
+	    cppcheck clang-tidy groff-base man-db dpkg-dev
 # tests/integration/test_systemd.py: systemd-analyze and systemd-sysusers,
 # strace for the system call filter's proof, openssl for its TLS run
 DEB_PKGS += systemd strace openssl
@@ -44,7 +45,8 @@ BINS := $(B)/firegw $(B)/firegw-sim
 # test tools: a backlog maker and a wall-clock shifter for the fault tests
 TOOLS := $(B)/mkbacklog $(B)/clockshift.so $(B)/mkyear
 
-.PHONY: all deps run test unit unit-bins sanitize bench clean lint format help install
+.PHONY: all deps run test unit unit-bins sanitize bench clean lint format help install \
+	uninstall deb deb-test man FORCE
 all: $(BINS) $(TOOLS)
 
 $(B)/%.o: %.c
@@ -110,19 +112,146 @@ bench: deps
 	$(MAKE) all
 	tests/bench/run-bench.sh
 
-lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,performance --std=c11 -D_GNU_SOURCE gateway sensors/sim
-
 format:
 	clang-format -i gateway/*.[ch] sensors/sim/*.[ch] tests/unit/*.c
 
-install: all
-	install -D -m 0755 $(B)/firegw $(DESTDIR)/usr/bin/firegw
-	install -D -m 0755 $(B)/firegw-sim $(DESTDIR)/usr/bin/firegw-sim
-	install -d $(DESTDIR)/usr/share/firegw/sensors
-	install -m 0644 sensors/*.yaml $(DESTDIR)/usr/share/firegw/sensors/
-	install -D -m 0644 systemd/firegw.service $(DESTDIR)/lib/systemd/system/firegw.service
-	install -D -m 0640 config/example.yaml $(DESTDIR)/etc/firegw/firegw.yaml
+# ---- install, package, manual pages, lint ------------------------------
+# The version is written once, in gateway/gateway.h (firegw --version, the
+# status payload); the package takes it from there.
+VERSION := $(shell sed -n 's/^\#define FIREGW_VERSION "\(.*\)"/\1/p' gateway/gateway.h)
+PREFIX  ?= /usr
+BINDIR  := $(PREFIX)/bin
+DATADIR := $(PREFIX)/share/firegw
+MANDIR  := $(PREFIX)/share/man
+DOCDIR  := $(PREFIX)/share/doc/firegw
+# Debian 12 packages put units in /lib; /usr/local/lib/systemd/system is
+# searched too
+UNITDIR := $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+CFGDIR  := /etc/firegw
+DOCS    := README.md $(wildcard docs/*.md)
+PROFILES := $(wildcard sensors/*.yaml)
+MANS    := $(B)/firegw.8 $(B)/firegw.yaml.5
+
+# An installed daemon finds the shipped profiles under $(PREFIX); a change of
+# PREFIX rebuilds config.o (the stamp holds the last one).
+CPPFLAGS += -DFIREGW_PROFILE_DIR='"$(DATADIR)/sensors"'
+$(B)/gateway/config.o: $(B)/prefix.stamp
+$(B)/prefix.stamp: FORCE
+	@mkdir -p $(B); echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+FORCE:
+
+# Manual pages, generated so that they cannot drift: firegw(8) from the
+# binary's own --help texts, firegw.yaml(5) from docs/config.md.
+man: $(MANS)
+$(B)/firegw.8: docs/man/firegw.8.md docs/man/mkman.py $(B)/firegw
+	python3 docs/man/mkman.py cmd8 $< $(B)/firegw $(VERSION) > $@.tmp && mv $@.tmp $@
+$(B)/firegw.yaml.5: docs/config.md docs/man/mkman.py
+	@mkdir -p $(B)
+	python3 docs/man/mkman.py yaml5 $< $(VERSION) > $@.tmp && mv $@.tmp $@
+
+# The config is installed once: an edited one is never overwritten. Its group
+# is firegw when that group exists here; in a DESTDIR install (the package)
+# the postinst sets it.
+install: $(BINS) $(MANS)
+	umask 022; \
+	install -D -m 0755 $(B)/firegw $(DESTDIR)$(BINDIR)/firegw && \
+	install -D -m 0755 $(B)/firegw-sim $(DESTDIR)$(BINDIR)/firegw-sim && \
+	install -d $(DESTDIR)$(DATADIR)/sensors $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(CFGDIR) && \
+	install -m 0644 $(PROFILES) $(DESTDIR)$(DATADIR)/sensors/ && \
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/ && \
+	sed -e 's|/usr/bin/firegw|$(BINDIR)/firegw|g' -e 's|/usr/share/doc/firegw|$(DOCDIR)|g' \
+		systemd/firegw.service > $(DESTDIR)$(UNITDIR)/firegw.service && \
+	chmod 0644 $(DESTDIR)$(UNITDIR)/firegw.service && \
+	gzip -9n -c $(B)/firegw.8 > $(DESTDIR)$(MANDIR)/man8/firegw.8.gz && \
+	gzip -9n -c $(B)/firegw.yaml.5 > $(DESTDIR)$(MANDIR)/man5/firegw.yaml.5.gz && \
+	chmod 0644 $(DESTDIR)$(MANDIR)/man8/firegw.8.gz $(DESTDIR)$(MANDIR)/man5/firegw.yaml.5.gz
+	@cfg=$(DESTDIR)$(CFGDIR)/firegw.yaml; \
+	if [ -e "$$cfg" ] && ! cmp -s config/example.yaml "$$cfg"; then \
+		echo "install: $$cfg exists and was edited: kept as it is"; \
+	else \
+		install -m 0640 config/example.yaml "$$cfg" || exit 1; \
+		if [ -z "$(DESTDIR)" ] && getent group firegw >/dev/null; then chgrp firegw "$$cfg"; fi; \
+	fi
+
+# Removes what install put, except an edited config (it stays, and says so).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/firegw $(DESTDIR)$(BINDIR)/firegw-sim \
+		$(DESTDIR)$(UNITDIR)/firegw.service \
+		$(DESTDIR)$(MANDIR)/man8/firegw.8.gz $(DESTDIR)$(MANDIR)/man5/firegw.yaml.5.gz \
+		$(addprefix $(DESTDIR)$(DATADIR)/sensors/,$(notdir $(PROFILES))) \
+		$(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
+	-rmdir $(DESTDIR)$(DATADIR)/sensors $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
+	@cfg=$(DESTDIR)$(CFGDIR)/firegw.yaml; \
+	if [ -e "$$cfg" ] && ! cmp -s config/example.yaml "$$cfg"; then \
+		echo "uninstall: $$cfg was edited: left in place"; \
+	else rm -f "$$cfg"; rmdir $(DESTDIR)$(CFGDIR) 2>/dev/null || true; fi
+
+# The .deb: a staged `make install`, control files from systemd/deb/, the
+# shared-library dependencies from dpkg-shlibdeps (it wants a debian/control,
+# so one is written in the work directory), owners root:root.
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB      := $(B)/firegw_$(VERSION)_$(DEB_ARCH).deb
+DEB_WORK := $(B)/deb
+DEB_ROOT := $(DEB_WORK)/debian/firegw
+deb: $(DEB)
+$(DEB): $(BINS) $(MANS) $(PROFILES) $(DOCS) config/example.yaml systemd/firegw.service \
+		$(wildcard systemd/deb/*)
+	rm -rf $(DEB_WORK)
+	$(MAKE) --no-print-directory install PREFIX=/usr DESTDIR=$(abspath $(DEB_ROOT))
+	strip --strip-unneeded $(DEB_ROOT)/usr/bin/firegw $(DEB_ROOT)/usr/bin/firegw-sim
+	umask 022; mkdir -p $(DEB_ROOT)/DEBIAN && \
+	for f in postinst prerm postrm; do install -m 0755 systemd/deb/$$f $(DEB_ROOT)/DEBIAN/; done && \
+	install -m 0644 systemd/deb/conffiles $(DEB_ROOT)/DEBIAN/ && \
+	printf 'Source: firegw\n\nPackage: firegw\nArchitecture: any\n' > $(DEB_WORK)/debian/control && \
+	deps=$$(cd $(DEB_WORK) && dpkg-shlibdeps -O debian/firegw/usr/bin/firegw \
+		debian/firegw/usr/bin/firegw-sim | sed -n 's/^shlibs:Depends=//p') && \
+	[ -n "$$deps" ] && \
+	size=$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1) && \
+	sed -e 's/@VERSION@/$(VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' -e "s/@DEPENDS@/$$deps/" \
+		-e "s/@SIZE@/$$size/" systemd/deb/control.in > $(DEB_ROOT)/DEBIAN/control && \
+	(cd $(DEB_ROOT) && find . -type f ! -path './DEBIAN/*' -printf '%P\n' | LC_ALL=C sort | \
+		xargs md5sum) > $(DEB_ROOT)/DEBIAN/md5sums
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $@
+
+# Installs the .deb with apt in a debootstrap chroot of Debian 12 (so its
+# Depends are resolved), upgrades it over an edited config and removes it.
+deb-test: $(DEB)
+	tests/package/deb-test.sh $(DEB)
+
+# Static analysis: cppcheck, then clang-tidy per file (make -j2 lint runs
+# two at a time; a file is checked again when it or a header changed).
+# The checks: bugprone-* and the clang static analyzer, plus the CERT rules
+# on unchecked number conversions, character signedness, float loop counters
+# and rand(), without those that only restate this code's conventions:
+# swappable parameters, widening of int products, `!strcmp`, struct
+# initialiser macros (macro-parentheses), repeated branches kept for
+# reading, int-to-char narrowing (-Wconversion covers it), deliberate
+# rounding division, a clarifying dead store, struct padding and Annex K
+# "_s" functions.
+TIDY_CHECKS := -*,bugprone-*,-bugprone-easily-swappable-parameters,$\
+	-bugprone-implicit-widening-of-multiplication-result,-bugprone-suspicious-string-compare,$\
+	-bugprone-macro-parentheses,-bugprone-branch-clone,-bugprone-narrowing-conversions,$\
+	-bugprone-integer-division,$\
+	clang-analyzer-*,-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling,$\
+	-clang-analyzer-deadcode.DeadStores,-clang-analyzer-optin.performance.Padding,$\
+	cert-err34-c,cert-str34-c,cert-flp30-c,cert-msc30-c,cert-msc32-c,misc-redundant-expression
+TIDY_FLAGS  := -std=c11 $(filter-out -MMD -MP,$(CPPFLAGS))
+LINT_SRCS   := $(wildcard gateway/*.c sensors/sim/*.c)
+LINT_STAMPS := $(patsubst %.c,$(B)/lint/%.ok,$(LINT_SRCS))
+lint: $(B)/lint/cppcheck.ok $(LINT_STAMPS)
+$(B)/lint/cppcheck.ok: $(LINT_SRCS) $(wildcard gateway/*.h sensors/sim/*.h)
+	@mkdir -p $(dir $@)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance --std=c11 -D_GNU_SOURCE \
+		gateway sensors/sim
+	@touch $@
+$(B)/lint/%.ok: %.c $(wildcard gateway/*.h sensors/sim/*.h)
+	@mkdir -p $(dir $@)
+	@echo "clang-tidy $<"
+	@out=$$(clang-tidy --quiet --warnings-as-errors='*' --checks='$(TIDY_CHECKS)' $< -- \
+		$(TIDY_FLAGS) 2>&1); rc=$$?; \
+	printf '%s\n' "$$out" | grep -v '^[0-9]* warnings* \(and [0-9]* errors* \)\{0,1\}generated\.$$'; \
+	[ $$rc = 0 ] && touch $@
 
 clean:
 	rm -rf build build-san
@@ -132,6 +261,8 @@ help:
 	@echo "make test      every test (unit, integration, fault), installing what is missing"
 	@echo "make sanitize  the tests under ASan+UBSan"
 	@echo "make bench     the SPEC §8 figures"
+	@echo "make deb       the Debian package build/firegw_VERSION_ARCH.deb (make deb-test: in a chroot)"
+	@echo "make lint      cppcheck and clang-tidy"
 	@echo "make deps      install the Debian packages firegw needs"
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -741,7 +741,7 @@ static void parse_buses(struct ctx *x, const struct ynode *v)
 		if (!x->baux[i].id || x->c->buses[i].id[0] == '\0')
 			continue;
 		for (j = 0; j < i; j++)
-			if (strcmp(x->c->buses[i].id, x->c->buses[j].id) == 0) {
+			if (x->baux[j].id && strcmp(x->c->buses[i].id, x->c->buses[j].id) == 0) {
 				err(x, x->baux[i].id, "bus id '%s' is already used at line %d; give each "
 						      "bus its own id",
 				    x->c->buses[i].id, x->baux[j].id->line);
@@ -1494,6 +1494,12 @@ int config_device_index(const struct config *c, const char *id)
 	return -1;
 }
 
+/* Where `make install` puts the shipped profiles: $(PREFIX)/share/firegw/sensors,
+ * set by the Makefile so that an installed daemon finds them. */
+#ifndef FIREGW_PROFILE_DIR
+#define FIREGW_PROFILE_DIR "/usr/share/firegw/sensors"
+#endif
+
 /* Not thread-safe (one static buffer): called at start-up and by commands.
  * The source-tree guesses make `build/firegw check` and the unit tests in
  * build/tests/ find sensors/ without installing anything. */
@@ -1526,7 +1532,7 @@ const char *config_builtin_profile_dir(void)
 			}
 		}
 	}
-	util_strlcpy(dir, "/usr/share/firegw/sensors", sizeof(dir));
+	util_strlcpy(dir, FIREGW_PROFILE_DIR, sizeof(dir));
 	return dir;
 }
 

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +176,26 @@ static json_t *answer_compliance(inspector *in, json_t *req)
 	return json_pack("{s:b, s:o}", "ok", 1, "compliance", o);
 }
 
+/* A report cursor, "BUILD.PAGE" as made below: both plain decimal numbers
+ * (never sscanf: an overflowing number would be taken silently). */
+static int parse_cursor(const char *s, unsigned *ret_build, long *ret_page)
+{
+	char buf[32], *dot;
+	long b;
+
+	if (!s || util_strlcpy(buf, s, sizeof(buf)) < 0)
+		return -EINVAL;
+	dot = strchr(buf, '.');
+	if (!dot)
+		return -EINVAL;
+	*dot = '\0';
+	if (util_parse_long(buf, 0, LONG_MAX, &b) < 0 || (unsigned long)b > UINT_MAX ||
+	    util_parse_long(dot + 1, 1, 100000, ret_page) < 0)
+		return -EINVAL;
+	*ret_build = (unsigned)b;
+	return 0;
+}
+
 /* {"period": ..., "lang"?: vi|en, "format"?: json, "cursor"?: "N"}: the
  * report as JSON; one larger than a page goes as text in pages, the
  * cursor naming the next. */
@@ -189,7 +210,6 @@ static json_t *answer_report(inspector *in, json_t *req)
 	int64_t from, to;
 	long page = 0, pages;
 	size_t off, n;
-	int used = 0;
 
 
 
@@ -205,10 +225,7 @@ static json_t *answer_report(inspector *in, json_t *req)
 		return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", "bad_request",
 				 "message", "\"format\": over MQTT the report is json (csv and html "
 					    "with firegw report on site)");
-	/* cursor "BUILD.PAGE" */
-	if (cur && (!json_is_string(cur) ||
-		    sscanf(json_string_value(cur), "%u.%ld%n", &build, &page, &used) != 2 ||
-		    (size_t)used != strlen(json_string_value(cur)) || page < 1 || page > 100000))
+	if (cur && parse_cursor(json_string_value(cur), &build, &page) < 0)
 		return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", "bad_request",
 				 "message", "\"cursor\" must be the \"next\" of an answer");
 	if (report_period_parse(period, &from, &to, err, sizeof(err)) < 0)

@@ -962,7 +962,8 @@ static json_t *build_timeline(struct build *b, int64_t end)
 			e[n++] = (struct edge){a, s->sev, 1};
 			e[n++] = (struct edge){z, s->sev, -1};
 		}
-		qsort(e, n, sizeof(*e), edge_cmp);
+		if (n > 0) /* e is NULL when no span was added */
+			qsort(e, n, sizeof(*e), edge_cmp);
 		prev = SEV_NORMAL;
 		for (j = 0; j <= n; j++) {
 			int64_t t = j < n ? e[j].t : end;

@@ -369,6 +369,7 @@ int store_query_int(store *s, const char *sql, int64_t *ret)
 	sqlite3_stmt *st = NULL;
 	int rc, r = 0;
 
+	*ret = 0; /* defined on failure too */
 	rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail(s, rc, sql);

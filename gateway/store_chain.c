@@ -65,8 +65,8 @@ int store_hash_parse(const char *hex, uint8_t ret[STORE_HASH_LEN])
 	if (!hex || strlen(hex) != 2 * STORE_HASH_LEN)
 		return -EINVAL;
 	for (i = 0; i < STORE_HASH_LEN; i++) {
-		hi = hex[2 * i];
-		lo = hex[2 * i + 1];
+		hi = (unsigned char)hex[2 * i];
+		lo = (unsigned char)hex[2 * i + 1];
 		hi = hi >= '0' && hi <= '9' ? hi - '0' : hi >= 'a' && hi <= 'f' ? hi - 'a' + 10 : -1;
 		lo = lo >= '0' && lo <= '9' ? lo - '0' : lo >= 'a' && lo <= 'f' ? lo - 'a' + 10 : -1;
 		if (hi < 0 || lo < 0)

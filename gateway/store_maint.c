@@ -48,7 +48,7 @@ int store_integrity_check(store *s)
 
 static int used_percent(store *s, int *ret_percent)
 {
-	int64_t pages, free_pages, used, limit;
+	int64_t pages = 0, free_pages = 0, used, limit;
 	int r;
 
 	*ret_percent = 0;

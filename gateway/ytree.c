@@ -137,13 +137,13 @@ static int node_add(struct builder *b, struct ynode *child)
 	}
 	if (parent->n == parent->cap_) {
 		size_t cap = parent->cap_ ? parent->cap_ * 2 : 4;
-		struct ynode **v = realloc(parent->values, cap * sizeof(*v));
+		struct ynode **v = realloc(parent->values, cap * sizeof(struct ynode *));
 
 		if (!v)
 			goto out_nomem;
 		parent->values = v;
 		if (parent->kind == YNODE_MAP) {
-			struct ynode **k = realloc(parent->keys, cap * sizeof(*k));
+			struct ynode **k = realloc(parent->keys, cap * sizeof(struct ynode *));
 
 			if (!k)
 				goto out_nomem;
@@ -382,8 +382,8 @@ out_close:
 
 int ytree_load(const char *path, struct errlist *errs, struct ytree **ret)
 {
-	char *buf;
-	size_t len;
+	char *buf = NULL;
+	size_t len = 0;
 	int r;
 
 	r = ytree_read_file(path, errs, &buf, &len);

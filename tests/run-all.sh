@@ -27,6 +27,17 @@ for t in "$build"/tests/test_*; do
 	fi
 done
 
+# static analysis (cppcheck, clang-tidy with the Makefile's checks): one
+# count; only files changed since the last clean run are analysed again
+echo "== lint: make lint"
+if out=$(timeout 900 make -s --no-print-directory -j2 B="$build" lint 2>&1); then
+	pass=$((pass + 1))
+else
+	fail=$((fail + 1))
+	failed_names+=("lint")
+	echo "$out" | tail -60
+fi
+
 # integration and fault tests: one process per file, two files at a time
 # (tests/lib/run_py.py says why)
 dirs=()

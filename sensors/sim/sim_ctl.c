@@ -6,6 +6,7 @@
  * owns the ramps and scenarios inside struct sim. */
 #include "sim.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -461,6 +462,9 @@ void sim_cmd_apply(struct sim *s, const struct sim_cmd *cmd, char *reply, size_t
 	char err[SIM_LINE_MAX - 8];
 	int r;
 
+	/* sim_cmd_parse names a device for every command that acts on one */
+	assert(d || (cmd->kind != CMD_SET && cmd->kind != CMD_FLAG && cmd->kind != CMD_RAW &&
+		     cmd->kind != CMD_MODE));
 	switch (cmd->kind) {
 	case CMD_SET:
 		ramp_stop(s, cmd->dev, cmd->vi);

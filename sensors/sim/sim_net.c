@@ -410,7 +410,7 @@ static size_t make_pdu(struct sim_net *n, struct sim_dev *d, const uint8_t *req,
 		for (i = 0; i < rl; i++)
 			pdu[i] = (uint8_t)rng_next(n);
 		/* never a function code the master could take for an answer */
-		if ((pdu[0] & 0x7f) == (req[0] & 0x7f))
+		if (rl > 0 && (pdu[0] & 0x7f) == (req[0] & 0x7f))
 			pdu[0] = (uint8_t)(pdu[0] ^ 0x40);
 		return rl;
 	default:
