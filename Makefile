@@ -128,6 +128,7 @@ DOCDIR  := $(PREFIX)/share/doc/firegw
 # searched too
 UNITDIR := $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 CFGDIR  := /etc/firegw
+SYSUSERSDIR := $(PREFIX)/lib/sysusers.d
 DOCS    := README.md $(wildcard docs/*.md)
 PROFILES := $(wildcard sensors/*.yaml)
 MANS    := $(B)/firegw.8 $(B)/firegw.yaml.5
@@ -163,6 +164,7 @@ install: $(BINS) $(MANS)
 	sed -e 's|/usr/bin/firegw|$(BINDIR)/firegw|g' -e 's|/usr/share/doc/firegw|$(DOCDIR)|g' \
 		systemd/firegw.service > $(DESTDIR)$(UNITDIR)/firegw.service && \
 	chmod 0644 $(DESTDIR)$(UNITDIR)/firegw.service && \
+	install -D -m 0644 systemd/firegw.sysusers $(DESTDIR)$(SYSUSERSDIR)/firegw.conf && \
 	gzip -9n -c $(B)/firegw.8 > $(DESTDIR)$(MANDIR)/man8/firegw.8.gz && \
 	gzip -9n -c $(B)/firegw.yaml.5 > $(DESTDIR)$(MANDIR)/man5/firegw.yaml.5.gz && \
 	chmod 0644 $(DESTDIR)$(MANDIR)/man8/firegw.8.gz $(DESTDIR)$(MANDIR)/man5/firegw.yaml.5.gz
@@ -177,7 +179,7 @@ install: $(BINS) $(MANS)
 # Removes what install put, except an edited config (it stays, and says so).
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/firegw $(DESTDIR)$(BINDIR)/firegw-sim \
-		$(DESTDIR)$(UNITDIR)/firegw.service \
+		$(DESTDIR)$(UNITDIR)/firegw.service $(DESTDIR)$(SYSUSERSDIR)/firegw.conf \
 		$(DESTDIR)$(MANDIR)/man8/firegw.8.gz $(DESTDIR)$(MANDIR)/man5/firegw.yaml.5.gz \
 		$(addprefix $(DESTDIR)$(DATADIR)/sensors/,$(notdir $(PROFILES))) \
 		$(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS)))
@@ -265,4 +267,4 @@ help:
 	@echo "make lint      cppcheck and clang-tidy"
 	@echo "make deps      install the Debian packages firegw needs"
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' -type f 2>/dev/null)

@@ -132,6 +132,7 @@ class TestPackageContents(unittest.TestCase):
             "./usr/bin/firegw-sim": "-rwxr-xr-x",
             "./etc/firegw/firegw.yaml": "-rw-r-----",
             "./lib/systemd/system/firegw.service": "-rw-r--r--",
+            "./usr/lib/sysusers.d/firegw.conf": "-rw-r--r--",
             "./usr/share/man/man8/firegw.8.gz": "-rw-r--r--",
             "./usr/share/man/man5/firegw.yaml.5.gz": "-rw-r--r--",
             "./usr/share/doc/firegw/README.md": "-rw-r--r--",
@@ -142,7 +143,8 @@ class TestPackageContents(unittest.TestCase):
         for path, mode in expected.items():
             self.assertIn(path, ls, "missing from the package")
             self.assertEqual(ls[path][0], mode, path)
-        allowed = ("./etc/firegw", "./lib/systemd/system", "./usr/bin", "./usr/share/firegw",
+        allowed = ("./etc/firegw", "./lib/systemd/system", "./usr/lib/sysusers.d", "./usr/bin",
+                   "./usr/share/firegw",
                    "./usr/share/man/man5", "./usr/share/man/man8", "./usr/share/doc/firegw")
         for path, (mode, owner) in ls.items():
             self.assertEqual(owner, "root/root", path)
@@ -156,6 +158,7 @@ class TestPackageContents(unittest.TestCase):
         """The packaged unit is the tree's (PREFIX /usr: nothing rewritten),
         the config is the example, the man pages are the generated ones."""
         pairs = [("lib/systemd/system/firegw.service", "systemd/firegw.service"),
+                 ("usr/lib/sysusers.d/firegw.conf", "systemd/firegw.sysusers"),
                  ("etc/firegw/firegw.yaml", "config/example.yaml")]
         for inst, src in pairs:
             self.assertEqual(file_digest(os.path.join(self.tree, inst)),
@@ -311,6 +314,7 @@ class TestScratchRootInstall(unittest.TestCase):
         self.dpkg("-r", "firegw")
         self.assert_host_untouched()
         for p in ("/usr/bin/firegw", "/usr/bin/firegw-sim", "/lib/systemd/system/firegw.service",
+                  "/usr/lib/sysusers.d/firegw.conf",
                   "/usr/share/man/man8/firegw.8.gz", "/usr/share/firegw/sensors"):
             self.assertFalse(os.path.lexists(self.rpath(p)), p)
         self.assertTrue(os.path.isfile(cfg), "remove must keep the config")
@@ -357,6 +361,7 @@ class TestMakeInstall(unittest.TestCase):
         d = lambda p: os.path.join(dest, p.lstrip("/"))  # noqa: E731
         for p, mode in (("/opt/fg/bin/firegw", 0o755), ("/opt/fg/bin/firegw-sim", 0o755),
                         ("/opt/fg/lib/systemd/system/firegw.service", 0o644),
+                        ("/opt/fg/lib/sysusers.d/firegw.conf", 0o644),
                         ("/opt/fg/share/man/man8/firegw.8.gz", 0o644),
                         ("/opt/fg/share/man/man5/firegw.yaml.5.gz", 0o644),
                         ("/opt/fg/share/firegw/sensors/smoke-point.yaml", 0o644),
