@@ -923,7 +923,8 @@ void publish_free(publisher *p)
 			publish_note_clear(&n);
 		queue_free(p->notes);
 	}
-	for (size_t i = 0; i < p->n_subscriptions; i++)
+	/* n_subscriptions is set only once the array exists */
+	for (size_t i = 0; p->subscriptions && i < p->n_subscriptions; i++)
 		free(p->subscriptions[i]);
 	free(p->subscriptions);
 	for (size_t i = 0; i < p->n_uris; i++)
