@@ -488,23 +488,24 @@ static bool resolve_file(struct ctx *x, const struct ynode *v, const char *key, 
 static void check_tls_file(struct ctx *x, const struct ynode *v, const char *key, char *path,
 			   size_t size)
 {
+	char esc[1024];
 	struct stat st;
 	int fd;
 
 	if (!v || path[0] == '\0' || !resolve_file(x, v, key, path, size))
 		return;
+	util_escape(path, strlen(path), esc, sizeof(esc));
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		err(x, v, "mqtt.tls: %s '" CLIP "' cannot be read: %s; the service reads it as user "
+		err(x, v, "mqtt.tls: %s '%s' cannot be read: %s; the service reads it as user "
 			  "firegw (e.g. chown root:firegw, chmod 0640)",
-		    key, path, strerror(errno));
+		    key, esc, strerror(errno));
 		return;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		err(x, v, "mqtt.tls: %s '" CLIP "' is not a regular file; give the PEM file", key,
-		    path);
+		err(x, v, "mqtt.tls: %s '%s' is not a regular file; give the PEM file", key, esc);
 	else if (st.st_size == 0)
-		err(x, v, "mqtt.tls: %s '" CLIP "' is empty; give the PEM file", key, path);
+		err(x, v, "mqtt.tls: %s '%s' is empty; give the PEM file", key, esc);
 	close(fd);
 }
 
@@ -513,12 +514,13 @@ static void check_tls_file(struct ctx *x, const struct ynode *v, const char *key
 static void check_secret_file(struct ctx *x, const struct ynode *v, const char *key, char *path,
 			      size_t size)
 {
-	char buf[1025], why[PATH_MAX * 2 + 128];
+	char buf[1025], why[PATH_MAX * 2 + 128], esc[1024];
 
 	if (!v || path[0] == '\0' || !resolve_file(x, v, key, path, size))
 		return;
 	if (publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)) < 0)
-		err(x, v, "mqtt: %s '" CLIP "' %s", key, path, why);
+		err(x, v, "mqtt: %s '%s' %s", key, util_escape(path, strlen(path), esc, sizeof(esc)),
+		    why);
 	explicit_bzero(buf, sizeof(buf));
 }
 

@@ -617,8 +617,12 @@ static void on_disc_fail5(void *context, MQTTAsync_failureData5 *r)
 static int on_ssl_error(const char *str, size_t len, void *u)
 {
 	publisher *p = u;
+	char esc[600];
 
-	log_warning("TLS error on '%s': %.*s", p->uri, (int)len, str);
+	/* OpenSSL's text ends in newlines and may quote the peer's data */
+	while (len && (str[len - 1] == '\n' || str[len - 1] == '\r'))
+		len--;
+	log_warning("TLS error on '%s': %s", p->uri, util_escape(str, len, esc, sizeof(esc)));
 	return 0;
 }
 
@@ -774,11 +778,14 @@ int publish_read_secret(const char *path, char *buf, size_t size, char *why, siz
 		goto out_close;
 	}
 	if (st.st_mode & 007) {
+		char esc[1024];
+
 		r = -EPERM;
+		util_escape(path, strlen(path), esc, sizeof(esc));
 		snprintf(why, why_size,
 			 "is readable or writable by others (mode %04o); run: chmod 0640 %s; "
 			 "chown root:firegw %s",
-			 (unsigned)(st.st_mode & 07777), path, path);
+			 (unsigned)(st.st_mode & 07777), esc, esc);
 		goto out_close;
 	}
 	if (st.st_size == 0) {
@@ -839,7 +846,10 @@ static int load_secret(const char *uri, const char *what, const char *path, char
 		return 0;
 	r = publish_read_secret(path, buf, sizeof(buf), why, sizeof(why));
 	if (r < 0) {
-		log_error("MQTT uplink '%s': %s '%s' %s", uri, what, path, why);
+		char esc[1024];
+
+		log_error("MQTT uplink '%s': %s '%s' %s", uri, what,
+			  util_escape(path, strlen(path), esc, sizeof(esc)), why);
 		return r;
 	}
 	*ret = strdup(buf);
