@@ -140,6 +140,7 @@ struct publisher {
 	atomic_size_t link_queued;     /* link notes waiting */
 	atomic_ulong dropped;          /* incoming messages dropped */
 	atomic_ulong dropped_large;    /* of which: larger than PUBLISH_MAX_PAYLOAD */
+	atomic_bool tls_error;         /* OpenSSL reported an error in this attempt */
 	unsigned long dropped_logged;  /* owner only: count at the last log line */
 	uint64_t drop_log_mono;        /* owner only */
 };
@@ -298,6 +299,13 @@ static void connect_failed(publisher *p, int code, int reason, const char *messa
 			 MQTTReasonCode_toString((enum MQTTReasonCodes)reason), (unsigned)reason);
 	else if (code > 0)
 		snprintf(n.text, sizeof(n.text), "CONNACK %d: %s", code, connack_text(code));
+	else if (message && p->tls && !atomic_load(&p->tls_error))
+		/* paho checks the host name after the handshake and reports
+		 * nothing more than a refused TCP connection would */
+		snprintf(n.text, sizeof(n.text),
+			 "%s (no TLS error: the TCP connection was refused, or the server's "
+			 "certificate does not name the host)",
+			 message);
 	else if (message)
 		snprintf(n.text, sizeof(n.text), "%s", message);
 	else
@@ -619,6 +627,7 @@ static int on_ssl_error(const char *str, size_t len, void *u)
 	publisher *p = u;
 	char esc[600];
 
+	atomic_store(&p->tls_error, true);
 	/* OpenSSL's text ends in newlines and may quote the peer's data */
 	while (len && (str[len - 1] == '\n' || str[len - 1] == '\r'))
 		len--;
@@ -1200,6 +1209,7 @@ int publish_connect(publisher *p)
 		tls_options(p, &ssl);
 		c->ssl = &ssl;
 	}
+	atomic_store(&p->tls_error, false);
 	log_debug("connecting to '%s' as '%s'", p->uri, p->client_id);
 	rc = MQTTAsync_connect(p->client, c);
 	MQTTProperties_free(&props); /* paho copied them */
