@@ -39,10 +39,10 @@ struct fx {
 
 static int setup(void **state)
 {
-	struct store_opts so = { .create = true };
-	struct journal_event e = { 0 };
+	struct store_opts so = {.create = true};
+	struct journal_event e = {0};
 	struct fx *f = calloc(1, sizeof(*f));
-	struct errlist el = { 0 };
+	struct errlist el = {0};
 	char path[PATH_MAX + 16], yaml[PATH_MAX + 512];
 	FILE *fp;
 
@@ -112,7 +112,7 @@ static int teardown(void **state)
 /* Feeds one ack payload; returns how many events it made (0 or 1). */
 static uint64_t ack(struct fx *f, const char *payload)
 {
-	struct publish_note n = { .kind = PNOTE_MESSAGE };
+	struct publish_note n = {.kind = PNOTE_MESSAGE};
 	uint64_t before = journal_last_seq(f->j);
 
 	n.payload = (void *)payload;
@@ -165,7 +165,7 @@ static void test_ack_by_bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ack_by_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ack_by_bounded, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
