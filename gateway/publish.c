@@ -761,6 +761,7 @@ static int check_opts(const struct publish_opts *o, bool *ret_tls)
 
 int publish_read_secret(const char *path, char *buf, size_t size, char *why, size_t why_size)
 {
+	bool more_was_line_end = false;
 	struct stat st;
 	ssize_t n;
 	size_t len;
@@ -804,7 +805,7 @@ int publish_read_secret(const char *path, char *buf, size_t size, char *why, siz
 	}
 	if (st.st_size > (off_t)(size - 1) + 2) {
 		r = -EFBIG;
-		snprintf(why, why_size, "is larger than %zu bytes; it holds one line, the secret",
+		snprintf(why, why_size, "holds more than %zu bytes; it holds one line, the secret",
 			 size - 1);
 		goto out_close;
 	}
@@ -816,21 +817,36 @@ int publish_read_secret(const char *path, char *buf, size_t size, char *why, siz
 	}
 	len = (size_t)n;
 	buf[len] = '\0';
-	/* one trailing newline (as `echo` writes it), no more */
-	if (len && buf[len - 1] == '\n')
+	if (len == size - 1) {
+		/* the buffer is full: only a line end may follow */
+		char more[3];
+		ssize_t m = read(fd, more, sizeof(more));
+
+		if (m > 0 && !((m == 1 && more[0] == '\n') ||
+			       (m == 2 && more[0] == '\r' && more[1] == '\n'))) {
+			r = -EFBIG;
+			snprintf(why, why_size, "holds more than %zu bytes; it holds one line, the "
+						"secret",
+				 size - 1);
+			goto out_wipe;
+		}
+		if (m > 0)
+			more_was_line_end = true;
+	}
+	/* one trailing line end (as `echo` writes it), no more */
+	if (!more_was_line_end && len && buf[len - 1] == '\n') {
 		buf[--len] = '\0';
-	if (len && buf[len - 1] == '\r')
-		buf[--len] = '\0';
+		if (len && buf[len - 1] == '\r')
+			buf[--len] = '\0';
+	}
 	if (len == 0) {
 		r = -ENODATA;
 		snprintf(why, why_size, "is empty; write the secret on its one line");
 		goto out_wipe;
 	}
-	if (strlen(buf) != len || (size_t)n >= size - 1) {
+	if (strlen(buf) != len) {
 		r = -EINVAL;
-		snprintf(why, why_size, "%s", strlen(buf) != len
-						   ? "holds a NUL byte; write the secret as text"
-						   : "is too long; it holds one line, the secret");
+		snprintf(why, why_size, "holds a NUL byte; write the secret as text");
 		goto out_wipe;
 	}
 	close(fd);

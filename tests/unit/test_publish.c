@@ -680,7 +680,20 @@ static void test_read_secret(void **state)
 	write_secret(path, "a\0b\n", 4, 0640);
 	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), -EINVAL);
 	write_secret(path, "0123456789abcdefXYZ", 19, 0640); /* longer than buf */
-	assert_true(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)) < 0);
+	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), -EFBIG);
+	write_secret(path, "0123456789abcdeX", 16, 0640); /* one more than fits */
+	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), -EFBIG);
+	assert_non_null(strstr(why, "holds more than 15 bytes"));
+	/* exactly what fits, with and without its line end */
+	write_secret(path, "0123456789abcde\n", 16, 0640);
+	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), 0);
+	assert_string_equal(buf, "0123456789abcde");
+	write_secret(path, "0123456789abcde\r\n", 17, 0640);
+	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), 0);
+	assert_string_equal(buf, "0123456789abcde");
+	write_secret(path, "0123456789abcd\n", 15, 0640);
+	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), 0);
+	assert_string_equal(buf, "0123456789abcd");
 	assert_int_equal(publish_read_secret(dir, buf, sizeof(buf), why, sizeof(why)), -EINVAL);
 	assert_int_equal(mkfifo(fifo, 0640), 0);
 	assert_int_equal(publish_read_secret(fifo, buf, sizeof(buf), why, sizeof(why)), -EINVAL);
