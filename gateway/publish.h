@@ -62,10 +62,11 @@ struct publish_note {
 #define PUBLISH_MAX_MESSAGES 2048        /* default of publish_opts.max_messages */
 
 /* Reads a secret (a password, a key's pass phrase) from path into buf: one
- * trailing line end (\n or \r\n) is stripped. Refused: not a regular file, readable or
- * writable by others (mode & 007), empty, longer than size - 1, or holding
- * a NUL byte. On failure why says what is wrong and what to run (it never
- * holds the secret). 0, -errno (-EPERM for the mode, -ENODATA when empty). */
+ * trailing line end (\n or \r\n) is stripped. Refused: not a regular file,
+ * readable or writable by others (mode & 007), empty, longer than size - 1
+ * (-EFBIG), or holding a NUL byte. On failure why says what is wrong and
+ * what to run (it never holds the secret). 0, -errno (-EPERM for the mode,
+ * -ENODATA when empty). */
 int publish_read_secret(const char *path, char *buf, size_t size, char *why, size_t why_size);
 
 /* Creates the client (does not connect). Call after blocking signals and
