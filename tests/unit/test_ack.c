@@ -1,4 +1,4 @@
-/* test_health.c - gateway/health.c's acknowledgements with their real
+/* test_ack.c - the acknowledgements of gateway/health.c (health_ack) with their real
  * collaborators (a config from a small YAML file, the site, a store on a
  * temporary file, the outbox, the journal): an ack's "by" is bounded to 64
  * bytes of text; a longer one, one with a control character or one that
@@ -47,7 +47,7 @@ static int setup(void **state)
 	FILE *fp;
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_health.XXXXXX");
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_ack.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(yaml, sizeof(yaml),
 		 "site: {id: s1}\n"
