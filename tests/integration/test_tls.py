@@ -610,7 +610,8 @@ class TlsTest(fgtest.FiregwTest):
         with open(passf, "w") as f:
             f.write("site-pw\n")
         os.chmod(passf, 0o640)
-        self.gw_config("tcp://127.0.0.1:%d" % self.env.mqtt_port,
+        # (mqtt://, the other plain scheme, as the uri)
+        self.gw_config("mqtt://127.0.0.1:%d" % self.env.mqtt_port,
                        extra="  username: %s\n  password_file: %s" % (self.env.site, passf))
         # the broker: no anonymous access, the password file and the ACL
         env = self.env
