@@ -366,7 +366,8 @@ int compliance_gather(store *s, const struct config *c, int64_t at_ms, int64_t w
 	if (r < 0)
 		goto out_free;
 	/* oldest first: the reason names the oldest, and the order is stable */
-	qsort(ga.open, ga.n_open, sizeof(*ga.open), open_cmp);
+	if (ga.n_open) /* qsort's base must not be NULL, even for 0 items */
+		qsort(ga.open, ga.n_open, sizeof(*ga.open), open_cmp);
 	for (i = 0; i < ga.n_open; i++) {
 		r = add_open(&ga, &ga.open[i]);
 		if (r < 0)

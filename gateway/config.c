@@ -21,6 +21,7 @@
 #include "sitetime.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <openssl/evp.h>
@@ -31,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "publish.h"
 #include "util.h"
 #include "yrules.h"
 #include "ytree.h"
@@ -362,6 +364,7 @@ static const struct yval_field mqtt_fields[] = {
 	YV_F_INT(struct cfg_mqtt, connect_timeout_s, 1, 600),
 	YV_F_INT(struct cfg_mqtt, ack_timeout_s, 0, 86400),
 	YV_F_INT(struct cfg_mqtt, periodic_test_h, 6, 168),
+	YV_F_INT(struct cfg_mqtt, max_packet_kb, 16, 262143),
 	YV_F_NODE("tls"),
 	YV_F_STR(struct cfg_mqtt, username),
 	YV_F_STR(struct cfg_mqtt, password_file),
@@ -371,6 +374,7 @@ static const struct yval_field tls_fields[] = {
 	YV_F_STR(struct cfg_mqtt, ca_file),
 	YV_F_STR(struct cfg_mqtt, cert_file),
 	YV_F_STR(struct cfg_mqtt, key_file),
+	YV_F_STR(struct cfg_mqtt, key_password_file),
 };
 
 /* Only the schemes the tests run (WebSockets are not: refused rather than
@@ -533,6 +537,68 @@ static void check_topic_prefix(struct ctx *x, const struct ynode *v, const char 
 		}
 }
 
+/* A file path of the mqtt section: relative paths are taken from the
+ * config file's directory (as profile_dirs), so the daemon, whose working
+ * directory is /, reads what `check` read. */
+static bool resolve_file(struct ctx *x, const struct ynode *v, const char *key, char *path,
+			 size_t size)
+{
+	char full[PATH_MAX];
+
+	if (path[0] == '\0' || path[0] == '/' || x->dir[0] == '\0')
+		return true;
+	if ((size_t)snprintf(full, sizeof(full), "%s/%s", x->dir, path) >= size) {
+		err(x, v, "mqtt: %s '" CLIP "' is too long once taken from the config's directory; "
+			  "give an absolute path",
+		    key, path);
+		return false;
+	}
+	util_strlcpy(path, full, size);
+	return true;
+}
+
+/* A CA, certificate or key file: checked here so that `check` refuses what
+ * the first connect would (paho only says "SSL_CTX_..." then). O_NONBLOCK:
+ * a FIFO in its place must not hang the check. */
+static void check_tls_file(struct ctx *x, const struct ynode *v, const char *key, char *path,
+			   size_t size)
+{
+	char esc[1024];
+	struct stat st;
+	int fd;
+
+	if (!v || path[0] == '\0' || !resolve_file(x, v, key, path, size))
+		return;
+	util_escape(path, strlen(path), esc, sizeof(esc));
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		err(x, v, "mqtt.tls: %s '%s' cannot be read: %s; the service reads it as user "
+			  "firegw (e.g. chown root:firegw, chmod 0640)",
+		    key, esc, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		err(x, v, "mqtt.tls: %s '%s' is not a regular file; give the PEM file", key, esc);
+	else if (st.st_size == 0)
+		err(x, v, "mqtt.tls: %s '%s' is empty; give the PEM file", key, esc);
+	close(fd);
+}
+
+/* A password or pass phrase file, read (and forgotten) the way the daemon
+ * reads it when connecting: publish_read_secret. */
+static void check_secret_file(struct ctx *x, const struct ynode *v, const char *key, char *path,
+			      size_t size)
+{
+	char buf[1025], why[PATH_MAX * 2 + 128], esc[1024];
+
+	if (!v || path[0] == '\0' || !resolve_file(x, v, key, path, size))
+		return;
+	if (publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)) < 0)
+		err(x, v, "mqtt: %s '%s' %s", key, util_escape(path, strlen(path), esc, sizeof(esc)),
+		    why);
+	explicit_bzero(buf, sizeof(buf));
+}
+
 static void parse_mqtt(struct ctx *x, const struct ynode *v)
 {
 	struct cfg_mqtt *m = &x->c->mqtt;
@@ -564,12 +630,29 @@ static void parse_mqtt(struct ctx *x, const struct ynode *v)
 		yval_map(&x->y, "mqtt.tls", n, tls_fields, ARRAY_SIZE(tls_fields), m, tfound);
 		if ((m->cert_file[0] != '\0') != (m->key_file[0] != '\0'))
 			err(x, n, "mqtt.tls: cert_file and key_file go together; give both or neither");
-		if ((m->ca_file[0] || m->cert_file[0]) &&
+		if (m->key_password_file[0] && !m->key_file[0])
+			err(x, n, "mqtt.tls: key_password_file without key_file; it is the pass "
+				  "phrase of an encrypted key_file");
+		if ((m->ca_file[0] || m->cert_file[0] || m->key_password_file[0]) &&
 		    (strncmp(m->uri, "tcp://", 6) == 0 || strncmp(m->uri, "mqtt://", 7) == 0))
-			err(x, n, "mqtt.tls is set but uri '" CLIP "' is not encrypted; use ssl://, "
-				   "mqtts:// or wss:// for TLS",
-			     m->uri);
+			err(x, n, "mqtt.tls is set but uri '" CLIP "' is not encrypted; use ssl:// or "
+				  "mqtts:// for TLS",
+			    m->uri);
+		check_tls_file(x, tfound[0], "ca_file", m->ca_file, sizeof(m->ca_file));
+		check_tls_file(x, tfound[1], "cert_file", m->cert_file, sizeof(m->cert_file));
+		check_tls_file(x, tfound[2], "key_file", m->key_file, sizeof(m->key_file));
+		check_secret_file(x, tfound[3], "tls.key_password_file", m->key_password_file,
+				  sizeof(m->key_password_file));
 	}
+	n = found[yval_field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "password_file")];
+	if (n && m->password_file[0] && !m->username[0])
+		err(x, n, "mqtt: password_file without username; MQTT sends a password only "
+			  "with a user name");
+	check_secret_file(x, n, "password_file", m->password_file, sizeof(m->password_file));
+	n = found[yval_field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "max_packet_kb")];
+	if (n && m->version != 5)
+		err(x, n, "mqtt: max_packet_kb is announced only under MQTT 5 (version: 5); under "
+			  "3.1.1 set message_size_limit on the broker (docs/security.md)");
 }
 
 static const struct yval_field storage_fields[] = {
@@ -1289,6 +1372,7 @@ static void set_defaults(struct config *c)
 	c->mqtt.reconnect_max_s = 10;
 	c->mqtt.ack_timeout_s = 0;
 	c->mqtt.periodic_test_h = 24;
+	c->mqtt.max_packet_kb = 288;
 	util_strlcpy(c->site.timezone, "Asia/Ho_Chi_Minh", sizeof(c->site.timezone));
 	util_strlcpy(c->storage.path, "/var/lib/firegw/firegw.db", sizeof(c->storage.path));
 	c->storage.readings_days = 30;

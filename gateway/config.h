@@ -46,7 +46,12 @@ struct cfg_mqtt {
 	int reconnect_max_s;    /* 10; 1..3600 */
 	int ack_timeout_s;      /* 0 (center does not ack); 0..86400 */
 	int periodic_test_h;    /* 24; 6..168: the periodic test report (1602 / 1608) */
-	char ca_file[256], cert_file[256], key_file[256]; /* "" when unset */
+	int max_packet_kb;      /* 288; 16..262143: MQTT 5 Maximum Packet Size announced */
+	/* TLS files and secrets: "" when unset; relative paths are taken from
+	 * the config file's directory; checked when loaded (exist, readable,
+	 * regular; secrets also not readable by others, not empty) */
+	char ca_file[256], cert_file[256], key_file[256];
+	char key_password_file[256]; /* pass phrase of an encrypted key_file */
 	char username[128];
 	char password_file[256];
 };

@@ -391,7 +391,7 @@ static int lock_instance(struct gw *g)
 static int start_publisher(struct gw *g)
 {
 	static const char *const subs_kinds[] = { "ack", "request" };
-	char will_topic[400], sub_topics[2][400], pass[256] = "";
+	char will_topic[400], sub_topics[2][400];
 	const char *subs[2], *nodes[CONFIG_MQTT_URIS_MAX];
 	struct publish_opts po = { 0 };
 	size_t will_len, i;
@@ -425,21 +425,11 @@ static int start_publisher(struct gw *g)
 	po.inflight = g->cfg->mqtt.inflight + 8;
 	po.subscriptions = subs;
 	po.n_subscriptions = ARRAY_SIZE(subs);
-	if (g->cfg->mqtt.password_file[0]) {
-		FILE *f = fopen(g->cfg->mqtt.password_file, "r");
-
-		if (!f || !fgets(pass, sizeof(pass), f)) {
-			log_error("cannot read mqtt.password_file '%s': %s",
-				  g->cfg->mqtt.password_file, strerror(errno));
-			if (f)
-				fclose(f);
-			free(will);
-			return -EACCES;
-		}
-		fclose(f);
-		pass[strcspn(pass, "\r\n")] = '\0';
-		po.password = pass;
-	}
+	/* the secrets are read by the publisher (publish_read_secret) */
+	po.password_file = g->cfg->mqtt.password_file[0] ? g->cfg->mqtt.password_file : NULL;
+	po.key_password_file =
+		g->cfg->mqtt.key_password_file[0] ? g->cfg->mqtt.key_password_file : NULL;
+	po.max_packet = g->cfg->mqtt.version == 5 ? (unsigned)g->cfg->mqtt.max_packet_kb * 1024u : 0;
 	r = publish_new(&po, &g->pub);
 	free(will);
 	if (r < 0)

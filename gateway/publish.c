@@ -80,11 +80,13 @@
 
 #include <MQTTAsync.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,6 +102,18 @@
 #define MQTT_MAX_PACKET 268435455
 #define SESSION_EXPIRY_S 86400
 #define ABORT_WAIT_MS 2000
+#define SECRET_MAX 1024 /* a password or pass phrase, bytes */
+
+/* TLS 1.2 is the floor. paho 1.3 built on OpenSSL >= 1.1 ignores
+ * MQTTAsync_SSLOptions.sslVersion (it always takes TLS_client_method(),
+ * every version) and sets the security level to 1 itself, below Debian's
+ * default of 2. The cipher list is the one TLS hook paho applies after
+ * that: only suites that exist from TLS 1.2 on (forward secret, no
+ * anonymous or PSK ones), so a server that offers TLS 1.0 or 1.1 finds no
+ * common suite and the handshake fails, and @SECLEVEL=2 restores Debian's
+ * level. TLS 1.3 suites are configured apart from this list: TLS 1.3 is
+ * untouched. docs/security.md "The broker". */
+#define TLS_CIPHERS "HIGH+TLSv1.2:!aNULL:!eNULL:!PSK:!SRP:!kRSA:@SECLEVEL=2"
 
 /* paho clients are created and destroyed under this lock (file comment) */
 static pthread_mutex_t paho_life = PTHREAD_MUTEX_INITIALIZER;
@@ -135,7 +149,7 @@ struct publisher {
 	pthread_t reaper;
 
 	char *client_id, *username, *password;
-	char *ca_file, *cert_file, *key_file;
+	char *ca_file, *cert_file, *key_file, *key_password;
 	char *will_topic;
 	void *will_payload;
 	size_t will_len;
@@ -143,6 +157,7 @@ struct publisher {
 	size_t n_subscriptions;
 	int version; /* MQTTVERSION_3_1_1 or MQTTVERSION_5 */
 	int keepalive_s, connect_timeout_s, max_inflight;
+	unsigned max_packet; /* MQTT 5 Maximum Packet Size, 0: none */
 	bool tls;
 
 	/* guarded by lock */
@@ -161,6 +176,7 @@ struct publisher {
 	atomic_size_t link_queued;     /* link notes waiting */
 	atomic_ulong dropped;          /* incoming messages dropped */
 	atomic_ulong dropped_large;    /* of which: larger than PUBLISH_MAX_PAYLOAD */
+	atomic_bool tls_error;         /* OpenSSL reported an error in this attempt */
 	unsigned long dropped_logged;  /* owner only: count at the last log line */
 	uint64_t drop_log_mono;        /* owner only */
 };
@@ -321,6 +337,13 @@ static void connect_failed(publisher *p, int code, int reason, const char *messa
 			 MQTTReasonCode_toString((enum MQTTReasonCodes)reason), (unsigned)reason);
 	else if (code > 0)
 		snprintf(n.text, sizeof(n.text), "CONNACK %d: %s", code, connack_text(code));
+	else if (message && p->tls && !atomic_load(&p->tls_error))
+		/* paho checks the host name after the handshake and reports
+		 * nothing more than a refused TCP connection would */
+		snprintf(n.text, sizeof(n.text),
+			 "%s (no TLS error: the TCP connection was refused, or the server's "
+			 "certificate does not name the host)",
+			 message);
 	else if (message)
 		snprintf(n.text, sizeof(n.text), "%s", message);
 	else
@@ -644,8 +667,13 @@ static void on_disc_fail5(void *context, MQTTAsync_failureData5 *r)
 static int on_ssl_error(const char *str, size_t len, void *u)
 {
 	publisher *p = u;
+	char esc[600];
 
-	log_warning("TLS error on '%s': %.*s", p->uri, (int)len, str);
+	atomic_store(&p->tls_error, true);
+	/* OpenSSL's text ends in newlines and may quote the peer's data */
+	while (len && (str[len - 1] == '\n' || str[len - 1] == '\r'))
+		len--;
+	log_warning("TLS error on '%s': %s", p->uri, util_escape(str, len, esc, sizeof(esc)));
 	return 0;
 }
 
@@ -738,8 +766,17 @@ static int check_opts(const struct publish_opts *o, bool *ret_tls)
 	else if (o->n_subscriptions > PUBLISH_MAX_SUBSCRIPTIONS ||
 		 (o->n_subscriptions && !o->subscriptions))
 		what = "bad subscription list";
-	else if (!tls && (o->ca_file || o->cert_file || o->key_file))
+	else if (!tls && (o->ca_file || o->cert_file || o->key_file || o->key_password_file))
 		what = "TLS files given for a plain uri (use ssl://)";
+	else if (o->key_password_file && !o->key_file)
+		what = "a key pass phrase without a key file";
+	else if (o->password_file && o->password)
+		what = "both a password and a password file";
+	else if (o->password_file && !o->username)
+		what = "password file without user name";
+	else if (o->max_packet && (o->version != 5 || o->max_packet < 1024 ||
+				   o->max_packet > MQTT_MAX_PACKET))
+		what = "a maximum packet size needs MQTT 5 and 1024..268435455 bytes";
 	if (!what)
 		for (size_t i = 0; i < o->n_subscriptions; i++)
 			if (!topic_ok(o->subscriptions[i], true))
@@ -760,6 +797,139 @@ static int check_opts(const struct publish_opts *o, bool *ret_tls)
 	}
 	*ret_tls = tls;
 	return 0;
+}
+
+/* ---- credentials ----------------------------------------------------- */
+
+int publish_read_secret(const char *path, char *buf, size_t size, char *why, size_t why_size)
+{
+	bool more_was_line_end = false;
+	struct stat st;
+	ssize_t n;
+	size_t len;
+	int fd, r;
+
+	if (!path || !buf || size < 2 || !why || !why_size)
+		return -EINVAL;
+	buf[0] = '\0';
+	/* O_NONBLOCK: a FIFO in its place must not hang the check */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(why, why_size, "cannot open it: %s", strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		snprintf(why, why_size, "cannot stat it: %s", strerror(-r));
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+		snprintf(why, why_size, "is not a regular file; write the secret into a file");
+		goto out_close;
+	}
+	if (st.st_mode & 007) {
+		char esc[1024];
+
+		r = -EPERM;
+		util_escape(path, strlen(path), esc, sizeof(esc));
+		snprintf(why, why_size,
+			 "is readable or writable by others (mode %04o); run: chmod 0640 %s; "
+			 "chown root:firegw %s",
+			 (unsigned)(st.st_mode & 07777), esc, esc);
+		goto out_close;
+	}
+	if (st.st_size == 0) {
+		r = -ENODATA;
+		snprintf(why, why_size, "is empty; write the secret on its one line");
+		goto out_close;
+	}
+	if (st.st_size > (off_t)(size - 1) + 2) {
+		r = -EFBIG;
+		snprintf(why, why_size, "holds more than %zu bytes; it holds one line, the secret",
+			 size - 1);
+		goto out_close;
+	}
+	n = read(fd, buf, size - 1);
+	if (n < 0) {
+		r = -errno;
+		snprintf(why, why_size, "cannot read it: %s", strerror(-r));
+		goto out_wipe;
+	}
+	len = (size_t)n;
+	buf[len] = '\0';
+	if (len == size - 1) {
+		/* the buffer is full: only a line end may follow */
+		char more[3];
+		ssize_t m = read(fd, more, sizeof(more));
+
+		if (m > 0 && !((m == 1 && more[0] == '\n') ||
+			       (m == 2 && more[0] == '\r' && more[1] == '\n'))) {
+			r = -EFBIG;
+			snprintf(why, why_size, "holds more than %zu bytes; it holds one line, the "
+						"secret",
+				 size - 1);
+			goto out_wipe;
+		}
+		if (m > 0)
+			more_was_line_end = true;
+	}
+	/* one trailing line end (as `echo` writes it), no more */
+	if (!more_was_line_end && len && buf[len - 1] == '\n') {
+		buf[--len] = '\0';
+		if (len && buf[len - 1] == '\r')
+			buf[--len] = '\0';
+	}
+	if (len == 0) {
+		r = -ENODATA;
+		snprintf(why, why_size, "is empty; write the secret on its one line");
+		goto out_wipe;
+	}
+	if (strlen(buf) != len) {
+		r = -EINVAL;
+		snprintf(why, why_size, "holds a NUL byte; write the secret as text");
+		goto out_wipe;
+	}
+	close(fd);
+	return 0;
+
+out_wipe:
+	explicit_bzero(buf, size);
+out_close:
+	close(fd);
+	return r;
+}
+
+/* Reads one secret file into a malloc'd string, logging what is wrong
+ * (never the secret). */
+static int load_secret(const char *uri, const char *what, const char *path, char **ret)
+{
+	char buf[SECRET_MAX + 1], why[PATH_MAX * 2 + 128];
+	int r;
+
+	*ret = NULL;
+	if (!path)
+		return 0;
+	r = publish_read_secret(path, buf, sizeof(buf), why, sizeof(why));
+	if (r < 0) {
+		char esc[1024];
+
+		log_error("MQTT uplink '%s': %s '%s' %s", uri, what,
+			  util_escape(path, strlen(path), esc, sizeof(esc)), why);
+		return r;
+	}
+	*ret = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return *ret ? 0 : -ENOMEM;
+}
+
+static void free_secret(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
 }
 
 static int dup_opt(const char *s, char **ret)
@@ -851,6 +1021,7 @@ int publish_new(const struct publish_opts *o, publisher **ret)
 	/* paho's own bound is max_inflight in flight + max_inflight queued */
 	p->max_outstanding = 2 * (size_t)p->max_inflight + 16;
 	p->max_messages = o->max_messages ? (size_t)o->max_messages : PUBLISH_MAX_MESSAGES;
+	p->max_packet = o->max_packet;
 
 	r = -ENOMEM;
 	for (size_t i = 0; i < n_nodes; i++)
@@ -862,6 +1033,21 @@ int publish_new(const struct publish_opts *o, publisher **ret)
 	    dup_opt(o->ca_file, &p->ca_file) < 0 || dup_opt(o->cert_file, &p->cert_file) < 0 ||
 	    dup_opt(o->key_file, &p->key_file) < 0 || dup_opt(o->will_topic, &p->will_topic) < 0)
 		goto out_free;
+	if (o->password_file) {
+		r = load_secret(p->uri, "mqtt.password_file", o->password_file, &p->password);
+		if (r < 0)
+			goto out_free;
+	}
+	r = load_secret(p->uri, "mqtt.tls.key_password_file", o->key_password_file,
+			&p->key_password);
+	if (r < 0)
+		goto out_free;
+	if (p->password && strlen(p->password) > MQTT_MAX_STRING) {
+		log_error("MQTT uplink '%s': the password is too long", p->uri);
+		r = -EINVAL;
+		goto out_free;
+	}
+	r = -ENOMEM;
 	if (o->will_topic) {
 		p->will_payload = dup_bytes(o->will_payload, o->will_len);
 		if (!p->will_payload)
@@ -931,7 +1117,8 @@ void publish_free(publisher *p)
 		free(p->uris[i]);
 	free(p->client_id);
 	free(p->username);
-	free(p->password);
+	free_secret(p->password);
+	free_secret(p->key_password);
 	free(p->ca_file);
 	free(p->cert_file);
 	free(p->key_file);
@@ -1154,6 +1341,46 @@ const char *publish_node_uri(const publisher *p, size_t node)
 	return p && node < p->n_uris ? p->uris[node] : NULL;
 }
 
+/* The TLS side of a connect: verification always on (the chain against
+ * ca_file, or the system's store without one; the host name against the
+ * certificate, paho's verify), TLS 1.2 as the floor (TLS_CIPHERS), the
+ * client certificate and key for mutual TLS, the key's pass phrase. */
+static void tls_options(publisher *p, MQTTAsync_SSLOptions *ssl)
+{
+	ssl->trustStore = p->ca_file;
+	ssl->keyStore = p->cert_file;
+	ssl->privateKey = p->key_file;
+	ssl->privateKeyPassword = p->key_password;
+	ssl->enableServerCertAuth = 1;
+	ssl->verify = 1; /* check the host name too */
+	/* what the field promises; paho 1.3 on OpenSSL 3 does not use it
+	 * (see TLS_CIPHERS), and on OpenSSL 1.0 it means exactly TLS 1.2,
+	 * the newest that has */
+	ssl->sslVersion = MQTT_SSL_VERSION_TLS_1_2;
+	ssl->enabledCipherSuites = TLS_CIPHERS;
+	ssl->ssl_error_cb = on_ssl_error;
+	ssl->ssl_error_context = p;
+}
+
+/* MQTT 5 CONNECT properties: a one-day session, and the Maximum Packet
+ * Size, so the broker never sends us a packet larger than we can hold
+ * (paho reads a whole packet into memory before we see it). */
+static int connect_properties(publisher *p, MQTTProperties *props)
+{
+	MQTTProperty expiry = { .identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL };
+	MQTTProperty maxp = { .identifier = MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE };
+
+	expiry.value.integer4 = SESSION_EXPIRY_S;
+	if (MQTTProperties_add(props, &expiry) != 0)
+		return -99; /* paho's memory error */
+	if (p->max_packet) {
+		maxp.value.integer4 = p->max_packet;
+		if (MQTTProperties_add(props, &maxp) != 0)
+			return -99;
+	}
+	return 0;
+}
+
 int publish_connect(publisher *p)
 {
 	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
@@ -1161,7 +1388,6 @@ int publish_connect(publisher *p)
 	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
 	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
 	MQTTProperties props = MQTTProperties_initializer;
-	MQTTProperty expiry = { .identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL };
 	MQTTAsync_connectOptions *c;
 	int rc;
 
@@ -1176,11 +1402,9 @@ int publish_connect(publisher *p)
 		c->cleanstart = 0;
 		c->onSuccess5 = on_connect_ok5;
 		c->onFailure5 = on_connect_fail5;
-		expiry.value.integer4 = SESSION_EXPIRY_S;
-		if (MQTTProperties_add(&props, &expiry) != 0) {
-			rc = -99;
+		rc = connect_properties(p, &props);
+		if (rc != 0)
 			goto out_fail;
-		}
 		c->connectProperties = &props;
 	} else {
 		c = &co;
@@ -1207,15 +1431,10 @@ int publish_connect(publisher *p)
 		c->will = &will;
 	}
 	if (p->tls) {
-		ssl.trustStore = p->ca_file;
-		ssl.keyStore = p->cert_file;
-		ssl.privateKey = p->key_file;
-		ssl.enableServerCertAuth = 1;
-		ssl.verify = 1; /* check the host name too */
-		ssl.ssl_error_cb = on_ssl_error;
-		ssl.ssl_error_context = p;
+		tls_options(p, &ssl);
 		c->ssl = &ssl;
 	}
+	atomic_store(&p->tls_error, false);
 	log_debug("connecting to '%s' as '%s'", p->uri, p->client_id);
 	rc = attempt_start(p, c);
 	MQTTProperties_free(&props); /* paho copied them */

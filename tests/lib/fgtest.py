@@ -344,7 +344,8 @@ class Env:
         return "\n".join(out)
 
     # -- broker
-    def start_broker(self, keepalive_note=None):
+    def start_broker(self, keepalive_note=None, extra_conf=""):
+        """extra_conf is appended to mosquitto.conf (e.g. a TLS listener)."""
         conf = os.path.join(self.dir, "mosquitto.conf")
         pdir = os.path.join(self.dir, "mosq")
         os.makedirs(pdir, exist_ok=True)
@@ -361,6 +362,7 @@ class Env:
                 # as root mosquitto drops to user "mosquitto", which cannot
                 # write the persistence directory in our private temp dir
                 f.write("user root\n")
+            f.write(extra_conf)
         self.broker = self.spawn("mosquitto", ["mosquitto", "-c", conf])
         wait_port(self.mqtt_port)
         return self.broker

@@ -97,6 +97,8 @@ static void write_file(const char *path, const void *buf, size_t len)
 	assert_int_equal(fclose(f), 0);
 }
 
+static void remove_tmp_files(void);
+
 static int group_setup(void **state)
 {
 	char path[PATH_MAX + 64];
@@ -125,6 +127,7 @@ static int group_teardown(void **state)
 		snprintf(path, sizeof(path), "%s/%s.yaml", tmpdir, test_profiles[i][0]);
 		unlink(path);
 	}
+	remove_tmp_files();
 	unlink(cfgpath);
 	rmdir(tmpdir);
 	return 0;
@@ -441,6 +444,140 @@ static void test_bad_configs(void **state)
 	assert_int_equal(failed, 0);
 }
 
+/* ---- TLS files and secrets -------------------------------------------- */
+
+static const char *const tls_names[] = { "ca.pem", "c.pem", "k.pem", "k.pass", "mqtt.pass" };
+
+/* tmpdir/name with content and mode; removed by remove_tmp_files() */
+static void make_tmp_file(const char *name, const char *content, mode_t mode)
+{
+	char path[PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	unlink(path);
+	write_file(path, content, strlen(content));
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void remove_tmp_files(void)
+{
+	char path[PATH_MAX + 64];
+	size_t i;
+
+	for (i = 0; i < sizeof(tls_names) / sizeof(tls_names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, tls_names[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/fifo", tmpdir);
+	unlink(path);
+}
+
+/* One config with a TLS block and a password file; exactly the error msg
+ * at line:col (the password_file line is 7, the tls line 6). */
+static void expect_secret_error(const char *tls, const char *extra, int line, int col,
+				const char *msg)
+{
+	char yaml[2048];
+	struct errlist e = { 0 };
+	struct config *c = NULL;
+	int r;
+
+	snprintf(yaml, sizeof(yaml),
+		 SITE "mqtt:\n"
+		      "  uri: ssl://broker.example:8883\n"
+		      "  version: 5\n"
+		      "  username: gw\n"
+		      "  tls: %s\n"
+		      "  password_file: mqtt.pass\n"
+		      "%s",
+		 tls, extra);
+	r = load_str(yaml, &e, &c);
+	if (r != -EINVAL || c || !find_diag(&e, line, col, false, msg)) {
+		print_message("expected -EINVAL and %d:%d \"%s\", got r=%d:\n", line, col, msg, r);
+		errlist_print(&e, stderr);
+		fail();
+	}
+	config_free(c);
+	errlist_clear(&e);
+}
+
+/* Secrets readable or writable by others, or empty, are refused by check
+ * and run alike (both load the config), with what to run; TLS files that
+ * do not exist, are not regular files (a FIFO does not hang the check) or
+ * are empty are refused; a pass phrase needs a key; max_packet_kb needs
+ * MQTT 5; group-readable secrets are fine. */
+static void test_tls_and_secret_files(void **state)
+{
+	char want[4 * PATH_MAX + 256], fifo[PATH_MAX + 16];
+	const char *ok_tls = "{ca_file: ca.pem, cert_file: c.pem, key_file: k.pem}";
+	struct errlist e = { 0 };
+	struct config *c = NULL;
+	char yaml[1024];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		make_tmp_file(tls_names[i], "PEM\n", 0640);
+
+	make_tmp_file("mqtt.pass", "secret\n", 0644);
+	snprintf(want, sizeof(want),
+		 "mqtt: password_file '%s/mqtt.pass' is readable or writable by others (mode "
+		 "0644); run: chmod 0640 %s/mqtt.pass; chown root:firegw %s/mqtt.pass",
+		 tmpdir, tmpdir, tmpdir);
+	expect_secret_error(ok_tls, "", 7, 18, want);
+	make_tmp_file("mqtt.pass", "secret\n", 0602); /* writable by others */
+	expect_secret_error(ok_tls, "", 7, 18, "(mode 0602); run: chmod 0640");
+	make_tmp_file("mqtt.pass", "", 0640);
+	snprintf(want, sizeof(want),
+		 "mqtt: password_file '%s/mqtt.pass' is empty; write the secret on its one line",
+		 tmpdir);
+	expect_secret_error(ok_tls, "", 7, 18, want);
+	make_tmp_file("mqtt.pass", "\n", 0640); /* only the newline */
+	expect_secret_error(ok_tls, "", 7, 18, "is empty");
+
+	make_tmp_file("mqtt.pass", "secret\n", 0640); /* group-readable: fine */
+	make_tmp_file("k.pass", "phrase", 0644);
+	expect_secret_error("{ca_file: ca.pem, cert_file: c.pem, key_file: k.pem, "
+			    "key_password_file: k.pass}",
+			    "", 6, 80, "mqtt: tls.key_password_file '");
+	expect_secret_error("{ca_file: ca.pem, key_password_file: k.pass}", "", 6, 8,
+			    "mqtt.tls: key_password_file without key_file");
+	expect_secret_error("{ca_file: nope.pem}", "", 6, 18, "mqtt.tls: ca_file '");
+	expect_secret_error("{ca_file: nope.pem}", "", 6, 18,
+			    "nope.pem' cannot be read: No such file or directory");
+	snprintf(fifo, sizeof(fifo), "%s/fifo", tmpdir);
+	unlink(fifo);
+	assert_int_equal(mkfifo(fifo, 0640), 0);
+	expect_secret_error("{ca_file: fifo}", "", 6, 18, "fifo' is not a regular file");
+	make_tmp_file("ca.pem", "", 0640);
+	expect_secret_error(ok_tls, "", 6, 18, "ca.pem' is empty");
+	make_tmp_file("ca.pem", "PEM\n", 0640);
+
+	/* without a user name MQTT sends no password: run refuses it, so check does */
+	snprintf(yaml, sizeof(yaml), SITE "mqtt: {password_file: mqtt.pass}\n");
+	assert_int_equal(load_str(yaml, &e, &c), -EINVAL);
+	expect_diag(&e, 2, 23, false, "mqtt: password_file without username");
+	errlist_clear(&e);
+	/* announced only under MQTT 5 */
+	snprintf(yaml, sizeof(yaml), SITE "mqtt: {max_packet_kb: 64}\n");
+	assert_int_equal(load_str(yaml, &e, &c), -EINVAL);
+	expect_diag(&e, 2, 23, false, "mqtt: max_packet_kb is announced only under MQTT 5");
+	errlist_clear(&e);
+
+	/* all good: loads */
+	snprintf(yaml, sizeof(yaml),
+		 SITE "mqtt: {uri: \"mqtts://h:8883\", version: 5, max_packet_kb: 16, username: gw,\n"
+		      "  password_file: mqtt.pass, tls: %s}\n",
+		 ok_tls);
+	assert_int_equal(load_str(yaml, &e, &c), 0);
+	if (e.n)
+		errlist_print(&e, stderr);
+	assert_int_equal(c->mqtt.max_packet_kb, 16);
+	config_free(c);
+	errlist_clear(&e);
+	remove_tmp_files();
+}
+
 /* ---- whole-file behaviour --------------------------------------------- */
 
 static void test_missing_file(void **state)
@@ -667,9 +804,9 @@ static void test_full_config(void **state)
 		"  ack_stall_s: 600\n"
 		"  reconnect_max_s: 1\n"
 		"  ack_timeout_s: 100\n"
-		"  tls: {ca_file: /ca.pem, cert_file: /c.pem, key_file: /k.pem}\n"
+		"  tls: {ca_file: ca.pem, cert_file: c.pem, key_file: k.pem, key_password_file: k.pass}\n"
 		"  username: gw\n"
-		"  password_file: /etc/firegw/mqtt.pass\n"
+		"  password_file: mqtt.pass\n"
 		"storage: {path: /tmp/x.db, readings_days: 1, records_days: 36500, max_mb: 8}\n"
 		"buses:\n"
 		"  - id: rs485-1\n"
@@ -725,6 +862,9 @@ static void test_full_config(void **state)
 	int f;
 
 	(void)state;
+	/* the TLS files and secrets exist: they are checked when loaded */
+	for (f = 0; f < 5; f++)
+		make_tmp_file(tls_names[f], f < 3 ? "PEM\n" : "secret\n", 0640);
 	assert_int_equal(load_str(yaml, &e, &c), 0);
 	if (e.n)
 		errlist_print(&e, stderr);
@@ -747,11 +887,19 @@ static void test_full_config(void **state)
 	assert_int_equal(c->mqtt.ack_stall_s, 600);
 	assert_int_equal(c->mqtt.reconnect_max_s, 1);
 	assert_int_equal(c->mqtt.ack_timeout_s, 100);
-	assert_string_equal(c->mqtt.ca_file, "/ca.pem");
-	assert_string_equal(c->mqtt.cert_file, "/c.pem");
-	assert_string_equal(c->mqtt.key_file, "/k.pem");
+	assert_int_equal(c->mqtt.max_packet_kb, 288); /* the default */
+	/* relative to the config file's directory, as profile_dirs */
+	snprintf(want, sizeof(want), "%s/ca.pem", tmpdir);
+	assert_string_equal(c->mqtt.ca_file, want);
+	snprintf(want, sizeof(want), "%s/c.pem", tmpdir);
+	assert_string_equal(c->mqtt.cert_file, want);
+	snprintf(want, sizeof(want), "%s/k.pem", tmpdir);
+	assert_string_equal(c->mqtt.key_file, want);
+	snprintf(want, sizeof(want), "%s/k.pass", tmpdir);
+	assert_string_equal(c->mqtt.key_password_file, want);
 	assert_string_equal(c->mqtt.username, "gw");
-	assert_string_equal(c->mqtt.password_file, "/etc/firegw/mqtt.pass");
+	snprintf(want, sizeof(want), "%s/mqtt.pass", tmpdir);
+	assert_string_equal(c->mqtt.password_file, want);
 	assert_string_equal(c->storage.path, "/tmp/x.db");
 	assert_int_equal(c->storage.readings_days, 1);
 	assert_int_equal(c->storage.records_days, 36500);
@@ -1234,6 +1382,7 @@ int main(void)
 		cmocka_unit_test(test_uri_list),
 		cmocka_unit_test(test_runtime_dir),
 		cmocka_unit_test(test_full_config),
+		cmocka_unit_test(test_tls_and_secret_files),
 		cmocka_unit_test(test_mqtt_versions_and_null_rules),
 		cmocka_unit_test(test_builtin_profile_dir),
 		cmocka_unit_test(test_profile_search_order),

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -451,6 +452,23 @@ static void test_new_rejects_bad_options(void **state)
 	o.ca_file = "/nonexistent/ca.pem";
 	assert_int_equal(publish_new(&o, &p), -EINVAL);
 	assert_null(p);
+	o = base_opts(1883, "gw");
+	o.uri = "ssl://127.0.0.1:8883";
+	o.key_password_file = "/etc/hostname"; /* a pass phrase without a key */
+	assert_int_equal(publish_new(&o, &p), -EINVAL);
+	o = base_opts(1883, "gw");
+	o.key_password_file = "/etc/hostname"; /* on a plain uri */
+	assert_int_equal(publish_new(&o, &p), -EINVAL);
+	o = base_opts(1883, "gw");
+	o.password_file = "/etc/hostname"; /* without a user name */
+	assert_int_equal(publish_new(&o, &p), -EINVAL);
+	o = base_opts(1883, "gw");
+	o.max_packet = 4096; /* MQTT 3.1.1 has no Maximum Packet Size */
+	assert_int_equal(publish_new(&o, &p), -EINVAL);
+	o.version = 5;
+	o.max_packet = 1023;
+	assert_int_equal(publish_new(&o, &p), -EINVAL);
+	assert_null(p);
 
 	/* the good forms are accepted */
 	o = base_opts(1883, "gw");
@@ -626,6 +644,121 @@ static void test_incoming_messages(void **state)
 	/* notes still queued are freed by publish_free (checked under ASan) */
 	assert_int_equal(publish_send(peer, "in/site/ack", "left", 4, 1, false, 4, NULL, 0), 0);
 	expect_note(peer, PNOTE_DELIVERED);
+	pub_free(peer);
+	pub_free(gw);
+}
+
+static void write_secret(const char *path, const char *content, size_t len, mode_t mode)
+{
+	FILE *f;
+
+	unlink(path);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(content, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* A secret file: one trailing newline stripped; others' read or write
+ * bits, empty files, NUL bytes, directories, FIFOs (without hanging) and
+ * missing files refused, with what to run; publish_new refuses them too. */
+static void test_read_secret(void **state)
+{
+	char dir[] = "/tmp/firegw-test-secret-XXXXXX", path[64], fifo[64], buf[16], why[512];
+	struct publish_opts o = base_opts(1883, "gw");
+	publisher *p = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pass", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+
+	write_secret(path, "s3cret\n", 7, 0644);
+	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "is readable or writable by others (mode 0644); run: chmod "
+				    "0640 "));
+	assert_non_null(strstr(why, "; chown root:firegw "));
+	assert_null(strstr(why, "s3cret"));
+	assert_string_equal(buf, "");
+	o.username = "gw";
+	o.password_file = path;
+	assert_int_equal(publish_new(&o, &p), -EPERM);
+	assert_null(p);
+	write_secret(path, "s3cret\n", 7, 0606);
+	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), -EPERM);
+	write_secret(path, "", 0, 0640);
+	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), -ENODATA);
+	assert_non_null(strstr(why, "is empty"));
+	write_secret(path, "\n", 1, 0640);
+	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), -ENODATA);
+	write_secret(path, "a\0b\n", 4, 0640);
+	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), -EINVAL);
+	write_secret(path, "0123456789abcdefXYZ", 19, 0640); /* longer than buf */
+	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), -EFBIG);
+	write_secret(path, "0123456789abcdeX", 16, 0640); /* one more than fits */
+	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), -EFBIG);
+	assert_non_null(strstr(why, "holds more than 15 bytes"));
+	/* exactly what fits, with and without its line end */
+	write_secret(path, "0123456789abcde\n", 16, 0640);
+	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), 0);
+	assert_string_equal(buf, "0123456789abcde");
+	write_secret(path, "0123456789abcde\r\n", 17, 0640);
+	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), 0);
+	assert_string_equal(buf, "0123456789abcde");
+	write_secret(path, "0123456789abcd\n", 15, 0640);
+	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), 0);
+	assert_string_equal(buf, "0123456789abcd");
+	assert_int_equal(publish_read_secret(dir, buf, sizeof(buf), why, sizeof(why)), -EINVAL);
+	assert_int_equal(mkfifo(fifo, 0640), 0);
+	assert_int_equal(publish_read_secret(fifo, buf, sizeof(buf), why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "not a regular file"));
+	unlink(fifo);
+	assert_int_equal(publish_read_secret(fifo, buf, sizeof(buf), why, sizeof(why)), -ENOENT);
+
+	/* good: group-readable, one newline stripped (only one) */
+	write_secret(path, "s3cret\n", 7, 0640);
+	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), 0);
+	assert_string_equal(buf, "s3cret");
+	write_secret(path, "two \n\n", 6, 0600);
+	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), 0);
+	assert_string_equal(buf, "two \n");
+	write_secret(path, "s3cret", 6, 0600);
+	assert_int_equal(publish_new(&o, &p), 0);
+	publish_free(p);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* MQTT 5: the Maximum Packet Size announced in CONNECT is honoured by the
+ * broker: a larger message is never sent to us (so paho never reads it
+ * into memory), a smaller one after it arrives. */
+static void test_v5_max_packet(void **state)
+{
+	static char big[8192];
+	const char *subs[] = { "mp/site/request" };
+	struct publish_opts o = base_opts(shared.port, next_id("gwmp"));
+	publisher *peer = peer_new(shared.port, 5, NULL);
+	struct publish_note n;
+	publisher *gw;
+
+	(void)state;
+	o.version = 5;
+	o.max_packet = 4096;
+	o.subscriptions = subs;
+	o.n_subscriptions = 1;
+	gw = connect_ready(&o, "mp/site/request");
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(publish_send(peer, "mp/site/request", big, sizeof(big), 1, false, 1,
+				      NULL, 0), 0);
+	expect_note(peer, PNOTE_DELIVERED);
+	assert_int_equal(publish_send(peer, "mp/site/request", big, 3000, 1, false, 2, NULL, 0),
+			 0);
+	assert_true(wait_note(gw, PNOTE_MESSAGE, "mp/site/request", WAIT_MS, &n));
+	assert_int_equal(n.len, 3000); /* the 8 KiB one never came */
+	publish_note_clear(&n);
+	/* paho saw no oversized packet either: nothing was dropped by us */
+	assert_int_equal(publish_dropped(gw), 0);
 	pub_free(peer);
 	pub_free(gw);
 }
@@ -1186,6 +1319,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_retained_seen_by_later_subscriber),
 		cmocka_unit_test(test_incoming_messages),
 		cmocka_unit_test(test_v5_request_response),
+		cmocka_unit_test(test_read_secret),
+		cmocka_unit_test(test_v5_max_packet),
 		cmocka_unit_test(test_will_on_unclean_loss),
 		cmocka_unit_test(test_broker_killed),
 		cmocka_unit_test(test_abort_then_reconnect),
