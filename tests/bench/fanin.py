@@ -5,8 +5,8 @@ a CA and a server certificate for 127.0.0.1, RSA 2048 by default) and a
 plain listener on loopback for the bench's own subscribers; persistence
 on, as a production broker has it, so sessions and retained messages
 survive its restart. Against it:
-  - build/loadgen: BENCH_FANIN_SITES (1000) simulated premises in one
-    process, each with firegw's contract and the daemon's own payload,
+  - build/loadgen: BENCH_FANIN_SITES (1000) simulated premises in
+    BENCH_FANIN_PROCS (8) processes, each premises with firegw's contract and the daemon's own payload,
     detection and publisher code (tests/bench/loadgen.c), at firegw's
     default rates (heartbeat 30 s, telemetry and states 60 s) plus a fire
     alarm per premises every 10 minutes on average, cleared 5 s later;
@@ -184,6 +184,11 @@ class Sampler:
             return None
         return 100.0 * (b[1] - a[1]) / (b[0] - a[0])
 
+    def cpu_pct_sum(self, prefix, t0, t1):
+        names = {n for _, snap in self.samples for n in snap if n.startswith(prefix)}
+        vals = [self.cpu_pct(n, t0, t1) for n in sorted(names)]
+        return sum(v for v in vals if v is not None) if vals else None
+
     def close(self):
         self.stop_ev.set()
         self.t.join(2)
@@ -197,6 +202,24 @@ def gen_stats(proc, since_index=0):
                 out.append(json.loads(line))
             except ValueError:
                 pass
+    return out
+
+
+def stat_sum(gens, t, key):
+    """A counter summed over the generator processes at wall time t."""
+    return sum(stat_at(gen_stats(g), t, key) for g in gens)
+
+
+def connects_per_second(gens, since):
+    """{unix second: connections the generators completed in it}."""
+    out = {}
+    for g in gens:
+        prev = None
+        for s in gen_stats(g):
+            t = s["wall_ms"] / 1000.0
+            if prev and t >= since:
+                out[int(t)] = out.get(int(t), 0) + s["connects"] - prev["connects"]
+            prev = s
     return out
 
 
@@ -249,6 +272,12 @@ def run(ctx):
     n_sites = env_int("BENCH_FANIN_SITES", 100 if quick else 1000)
     outage_s = env_int("BENCH_FANIN_OUTAGE_S", 3 if quick else 10)
     steady_s = env_int("BENCH_FANIN_STEADY_S", 8 if quick else 30)
+    # clients per generator process: paho 1.3.12 with 1 000 clients in one
+    # process corrupted a few connections' streams after a broker restart
+    # (mosquitto: "disconnected due to malformed packet", the same clients
+    # again at every reconnect); with 125 a process it was not seen. A
+    # firegw has one client per process.
+    n_procs = max(1, env_int("BENCH_FANIN_PROCS", 8))
     keykind = "ec" if os.environ.get("BENCH_FANIN_KEY", "rsa") == "ec" else "rsa"
     loadgen = os.path.join(BUILD, "loadgen")
     if not os.access(loadgen, os.X_OK):
@@ -261,7 +290,7 @@ def run(ctx):
         if hard != resource.RLIM_INFINITY and hard < need:
             raise RuntimeError("open-file limit %d < %d needed; raise ulimit -Hn" % (hard, need))
         resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
-    res = {"sites": n_sites, "outage_s": outage_s, "steady_s": steady_s,
+    res = {"sites": n_sites, "outage_s": outage_s, "steady_s": steady_s, "procs": n_procs,
            "tls_key": "RSA 2048" if keykind == "rsa" else "EC P-256",
            "loadavg_start": os.getloadavg()}
     with World("fanin-tls") as w:
@@ -306,26 +335,32 @@ def run(ctx):
                     smoke_devices(["sd-%02d" % (i + 1) for i in range(8)], ["lan"], 247, 1000,
                                   latch=False),
                     mqtt_extra={"uri": tls_uri, "tls": tls_block})
-        events_file = w.path("lg-events.txt")
         sites = {"lg-%04d" % i for i in range(n_sites)}
-        lg = None
+        gens = []
 
         def pids():
             out = {"gateway": gw.pid}
             if br.proc:
                 out["broker"] = br.proc.pid
-            if lg:
-                out["loadgen"] = lg.pid
+            for k, g in enumerate(gens):
+                out["loadgen%d" % k] = g.pid
             return out
         sampler = Sampler(pids)
         try:
             # -------- cold start
-            log("fanin: %d premises connecting at once over TLS (%s)" % (n_sites, res["tls_key"]))
+            log("fanin: %d premises (%d generator processes) connecting at once over TLS (%s)" % (
+                n_sites, n_procs, res["tls_key"]))
             t_cold = time.time()
-            lg = w.spawn("loadgen", [loadgen, "-c", tpl, "--sites", str(n_sites),
-                                     "--site-prefix", "lg", "--events-out", events_file,
-                                     "--drain-s", "30"],
-                         env={"FIREGW_SENSORS_DIR": SENSORS})
+            per = (n_sites + n_procs - 1) // n_procs
+            for k in range(n_procs):
+                first = k * per
+                cnt = min(per, n_sites - first)
+                if cnt <= 0:
+                    break
+                gens.append(w.spawn("loadgen%d" % k, [
+                    loadgen, "-c", tpl, "--sites", str(cnt), "--first", str(first),
+                    "--site-prefix", "lg", "--events-out", w.path("lg-events%d.txt" % k),
+                    "--drain-s", "30"], env={"FIREGW_SENSORS_DIR": SENSORS}))
             seen = first_online(status, t_cold - 1, sites, 120)
             if len(seen) < n_sites:
                 raise RuntimeError("cold start: %d of %d online after 120 s" % (len(seen), n_sites))
@@ -337,7 +372,6 @@ def run(ctx):
 
             # -------- steady load
             log("fanin: steady load, %d s, with real-gateway alarms" % steady_s)
-            st0 = gen_stats(lg)
             t0 = time.time()
             starts = []
             n_alarms = max(10, steady_s * 2)
@@ -349,20 +383,18 @@ def run(ctx):
                 time.sleep(left)  # the rest of the measurement window
             t1 = time.time()
             time.sleep(0.6)       # one more sample past t1
-            st1 = gen_stats(lg)
             res["steady_window_s"] = t1 - t0
             res["broker_cpu_pct"] = sampler.cpu_pct("broker", t0, t1)
-            res["loadgen_cpu_pct"] = sampler.cpu_pct("loadgen", t0, t1)
+            res["loadgen_cpu_pct"] = sampler.cpu_pct_sum("loadgen", t0, t1)
             res["gateway_cpu_pct"] = sampler.cpu_pct("gateway", t0, t1)
             res["broker_rss_kb"] = rss_kb(br.proc.pid)
-            res["loadgen_rss_kb"] = rss_kb(lg.pid)
-            sent = stat_at(st1, t1, "sent") - stat_at(st1, t0, "sent")
+            res["loadgen_rss_kb"] = sum(rss_kb(g.pid) for g in gens)
+            sent = stat_sum(gens, t1, "sent") - stat_sum(gens, t0, "sent")
             res["msgs_in_per_s"] = sent / (t1 - t0) if sent else 0
             res["alarm_steady_ms"] = summary(lat_steady)
             res["alarm_steady_missed"] = missed_steady
             res["alarm_steady_started"] = len(starts)
             res["loadavg_steady"] = os.getloadavg()
-            del st0
 
             # -------- broker restart: the storm
             log("fanin: broker stopped for %d s, then the reconnect storm" % outage_s)
@@ -390,28 +422,19 @@ def run(ctx):
                 res["storm_online_p50_s"] = rcv[len(rcv) // 2]
             if real_site in back:
                 res["real_back_s"] = back[real_site][0] - t_up
-            st2 = gen_stats(lg)
-            per_s = {}
-            prev = None
-            for s in st2:
-                if s["wall_ms"] / 1000.0 < t_up - 1:
-                    prev = s
-                    continue
-                if prev:
-                    per_s[s["wall_ms"] / 1000.0] = (s["connects"] - prev["connects"]) / max(
-                        0.001, (s["wall_ms"] - prev["wall_ms"]) / 1000.0)
-                prev = s
+            per_s = connects_per_second(gens, t_up - 1)
             storm_log = br.connects_per_second(t_up - 1, "firegw-lg-")
-            t_last = t_up + (res.get("storm_all_online_s") or (t_end - t_up))
+            t_last = (t_up + res["storm_all_online_s"]) if res.get("storm_all_online_s") else (
+                max(r for r, _ in lg_back.values()) if lg_back else t_end)
             res["storm_handshakes_peak_per_s_log"] = max(storm_log.values()) if storm_log else 0
             res["storm_handshakes_peak_per_s_gen"] = max(per_s.values()) if per_s else 0
             res["storm_connects_log"] = sum(storm_log.values())
             span = max(1.0, t_last - t_up)
             res["storm_handshakes_mean_per_s"] = sum(storm_log.values()) / span
-            res["storm_connect_failed"] = stat_at(st2, t_end, "connect_failed") - stat_at(
-                st2, t_down, "connect_failed")
+            res["storm_connect_failed"] = stat_sum(gens, t_end, "connect_failed") - stat_sum(
+                gens, t_down, "connect_failed")
             res["storm_broker_cpu_pct"] = sampler.cpu_pct("broker", t_up, t_last)
-            res["storm_loadgen_cpu_pct"] = sampler.cpu_pct("loadgen", t_up, t_last)
+            res["storm_loadgen_cpu_pct"] = sampler.cpu_pct_sum("loadgen", t_up, t_last)
             res["broker_rss_after_storm_kb"] = rss_kb(br.proc.pid)
             res["alarm_storm_ms"] = summary(lat_storm)
             res["alarm_storm_missed"] = missed_storm
@@ -420,18 +443,24 @@ def run(ctx):
             res["loadavg_storm"] = os.getloadavg()
 
             # -------- stop the generator: every event acknowledged, then count
-            lg.signal(15)
-            lg.wait_line(lambda l: '"kind":"final"' in l, 60, "loadgen final line")
-            final = [s for s in gen_stats(lg) if s.get("kind") == "final"][-1]
-            res["loadgen_final"] = final
-            lg.p.wait(30)
+            for g in gens:
+                g.signal(15)
+            finals = []
+            for g in gens:
+                g.wait_line(lambda l: '"kind":"final"' in l, 60, "loadgen final line")
+                finals.append([s for s in gen_stats(g) if s.get("kind") == "final"][-1])
+            res["loadgen_final"] = {k: sum(f[k] for f in finals) for k in finals[0]
+                                    if isinstance(finals[0][k], (int, float)) and k != "wall_ms"}
+            for g in gens:
+                g.p.wait(30)
         finally:
             sampler.close()
         made = set()
-        with open(events_file) as f:
-            for line in f:
-                if line.strip():
-                    made.add(line.strip())
+        for k in range(len(gens)):
+            with open(w.path("lg-events%d.txt" % k)) as f:
+                for line in f:
+                    if line.strip():
+                        made.add(line.strip())
         # the center's copy: wait until it has everything or stops growing
         got_lg, got_real, dups = set(), set(), 0
         real_active = set()
@@ -476,7 +505,8 @@ def fmt_lat(s):
 def report(ctx, res):
     row, target = ctx["row"], ctx["alarm_target_ms"]
     n = res["sites"]
-    what = "fan-in: %d premises (loadgen) + 1 firegw, mosquitto, TLS %s" % (n, res["tls_key"])
+    what = "fan-in: %d premises (loadgen, %d processes) + 1 firegw, mosquitto, TLS %s" % (
+        n, res["procs"], res["tls_key"])
     row(what, "cold start, all at once: every status online at the center, s",
         "%.1f (peak %d handshakes/s)" % (res["cold_all_online_s"], res["cold_handshakes_peak_per_s"]))
     bc = res["broker_cpu_pct"]
@@ -510,6 +540,10 @@ def report(ctx, res):
         "%d of %d / %d of %d (duplicates %d)" % (
             res["real_alarms_lost"], res["real_alarms_started"], res["lg_events_lost"],
             res["lg_events_made"], res["lg_events_duplicates"]), "0", lost == 0)
+    f = res["loadgen_final"]
+    row(what, "generator: connects / losses / events waiting at its end",
+        "%d / %d / %d (%d premises)" % (f["connects"], f["lost"], f["events_waiting"], n),
+        "2 connects and 1 loss a premises", f["connects"] == 2 * n and f["lost"] == n)
     la = res["loadavg_steady"]
     row(what, "machine load average (1 min) at start / steady / storm",
         "%.2f / %.2f / %.2f" % (res["loadavg_start"][0], la[0], res["loadavg_storm"][0]))

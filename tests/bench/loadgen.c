@@ -2,7 +2,8 @@
  * firegw's MQTT contract (SPEC §3, §5) with the daemon's own code, for the
  * fan-in bench (tests/bench/bench.py, scenario fanin).
  *
- * Each premises is a site of its own (id <prefix>-NNNN, devices and rules
+ * Each premises is a site of its own (id <prefix>-NNNN, from --first on,
+ * devices and rules
  * of the template configuration given with -c) with its own publisher
  * (gateway/publish.c: one paho MQTTAsync client, persistent session, will,
  * TLS when the uri is ssl://, subscriptions to ack and request), and
@@ -30,7 +31,7 @@
  * {"kind": "final", ...} at the end. Each event id made goes to
  * --events-out, one a line, for the bench's loss count.
  *
- * Usage: loadgen -c TEMPLATE.yaml [--sites N] [--site-prefix P]
+ * Usage: loadgen -c TEMPLATE.yaml [--sites N] [--first I] [--site-prefix P]
  *        [--alarm-every-s S] [--alarm-hold-s S] [--ramp-s S]
  *        [--duration-s S] [--drain-s S] [--events-out FILE] [--seed N]
  * SIGTERM / SIGINT: no new alarm, wait up to --drain-s for every waiting
@@ -793,7 +794,7 @@ static int raise_nofile(size_t n_sites)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: loadgen -c TEMPLATE.yaml [--sites N] [--site-prefix P] "
+	fprintf(f, "usage: loadgen -c TEMPLATE.yaml [--sites N] [--first I] [--site-prefix P] "
 		   "[--alarm-every-s S] [--alarm-hold-s S] [--ramp-s S] [--duration-s S] "
 		   "[--drain-s S] [--events-out FILE] [--seed N]\n");
 }
@@ -804,6 +805,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "sites", required_argument, NULL, 'n' },
 		{ "site-prefix", required_argument, NULL, 'P' },
+		{ "first", required_argument, NULL, 'f' },
 		{ "alarm-every-s", required_argument, NULL, 'a' },
 		{ "alarm-hold-s", required_argument, NULL, 'H' },
 		{ "ramp-s", required_argument, NULL, 'r' },
@@ -823,6 +825,7 @@ int main(int argc, char **argv)
 	int c, ep = -1, sfd = -1, status = 1;
 	char esc[128];
 	bool seeded = false;
+	size_t first = 0;
 	double v;
 
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -834,6 +837,11 @@ int main(int argc, char **argv)
 			if (!parse_num(optarg, 1, LG_SITES_MAX, &v))
 				goto bad_arg;
 			g.n = (size_t)v;
+			break;
+		case 'f':
+			if (!parse_num(optarg, 0, LG_SITES_MAX, &v))
+				goto bad_arg;
+			first = (size_t)v;
 			break;
 		case 'P':
 			if (!util_is_slug(optarg) || strlen(optarg) > 40)
@@ -918,7 +926,7 @@ int main(int argc, char **argv)
 	now = util_mono_ms();
 	for (size_t i = 0; i < g.n; i++) {
 		struct epoll_event e = { .events = EPOLLIN, .data.u64 = i };
-		int r = prem_init(&g, &g.p[i], i, prefix, now);
+		int r = prem_init(&g, &g.p[i], first + i, prefix, now);
 
 		if (r < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, publish_fd(g.p[i].pub), &e) < 0) {
 			fprintf(stderr, "loadgen: premises %zu: %s\n", i,
@@ -1011,7 +1019,7 @@ out_cfg:
 bad_arg:
 	fprintf(stderr, "loadgen: bad value '%s' for --%s\n",
 		util_escape(optarg, strlen(optarg), esc, sizeof(esc)),
-		c == 'n' ? "sites" : c == 'P' ? "site-prefix" : c == 'a' ? "alarm-every-s"
+		c == 'n' ? "sites" : c == 'f' ? "first" : c == 'P' ? "site-prefix" : c == 'a' ? "alarm-every-s"
 				 : c == 'H' ? "alarm-hold-s" : c == 'r' ? "ramp-s"
 				 : c == 'd' ? "duration-s" : c == 'D' ? "drain-s" : "seed");
 	return 2;
