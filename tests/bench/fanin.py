@@ -131,6 +131,14 @@ class Broker:
         self.w.procs.remove(self.proc)
         self.proc = None
 
+    def count(self, text):
+        """Lines of the log containing text."""
+        try:
+            with open(self.log, errors="replace") as f:
+                return sum(1 for line in f if text in line)
+        except OSError:
+            return 0
+
     def connects_per_second(self, since, prefix):
         """{unix second: count} of 'New client connected ... as <prefix>...'
         lines logged at or after since."""
@@ -420,6 +428,8 @@ def run(ctx):
                 res["storm_all_online_ts_s"] = last_ts - t_up if len(lg_back) == n_sites else None
                 rcv = sorted(r - t_up for r, _ in lg_back.values())
                 res["storm_online_p50_s"] = rcv[len(rcv) // 2]
+                res["storm_last_back_s"] = rcv[-1]
+                res["storm_missing"] = sorted(sites - set(lg_back))[:10]
             if real_site in back:
                 res["real_back_s"] = back[real_site][0] - t_up
             per_s = connects_per_second(gens, t_up - 1)
@@ -494,6 +504,8 @@ def run(ctx):
         res["real_alarms_received"] = len(real_active)
         res["real_alarms_lost"] = max(0, real_started - len(real_active))
         res["gw_alive"] = gw.alive()
+        res["broker_malformed_disconnects"] = br.count("disconnected due to malformed packet")
+        res["broker_takeovers"] = br.count("already connected, closing old connection")
     ctx["results"]["scenarios"]["fanin"] = res
     report(ctx, res)
 
@@ -524,7 +536,9 @@ def report(ctx, res):
     so = res.get("storm_all_online_s")
     row(what, "storm: broker down %d s; all back online after, s (p50)" % res["outage_s"],
         "%.1f (%.1f)" % (so, res.get("storm_online_p50_s", -1)) if so is not None else
-        "only %d of %d back" % (res["storm_back"], n), "all back", so is not None)
+        "only %d of %d back, the last after %.1f (p50 %.1f)" % (
+            res["storm_back"], n, res.get("storm_last_back_s", -1), res.get("storm_online_p50_s", -1)),
+        "all back", so is not None)
     row(what, "storm: TLS handshakes/s, mean / peak (broker log; generator)",
         "%.0f / %d (%.0f)" % (res["storm_handshakes_mean_per_s"],
                               res["storm_handshakes_peak_per_s_log"],
@@ -541,8 +555,9 @@ def report(ctx, res):
             res["real_alarms_lost"], res["real_alarms_started"], res["lg_events_lost"],
             res["lg_events_made"], res["lg_events_duplicates"]), "0", lost == 0)
     f = res["loadgen_final"]
-    row(what, "generator: connects / losses / events waiting at its end",
-        "%d / %d / %d (%d premises)" % (f["connects"], f["lost"], f["events_waiting"], n),
+    row(what, "generator: connects / losses / events waiting at its end; broker: malformed",
+        "%d / %d / %d (%d premises); %d" % (f["connects"], f["lost"], f["events_waiting"], n,
+                                            res["broker_malformed_disconnects"]),
         "2 connects and 1 loss a premises", f["connects"] == 2 * n and f["lost"] == n)
     la = res["loadavg_steady"]
     row(what, "machine load average (1 min) at start / steady / storm",
