@@ -437,6 +437,10 @@ def run(ctx):
             t_last = (t_up + res["storm_all_online_s"]) if res.get("storm_all_online_s") else (
                 max(r for r, _ in lg_back.values()) if lg_back else t_end)
             res["storm_handshakes_peak_per_s_log"] = max(storm_log.values()) if storm_log else 0
+            # connections per second from the broker's return (its log's
+            # whole seconds): the shape of the storm
+            res["storm_connects_by_second"] = [storm_log.get(int(t_up) + k, 0) for k in range(
+                int(t_last) - int(t_up) + 2)]
             res["storm_handshakes_peak_per_s_gen"] = max(per_s.values()) if per_s else 0
             res["storm_connects_log"] = sum(storm_log.values())
             span = max(1.0, t_last - t_up)
