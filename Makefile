@@ -70,6 +70,12 @@ $(B)/mkbacklog: tests/fault/mkbacklog.c $(LIB)
 $(B)/mkyear: tests/bench/mkyear.c $(LIB)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+# the fan-in bench's load generator: many simulated premises in one process
+# (built by `make bench` only, not by `all`)
+BENCH_TOOLS := $(B)/loadgen
+$(B)/loadgen: tests/bench/loadgen.c $(LIB)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 $(B)/clockshift.so: tests/fault/clockshift.c
 	@mkdir -p $(dir $@)
 	$(CC) -D_GNU_SOURCE $(WARN) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
@@ -109,7 +115,7 @@ run: deps
 	tests/demo/run-demo.sh
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) all $(BENCH_TOOLS)
 	tests/bench/run-bench.sh
 
 format:

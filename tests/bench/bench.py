@@ -15,7 +15,12 @@ Scenarios (BENCH_ONLY=comma list selects some; names in brackets):
   [throughput] one TCP bus, 247 units of 16 reads each every 100 ms
   [backlog]    10 000 events and 100 000 telemetry rows waiting: drain rate,
                and two alarms that must jump the backlog
-  [fanin]      N gateways on one broker: broker CPU and memory, alarm latency
+  [fanin]      1 000 simulated premises (build/loadgen) and one real gateway
+               on one mosquitto over TLS: broker CPU and memory per premises,
+               the reconnect storm after a broker restart, alarm latency
+               steady and in the storm, alarms lost (tests/bench/fanin.py)
+  [fanin-real] N real gateway processes on one broker (plain TCP): broker
+               CPU and memory, alarm latency
   [inspect]    a year of a 250-point site (100 000 events and records, 10
                million readings, built by build/mkyear): `firegw compliance`
                (target < 100 ms) and `firegw report --period 2026` (< 2 s)
@@ -26,9 +31,12 @@ mosquitto_sub (%U, the same host's realtime clock).
 
 Environment: BENCH_ALARMS (200 per size), BENCH_REST_S (30; 60 for 250
 devices), BENCH_QUICK=1 (few samples, short windows: to check the harness),
-BENCH_FANIN (20 gateways), BENCH_OUT (build/bench.json); BENCH_BROKER_PORT
-and BENCH_BROKER_PID: run the fanin scenario against a broker already
-listening on 127.0.0.1 (e.g. RabbitMQ's MQTT plugin), measuring that PID.
+BENCH_FANIN (20 gateways of fanin-real), BENCH_FANIN_SITES (1000 premises
+of fanin), BENCH_FANIN_OUTAGE_S (10), BENCH_FANIN_STEADY_S (30),
+BENCH_FANIN_KEY (rsa: RSA 2048, or ec: P-256), BENCH_OUT (build/bench.json);
+BENCH_BROKER_PORT and BENCH_BROKER_PID: run fanin-real (also as "fanin")
+against a broker already listening on 127.0.0.1 (e.g. RabbitMQ's MQTT
+plugin), measuring that PID.
 """
 
 import json
@@ -127,11 +135,12 @@ def measure_rest(gw, sim, seconds, windows=3):
     return cpu_gw, cpu_sim, max(rss), rss[-1]
 
 
-def alarm_latency(sub, ctl, devs, n, rate=4.0, each_timeout=10.0):
+def alarm_latency(sub, ctl, devs, n, rate=4.0, each_timeout=10.0, ret_starts=None):
     """n alarms launched as a Poisson process (`rate` per second) on random
     idle devices: flag fire on, wait for the alarm event, flag off, wait for
     its cleared event (latch is off in these configs), device idle again.
-    Returns (latencies in ms, missed)."""
+    Returns (latencies in ms, missed). ret_starts (a list): each launch is
+    appended as [t0 (wall), latency ms or None]."""
     idle = list(devs)
     active = {}            # device -> [phase, t0 (wall), deadline (mono)]
     lat, missed, started = [], 0, 0
@@ -145,6 +154,9 @@ def alarm_latency(sub, ctl, devs, n, rate=4.0, each_timeout=10.0):
             t0 = time.time()
             ctl.cmd("flag %s fire on" % dev)
             active[dev] = ["on", t0, now + each_timeout]
+            if ret_starts is not None:
+                ret_starts.append([t0, None])
+                active[dev].append(ret_starts[-1])
             started += 1
             next_launch = now + rnd.expovariate(rate)
         for dev, a in list(active.items()):
@@ -162,6 +174,8 @@ def alarm_latency(sub, ctl, devs, n, rate=4.0, each_timeout=10.0):
             continue
         if a[0] == "on" and p.get("state") == "active":
             lat.append((m[0] - a[1]) * 1000.0)
+            if len(a) > 3:
+                a[3][1] = lat[-1]
             ctl.cmd("flag %s fire off" % p["device"])
             a[0] = "off"
             a[2] = time.monotonic() + each_timeout
@@ -561,6 +575,18 @@ def scn_backlog():
 
 
 def scn_fanin():
+    """1 000 premises over TLS (tests/bench/fanin.py); against an external
+    broker (BENCH_BROKER_PORT), which the bench cannot restart, the
+    gateways-only run below."""
+    if env_int("BENCH_BROKER_PORT", 0):
+        return scn_fanin_real()
+    import fanin
+    fanin.run({"row": row, "log": log, "alarm_latency": alarm_latency, "sub_ready": sub_ready,
+               "results": RESULTS, "quick": QUICK, "alarm_target_ms": ALARM_TARGET_MS})
+
+
+def scn_fanin_real():
+    """[fanin-real] N real gateway processes on one broker, plain TCP."""
     n_gw = FANIN
     per = 8
     res = {"gateways": n_gw, "devices_each": per}
@@ -623,7 +649,7 @@ def scn_fanin():
                 lat.append((mm[0] - t0.pop(mm[3]["device"])) * 1000)
         res["burst_alarm_ms"] = summary(lat)
         res["burst_missed"] = n_gw - len(lat)
-    RESULTS["scenarios"]["fanin"] = res
+    RESULTS["scenarios"]["fanin-real"] = res
     what = "fan-in (%s): %d gateways x %d devices, heartbeat 5 s, telemetry 10 s" % (
         res["broker"], n_gw, per)
     row(what, "broker CPU % / RSS MB", "%.2f / %.1f" % (res["broker_cpu"], res["broker_rss_kb"] / 1024))
@@ -678,6 +704,8 @@ def main():
         steps.append(("backlog", scn_backlog))
     if want("fanin"):
         steps.append(("fanin", scn_fanin))
+    if want("fanin-real"):
+        steps.append(("fanin-real", scn_fanin_real))
     if want("inspect"):
         steps.append(("inspect", scn_inspect))
     failed = []

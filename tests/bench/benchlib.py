@@ -211,9 +211,14 @@ class Sub:
     this host). Messages go to a queue as (t_recv, retained, topic, payload
     dict or None) and are counted per kind."""
 
-    def __init__(self, world, topic, client_id, qos=1):
+    def __init__(self, world, topic, client_id, qos=1, persistent=False):
+        # persistent: a session the broker keeps (clean session off), so
+        # that messages published while it reconnects (a broker restart
+        # with persistence) are not missed
         argv = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(world.mqtt_port), "-q", str(qos),
                 "-i", client_id, "-k", "30", "-t", topic, "-F", "%U %r %t %p"]
+        if persistent:
+            argv.append("-c")
         self.q = queue.Queue()
         self.count = 0
         self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
