@@ -1280,7 +1280,13 @@ static void *poller_main(void *arg)
 	pthread_mutex_lock(&p->lock);
 	/* bounded by the stop flag; each round does one step or waits */
 	while (!atomic_load(&p->stop)) {
+		unsigned more;
+
 		store_progress(p);
+		more = log_ratelimit_due(&p->port.bad_rl, util_mono_ms(), 10000);
+		if (more)
+			log_warning("bus '%s': %u more replies refused (not logged one by one)",
+				    p->port.bus->id, more);
 		jobs_update(p, &em);
 		next = NULL;
 		for (i = 0; i < p->n_devs; i++)
