@@ -4,6 +4,10 @@
  * register array into a profile's values. A reply it takes must be one a
  * correct server could have sent: the header echoes the request, the MBAP
  * length is the frame's, the body holds exactly the registers asked.
+ * The same bytes also go the way the poller reads them: through a socket
+ * (a socketpair here, closed after the bytes) into libmodbus's framing
+ * (modbus_receive_confirmation of a TCP context), whose frame must then
+ * be the bytes sent, at most an ADU long, before the same check.
  * Input: byte 0 the function (mod 4, 0x01..0x04), byte 1 the unit, bytes
  * 2..3 the count, 4..5 the transaction id, the rest the reply.
  * Seeds: tests/fuzz/corpus/modbus (good replies, exceptions, wrong unit,
@@ -14,6 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <modbus.h>
 
 #include "errlist.h"
 #include "log.h"
@@ -23,6 +31,34 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct profile *prof;
+static modbus_t *mb;
+
+/* libmodbus's receive path: the frame it cuts from the bytes, checked. */
+static void via_libmodbus(const uint8_t *data, size_t len, uint16_t tid, uint8_t unit,
+			  uint8_t fn, uint16_t count)
+{
+	static uint16_t dst[2000];
+	uint8_t rsp[MODBUS_TCP_MAX_ADU_LENGTH];
+	int sv[2], n, exc;
+	ssize_t w;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return;
+	w = len ? send(sv[1], data, len, MSG_NOSIGNAL) : 0;
+	shutdown(sv[1], SHUT_WR);
+	if (w == (ssize_t)len) {
+		modbus_set_socket(mb, sv[0]);
+		n = modbus_receive_confirmation(mb, rsp);
+		if (n > MODBUS_TCP_MAX_ADU_LENGTH || (n > 0 && ((size_t)n > len ||
+							       memcmp(rsp, data, (size_t)n))))
+			__builtin_trap();
+		if (n > 0)
+			(void)poller_tcp_check_reply(rsp, (size_t)n, tid, unit, fn, count, dst, &exc);
+		modbus_set_socket(mb, -1);
+	}
+	close(sv[0]);
+	close(sv[1]);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -43,6 +79,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		}
 		errlist_clear(&e);
+		mb = modbus_new_tcp("127.0.0.1", 502); /* never connected: given a socket */
+		if (!mb)
+			abort();
+		/* the bytes are all there before the read: a timeout is a bug */
+		modbus_set_response_timeout(mb, 1, 0);
+		modbus_set_byte_timeout(mb, 1, 0);
 	}
 	if (size < 6)
 		return 0;
@@ -75,5 +117,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (r != -EBADMSG && r != -EINVAL) {
 		__builtin_trap();
 	}
+	via_libmodbus(data, len, tid, unit, fn, count);
 	return 0;
 }
