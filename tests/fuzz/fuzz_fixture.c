@@ -122,6 +122,11 @@ struct fuzz_fx *fuzz_fx_get(void)
 	if (health_new(fx.c, fx.j, fx.st, &fx.h) < 0)
 		die("health");
 	health_set_site(fx.h, &fx.s);
+	/* one event the center can acknowledge: a gateway fault (1354) */
+	journal_fault_set(fx.j, GWEV_ACK_TIMEOUT, true, 0, "fuzz fixture");
+	journal_last_event_id(fx.j, fx.fault_id, sizeof(fx.fault_id));
+	if (journal_last_seq(fx.j) == 0)
+		die("fault event");
 	fx_built = 1;
 	return &fx;
 }

@@ -26,6 +26,7 @@ struct fuzz_fx {
 	request *rq;
 	health *h;
 	poller *pollers[CONFIG_MAX_BUSES];
+	char fault_id[96]; /* a gateway fault in the store: acks of a known event */
 };
 
 /* The process's fixture, built at the first call; aborts when it cannot be
