@@ -3,7 +3,8 @@
 # Each target runs SECONDS seconds (and at most FUZZ_RUNS inputs when that
 # is set) from its seeds in tests/fuzz/corpus/<target>/; the inputs it
 # finds go to a scratch directory that is removed afterwards (the seeds in
-# the repository never change), a crash's input to BUILD_DIR/artifacts/.
+# the repository never change), a crash's input to BUILD_DIR/artifacts/;
+# tests/fuzz/*.dict give libFuzzer the formats' words.
 # Prints one line per target with libFuzzer's final stats and closes with
 # "fuzz: N passed, N failed"; exits non-zero when a target crashed, leaked,
 # timed out or could not run. Run from anywhere.
@@ -28,6 +29,12 @@ for t in "$@"; do
 	log="$scratch.log"
 	runs=()
 	[ -n "${FUZZ_RUNS:-}" ] && runs=(-runs="$FUZZ_RUNS")
+	# the format's words: tests/fuzz/<target>.dict, or json.dict for JSON inputs
+	case $t in
+	request | ack | control) dict=tests/fuzz/json.dict ;;
+	*) dict=tests/fuzz/$t.dict ;;
+	esac
+	[ -f "$dict" ] && runs+=(-dict="$dict")
 	# -timeout: one input taking 10 s is a hang; -rss_limit_mb bounds memory;
 	# -max_len 64 KiB covers the control socket's line limit
 	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
