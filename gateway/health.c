@@ -37,6 +37,7 @@ struct health {
 	struct pending_ack acks[ACKS_MAX];
 	size_t n_acks;
 	struct log_ratelimit bad_ack_rl;
+	struct log_ratelimit unknown_ack_rl; /* acks of events not in the store */
 	/* the last acknowledgements recorded: an identical one again (QoS 1
 	 * redelivery, a center that repeats itself) makes no new record */
 	struct {
@@ -212,7 +213,7 @@ void health_ack(health *h, const struct publish_note *n)
 	}
 	r = store_event_find(h->st, eid, &brief);
 	if (r == -ENOENT) {
-		if (log_ratelimit_ok(&h->bad_ack_rl, util_mono_ms(), 10000, &suppressed))
+		if (log_ratelimit_ok(&h->unknown_ack_rl, util_mono_ms(), 10000, &suppressed))
 			log_warning("acknowledgement of unknown event '%s' by '%s' ignored (%u more "
 				    "since the last line)",
 				    esc_id, esc_by, suppressed);
@@ -374,6 +375,11 @@ bool health_tick(health *h, uint64_t now)
 
 	if (more)
 		log_warning("%u more acknowledgements ignored (not logged one by one)", more);
+	more = log_ratelimit_due(&h->unknown_ack_rl, now, 10000);
+	if (more)
+		log_warning("%u more acknowledgements of unknown events ignored (not logged one by "
+			    "one)",
+			    more);
 
 	periodic_check(h);
 	storage_check(h, now);
