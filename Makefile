@@ -7,7 +7,8 @@ DEB_PKGS := build-essential pkg-config libpaho-mqtt-dev libmodbus-dev libsqlite3
 	    libyaml-dev libcmocka-dev libjansson-dev libsystemd-dev mosquitto \
 	    mosquitto-clients socat sqlite3 python3 libssl-dev valgrind mbpoll \
 	    tzdata chromium fonts-dejavu-core poppler-utils \
-	    cppcheck clang-tidy groff-base man-db dpkg-dev
+	    cppcheck clang-tidy groff-base man-db dpkg-dev \
+	    clang libclang-rt-14-dev
 # tests/integration/test_systemd.py: systemd-analyze and systemd-sysusers,
 # strace for the system call filter's proof, openssl for its TLS run
 DEB_PKGS += systemd strace openssl
@@ -98,8 +99,8 @@ unit: $(UNIT_TESTS)
 	@fail=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 test: deps
-	$(MAKE) all unit-bins
-	tests/run-all.sh
+	$(MAKE) all unit-bins fuzz-bins
+	FIREGW_FUZZ=1 tests/run-all.sh
 
 # The same tests with AddressSanitizer + UndefinedBehaviorSanitizer: any
 # leak, overflow or UB report fails the test that caused it.
@@ -272,5 +273,29 @@ help:
 	@echo "make deb       the Debian package build/firegw_VERSION_ARCH.deb (make deb-test: in a chroot)"
 	@echo "make lint      cppcheck and clang-tidy"
 	@echo "make deps      install the Debian packages firegw needs"
+
+# Fuzzing (libFuzzer, Debian's clang with libclang-rt-14-dev): the targets
+# in tests/fuzz/, linked against the gateway compiled again with clang and
+# ASan+UBSan into $(FUZZ_B). `make fuzz FUZZ_TIME=60` runs each target that
+# many seconds; `make test` runs each for a few (tests/run-all.sh). Seeds
+# are in tests/fuzz/corpus/<target>/; new inputs go to a scratch directory,
+# crashes to $(FUZZ_B)/artifacts/.
+FUZZ_B       := build-fuzz
+FUZZ_TARGETS := config profile decode modbus request ack control
+FUZZ_BINS    := $(patsubst %,$(FUZZ_B)/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_TIME    ?= 60
+.PHONY: fuzz fuzz-bins FORCE
+ifneq ($(B),$(FUZZ_B))
+$(FUZZ_B)/libfiregw.a: FORCE
+	@$(MAKE) --no-print-directory B=$(FUZZ_B) CC=clang CI= \
+		CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)" $@
+endif
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_fixture.c tests/fuzz/fuzz_fixture.h $(FUZZ_B)/libfiregw.a
+	clang -D_GNU_SOURCE -Igateway -Itests/fuzz $(PKG_CFLAGS) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) \
+		-o $@ $< tests/fuzz/fuzz_fixture.c $(FUZZ_B)/libfiregw.a $(LDLIBS)
+fuzz-bins: $(FUZZ_BINS)
+fuzz: deps fuzz-bins
+	tests/fuzz/run-fuzz.sh $(FUZZ_B) $(FUZZ_TIME) $(FUZZ_TARGETS)
 
 -include $(shell find $(B) -name '*.d' -type f 2>/dev/null)

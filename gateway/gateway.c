@@ -764,6 +764,7 @@ static void gw_loop(struct gw *g)
 					comp_republish_unsynced(g, util_wall_ms());
 			}
 			modes_tick(g->m, now);
+			request_tick(g->rq, now);
 			g->next_tick = now + 1000;
 		}
 		if (now >= g->next_heartbeat) {

@@ -37,6 +37,7 @@ struct health {
 	struct pending_ack acks[ACKS_MAX];
 	size_t n_acks;
 	struct log_ratelimit bad_ack_rl;
+	struct log_ratelimit unknown_ack_rl; /* acks of events not in the store */
 	/* the last acknowledgements recorded: an identical one again (QoS 1
 	 * redelivery, a center that repeats itself) makes no new record */
 	struct {
@@ -212,7 +213,10 @@ void health_ack(health *h, const struct publish_note *n)
 	}
 	r = store_event_find(h->st, eid, &brief);
 	if (r == -ENOENT) {
-		log_warning("acknowledgement of unknown event '%s' by '%s' ignored", esc_id, esc_by);
+		if (log_ratelimit_ok(&h->unknown_ack_rl, util_mono_ms(), 10000, &suppressed))
+			log_warning("acknowledgement of unknown event '%s' by '%s' ignored (%u more "
+				    "since the last line)",
+				    esc_id, esc_by, suppressed);
 		json_decref(o);
 		return;
 	}
@@ -367,6 +371,15 @@ void health_set_site(health *h, const struct site *s)
 bool health_tick(health *h, uint64_t now)
 {
 	bool changed = clock_check(h, now);
+	unsigned more = log_ratelimit_due(&h->bad_ack_rl, now, 10000);
+
+	if (more)
+		log_warning("%u more acknowledgements ignored (not logged one by one)", more);
+	more = log_ratelimit_due(&h->unknown_ack_rl, now, 10000);
+	if (more)
+		log_warning("%u more acknowledgements of unknown events ignored (not logged one by "
+			    "one)",
+			    more);
 
 	periodic_check(h);
 	storage_check(h, now);

@@ -51,3 +51,14 @@ bool log_ratelimit_ok(struct log_ratelimit *rl, uint64_t now_ms, uint64_t interv
 	rl->next_ms = now_ms + interval_ms;
 	return true;
 }
+
+unsigned log_ratelimit_due(struct log_ratelimit *rl, uint64_t now_ms, uint64_t interval_ms)
+{
+	unsigned n = rl->suppressed;
+
+	if (n == 0 || now_ms < rl->next_ms)
+		return 0;
+	rl->suppressed = 0;
+	rl->next_ms = now_ms + interval_ms;
+	return n;
+}

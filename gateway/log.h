@@ -27,3 +27,8 @@ struct log_ratelimit {
  * number of lines refused since the last one allowed (say so in the line). */
 bool log_ratelimit_ok(struct log_ratelimit *rl, uint64_t now_ms, uint64_t interval_ms,
 		      unsigned *ret_suppressed);
+/* For the owner's periodic tick, so that the end of a flood is counted
+ * too: once the interval of the last line allowed is over, the number of
+ * lines refused since (then reset, the interval restarted: log it as one
+ * "N more ..." line); 0 when there is nothing to say yet. */
+unsigned log_ratelimit_due(struct log_ratelimit *rl, uint64_t now_ms, uint64_t interval_ms);

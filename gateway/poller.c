@@ -41,8 +41,21 @@
  * by one retry spacing would mirror the gateway's last retry and its
  * confirmation, so each failed confirmation of a comm loss asks one more
  * confirmation read the next time (up to CONFIRM_MAX), which the mirror
- * lacks. A healthy unit pays one extra read, at recovery only. On TCP the
- * transaction id (checked by libmodbus) rejects a late reply. */
+ * lacks. A healthy unit pays one extra read, at recovery only.
+ *
+ * Modbus TCP framing is checked here, not by libmodbus: libmodbus 3.1.x
+ * (Debian 12 ships 3.1.6) checks a reply's transaction id but neither its
+ * unit id nor its MBAP length (it frames by the PDU's byte count), so a
+ * reply from the wrong unit behind a TCP gateway, or a frame whose header
+ * disagrees with its body, would be taken as an answer. The bus thread
+ * builds each request itself with its own transaction id, sends it on the
+ * context's socket and reads the reply with modbus_receive_confirmation
+ * (libmodbus's framing and response timeout, no checks), then
+ * poller_tcp_check_reply checks every header field and the body's size
+ * against the request before a value is taken. A refused reply is a failed
+ * try (-EBADMSG: retried, counted, comm loss after fault_after), followed by
+ * the quiet flush that drops whatever the frame left behind. The
+ * transaction id rejects a late reply. */
 #include "poller.h"
 
 #include <errno.h>
@@ -54,6 +67,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,6 +93,8 @@
  * not there (Modbus Application Protocol v1.1b3 §7). */
 #define EXC_GATEWAY_PATH 0x0A
 #define EXC_GATEWAY_TARGET 0x0B
+#define MBAP_HEADER_LEN 7 /* transaction, protocol, length, unit id */
+#define MBAP_ADU_MAX MODBUS_TCP_MAX_ADU_LENGTH
 
 /* One open (or openable) bus port: the modbus_t and its lock. Used by one
  * thread only: the bus thread, or the CLI thread in poller_run_job. */
@@ -97,6 +113,8 @@ struct port {
 	int backoff_ms;
 	int down_rc; /* what reads get while the port is down */
 	bool down_logged;
+	uint16_t tid;	     /* TCP: transaction id of the last request */
+	struct log_ratelimit bad_rl; /* TCP: refused replies of this bus */
 	const atomic_bool *stop; /* NULL on the CLI path */
 };
 
@@ -451,6 +469,137 @@ static void port_quiet_flush(struct port *pt)
 	pt->last_end_ms = util_mono_ms();
 }
 
+static bool is_bit_function(uint8_t function)
+{
+	return function == MODBUS_FC_READ_COILS || function == MODBUS_FC_READ_DISCRETE_INPUTS;
+}
+
+int poller_tcp_check_reply(const uint8_t *rsp, size_t len, uint16_t tid, uint8_t unit,
+			   uint8_t function, uint16_t count, uint16_t *dst, int *ret_exc)
+{
+	size_t body, i;
+	uint8_t fn;
+
+	*ret_exc = 0;
+	if (!rsp || !dst || count == 0 || len < MBAP_HEADER_LEN + 2 || len > MBAP_ADU_MAX)
+		return -EBADMSG;
+	if (is_bit_function(function)) {
+		if (count > MODBUS_MAX_READ_BITS)
+			return -EINVAL;
+		body = ((size_t)count + 7) / 8;
+	} else if (function == MODBUS_FC_READ_HOLDING_REGISTERS ||
+		   function == MODBUS_FC_READ_INPUT_REGISTERS) {
+		if (count > MODBUS_MAX_READ_REGISTERS)
+			return -EINVAL;
+		body = (size_t)count * 2;
+	} else {
+		return -EINVAL;
+	}
+	/* MBAP (Modbus Messaging on TCP/IP v1.0b §3.1.3): transaction id
+	 * echoed, protocol id 0, length = the bytes after it (unit id and
+	 * PDU), unit id echoed */
+	if ((uint16_t)(rsp[0] << 8 | rsp[1]) != tid || rsp[2] != 0 || rsp[3] != 0)
+		return -EBADMSG;
+	if ((size_t)(rsp[4] << 8 | rsp[5]) != len - 6 || rsp[6] != unit)
+		return -EBADMSG;
+	fn = rsp[7];
+	if (fn == (function | 0x80)) {
+		/* exception PDU: function | 0x80, one code (§7 of the
+		 * application protocol); an unknown code is no answer */
+		if (len != MBAP_HEADER_LEN + 2)
+			return -EBADMSG;
+		if (rsp[8] < MODBUS_EXCEPTION_ILLEGAL_FUNCTION ||
+		    rsp[8] > MODBUS_EXCEPTION_GATEWAY_TARGET)
+			return -EBADMSG;
+		*ret_exc = rsp[8];
+		return -EPROTO;
+	}
+	if (fn != function || rsp[8] != body || len != MBAP_HEADER_LEN + 2 + body)
+		return -EBADMSG;
+	for (i = 0; i < count; i++) {
+		if (is_bit_function(function))
+			dst[i] = (rsp[9 + i / 8] >> (i % 8)) & 1u;
+		else
+			dst[i] = (uint16_t)(rsp[9 + 2 * i] << 8 | rsp[10 + 2 * i]);
+	}
+	return 0;
+}
+
+static uint8_t table_function(enum reg_table t)
+{
+	switch (t) {
+	case TABLE_HOLDING:
+		return MODBUS_FC_READ_HOLDING_REGISTERS;
+	case TABLE_INPUT:
+		return MODBUS_FC_READ_INPUT_REGISTERS;
+	case TABLE_COIL:
+		return MODBUS_FC_READ_COILS;
+	case TABLE_DISCRETE:
+		return MODBUS_FC_READ_DISCRETE_INPUTS;
+	default:
+		return 0;
+	}
+}
+
+/* One Modbus TCP read of block b of unit into dst: our request, libmodbus's
+ * framing, our checks (see the top of this file). 0; a poll_result rc;
+ * -1 with *ret_errno set when the socket or libmodbus failed (the caller
+ * maps it as for libmodbus's own reads). */
+static int tcp_read_block(struct port *pt, int unit, const struct profile_block *b, uint16_t *dst,
+			  int *ret_exc, int *ret_errno)
+{
+	uint8_t req[MBAP_HEADER_LEN + 5], rsp[MBAP_ADU_MAX] = { 0 };
+	uint8_t fn = table_function(b->table);
+	unsigned suppressed;
+	ssize_t w;
+	int fd, n, r;
+
+	*ret_errno = 0;
+	fd = modbus_get_socket(pt->mb);
+	if (fn == 0 || fd < 0)
+		return -EINVAL;
+	pt->tid++;
+	req[0] = (uint8_t)(pt->tid >> 8);
+	req[1] = (uint8_t)pt->tid;
+	req[2] = 0;
+	req[3] = 0;
+	req[4] = 0;
+	req[5] = 6; /* unit id + function + address + count */
+	req[6] = (uint8_t)unit;
+	req[7] = fn;
+	req[8] = (uint8_t)(b->address >> 8);
+	req[9] = (uint8_t)b->address;
+	req[10] = (uint8_t)(b->count >> 8);
+	req[11] = (uint8_t)b->count;
+	do {
+		w = send(fd, req, sizeof(req), MSG_NOSIGNAL);
+	} while (w < 0 && errno == EINTR);
+	if (w != (ssize_t)sizeof(req)) {
+		*ret_errno = w < 0 ? errno : EIO;
+		return -1;
+	}
+	errno = 0;
+	n = modbus_receive_confirmation(pt->mb, rsp);
+	if (n < 0) {
+		*ret_errno = errno > 0 ? errno : EIO;
+		return -1;
+	}
+	r = poller_tcp_check_reply(rsp, (size_t)n, pt->tid, (uint8_t)unit, fn, b->count, dst,
+				   ret_exc);
+	if (r == -EBADMSG && log_ratelimit_ok(&pt->bad_rl, util_mono_ms(), 10000, &suppressed)) {
+		char more[64] = "";
+
+		if (suppressed > 0)
+			snprintf(more, sizeof(more), "; %u more refused replies not logged", suppressed);
+		/* numbers only: nothing of the reply reaches the log as text */
+		log_warning("bus '%s': reply for unit %d refused (transaction %u: unit id %u, "
+			    "MBAP length %u for %d bytes, function 0x%02x)%s",
+			    pt->bus->id, unit, (unsigned)pt->tid, (unsigned)rsp[6],
+			    (unsigned)(rsp[4] << 8 | rsp[5]), n, (unsigned)rsp[7], more);
+	}
+	return r;
+}
+
 /* One request for block b of unit, one attempt. 0 or a poll_result rc. */
 static int port_transact(struct port *pt, int unit, const struct profile_block *b,
 			 struct profile_raw *raw, int *ret_exc)
@@ -480,41 +629,46 @@ static int port_transact(struct port *pt, int unit, const struct profile_block *
 		modbus_flush(pt->mb);
 	modbus_set_slave(pt->mb, unit);
 	dst = raw->words + b->words_offset;
-	pt->last_end_ms = util_mono_ms(); /* the start, for ok_ms */
+	start = util_mono_ms(); /* for ok_ms */
 	errno = 0;
-	switch (b->table) {
-	case TABLE_HOLDING:
-		n = modbus_read_registers(pt->mb, b->address, b->count, dst);
-		break;
-	case TABLE_INPUT:
-		n = modbus_read_input_registers(pt->mb, b->address, b->count, dst);
-		break;
-	case TABLE_COIL:
-		n = modbus_read_bits(pt->mb, b->address, b->count, bits);
-		break;
-	case TABLE_DISCRETE:
-		n = modbus_read_input_bits(pt->mb, b->address, b->count, bits);
-		break;
-	default:
-		return -EINVAL;
+	e = 0;
+	if (pt->bus->kind == BUS_TCP) {
+		r = tcp_read_block(pt, unit, b, dst, ret_exc, &e);
+		n = r == 0 ? b->count : -1;
+	} else {
+		switch (b->table) {
+		case TABLE_HOLDING:
+			n = modbus_read_registers(pt->mb, b->address, b->count, dst);
+			break;
+		case TABLE_INPUT:
+			n = modbus_read_input_registers(pt->mb, b->address, b->count, dst);
+			break;
+		case TABLE_COIL:
+			n = modbus_read_bits(pt->mb, b->address, b->count, bits);
+			break;
+		case TABLE_DISCRETE:
+			n = modbus_read_input_bits(pt->mb, b->address, b->count, bits);
+			break;
+		default:
+			return -EINVAL;
+		}
+		e = errno;
+		if (n == b->count && (b->table == TABLE_COIL || b->table == TABLE_DISCRETE))
+			for (i = 0; i < n; i++)
+				dst[i] = bits[i] ? 1 : 0;
+		/* a reply of the wrong size, or a libmodbus failure */
+		r = n == b->count ? 0 : n >= 0 ? -EBADMSG : -1;
 	}
-	e = errno;
-	start = pt->last_end_ms;
 	pt->last_end_ms = util_mono_ms();
-	if (n == b->count) {
+	if (r == 0) {
 		uint64_t dur = pt->last_end_ms - start;
 
 		/* what a good transaction costs on this line: the other
 		 * blocks of a try that fails on one (try_cost_ms) */
 		pt->ok_ms = dur > pt->ok_ms ? dur : (pt->ok_ms * 7 + dur) / 8;
-		if (b->table == TABLE_COIL || b->table == TABLE_DISCRETE)
-			for (i = 0; i < n; i++)
-				dst[i] = bits[i] ? 1 : 0;
 		return 0;
 	}
-	if (n >= 0) {
-		r = -EBADMSG; /* a reply of the wrong size */
-	} else {
+	if (r == -1) {
 		r = map_errno(e, ret_exc);
 		if (is_link_error(e)) {
 			/* reconnect at the next request, then back off */
@@ -1128,7 +1282,13 @@ static void *poller_main(void *arg)
 	pthread_mutex_lock(&p->lock);
 	/* bounded by the stop flag; each round does one step or waits */
 	while (!atomic_load(&p->stop)) {
+		unsigned more;
+
 		store_progress(p);
+		more = log_ratelimit_due(&p->port.bad_rl, util_mono_ms(), 10000);
+		if (more)
+			log_warning("bus '%s': %u more replies refused (not logged one by one)",
+				    p->port.bus->id, more);
 		jobs_update(p, &em);
 		next = NULL;
 		for (i = 0; i < p->n_devs; i++)

@@ -84,6 +84,18 @@ int poller_cancel(poller *p, uint64_t tag);
  * it (an atomic load). 0 for a NULL p. */
 uint64_t poller_progress_ms(const poller *p);
 
+/* Checks a Modbus TCP reply (rsp, len bytes: MBAP header and PDU) to a
+ * read of count registers or bits with function (0x01..0x04) sent to unit
+ * with transaction id tid: the transaction id, protocol id 0, the MBAP
+ * length (the bytes after it), the unit id, the function and the byte
+ * count must all match the request and the frame's size. Pure; any bytes.
+ * 0 with dst[0..count) filled (registers, or bits as 0/1); -EPROTO with
+ * *ret_exc the Modbus exception code (1..11) of an exception reply whose
+ * header matches; -EBADMSG for any other reply; -EINVAL for a function or
+ * count no request can have. */
+int poller_tcp_check_reply(const uint8_t *rsp, size_t len, uint16_t tid, uint8_t unit,
+			   uint8_t function, uint16_t count, uint16_t *dst, int *ret_exc);
+
 /* For the CLI without a daemon: opens the bus's port itself, taking an
  * exclusive lock (flock on the tty, or a lock file in runtime_dir for TCP)
  * so it never fights a daemon. Runs one job synchronously, calling cb for

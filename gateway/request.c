@@ -38,7 +38,7 @@ struct request {
 	control *ctl;
 	struct job_client jobs[JOBS_MAX];
 	uint64_t next_job_tag;
-	struct log_ratelimit bad_rl, bad_response_rl;
+	struct log_ratelimit bad_rl, bad_response_rl, answer_rl;
 };
 
 /* One call of an operation. */
@@ -797,6 +797,7 @@ static void answer(request *rq, const struct publish_note *n, const char *id, js
 	json_t *resp = json_object();
 	char topic[400], *payload;
 	size_t len;
+	unsigned suppressed = 0;
 	int r;
 
 	/* the id first, as in every answer */
@@ -812,10 +813,30 @@ static void answer(request *rq, const struct publish_note *n, const char *id, js
 	if (!payload)
 		return;
 	r = uplink_answer(rq->d.u, topic, payload, len, n->correlation, n->correlation_len);
-	if (r < 0)
-		log_warning("cannot send the answer to request '%s': %s", id ? id : "invalid",
-			    strerror(-r));
+	/* a flood of requests fills the uplink: one line per interval */
+	if (r < 0 && log_ratelimit_ok(&rq->answer_rl, util_mono_ms(), 10000, &suppressed))
+		log_warning("cannot send the answer to request '%s': %s (%u more since the last "
+			    "line)",
+			    id ? id : "invalid", strerror(-r), suppressed);
 	free(payload);
+}
+
+void request_tick(request *rq, uint64_t now_ms)
+{
+	unsigned n;
+
+	n = log_ratelimit_due(&rq->bad_rl, now_ms, 10000);
+	if (n)
+		log_warning("%u more requests on '%s' ignored (not logged one by one)", n,
+			    rq->d.site->topic_root);
+	n = log_ratelimit_due(&rq->bad_response_rl, now_ms, 10000);
+	if (n)
+		log_warning("%u more requests refused for their Response Topic (not logged one by "
+			    "one)",
+			    n);
+	n = log_ratelimit_due(&rq->answer_rl, now_ms, 10000);
+	if (n)
+		log_warning("%u more answers could not be sent (not logged one by one)", n);
 }
 
 void request_mqtt(request *rq, const struct publish_note *n)

@@ -50,6 +50,9 @@ void request_set_control(request *rq, control *ctl);
  * `client`). remote: it came over MQTT (remote.allow_* apply, socket-only
  * operations are unknown). The seam the unit tests use. New reference. */
 json_t *request_call(request *rq, bool remote, int client, json_t *req);
+/* Every second (main loop): the counts of refused requests and answers
+ * not logged one by one, once their interval is over. */
+void request_tick(request *rq, uint64_t now_ms);
 /* A message on <p>/<site>/request. */
 void request_mqtt(request *rq, const struct publish_note *n);
 /* A request line from control client (control_dispatch's callback). */

@@ -60,6 +60,29 @@ if [ ${#dirs[@]} -gt 0 ]; then
 	fi
 fi
 
+# libFuzzer targets (make fuzz-bins), each FIREGW_FUZZ_SECS (default 2) s
+# from its seeds: each target is one test, a crash fails the run. Missing
+# binaries fail too when FIREGW_FUZZ=1 (make test), else are skipped.
+fuzz_build=${FIREGW_FUZZ_BUILD:-build-fuzz}
+if [ -x "$fuzz_build/fuzz_config" ] || [ "${FIREGW_FUZZ:-}" = 1 ]; then
+	echo "== fuzz"
+	out=$(FUZZ_RUNS=${FUZZ_RUNS:-2000000} tests/fuzz/run-fuzz.sh "$fuzz_build" "${FIREGW_FUZZ_SECS:-2}" \
+		config profile decode modbus request ack control 2>&1)
+	rc=$?
+	echo "$out" | grep -E '^fuzz: ' | grep -v 'passed, '
+	p=$(echo "$out" | sed -n 's/^fuzz: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p')
+	f=$(echo "$out" | sed -n 's/^fuzz: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p')
+	pass=$((pass + ${p:-0}))
+	fail=$((fail + ${f:-0}))
+	if [ "$rc" -ne 0 ]; then
+		[ "${f:-0}" = 0 ] && fail=$((fail + 1))
+		failed_names+=("tests/fuzz")
+		echo "$out" | tail -60
+	fi
+else
+	echo "== fuzz: skipped ($fuzz_build/fuzz_* not built: make fuzz-bins)"
+fi
+
 echo
 [ ${#failed_names[@]} -gt 0 ] && echo "failing: ${failed_names[*]}"
 echo "$pass passed, $fail failed"

@@ -36,6 +36,7 @@ enum sim_mode {
 	SIM_MODE_BADCRC,
 	SIM_MODE_GARBAGE,
 	SIM_MODE_WRONGUNIT,
+	SIM_MODE_BADLEN, /* TCP: MBAP length off by one; RTU: byte count off by one */
 	SIM_MODE_MAX
 };
 const char *sim_mode_name(enum sim_mode m);

@@ -166,7 +166,7 @@ static int parse_mode(char **tok, int n, struct sim_cmd *cmd, char *err, size_t 
 			cmd->mode = (enum sim_mode)m;
 	if (cmd->mode == SIM_MODE_INVALID)
 		return cmd_fail(err, len,
-			    "unknown mode '%s': use normal, silent, slow MS, exception CODE, badcrc, garbage or wrongunit",
+			    "unknown mode '%s': use normal, silent, slow MS, exception CODE, badcrc, garbage, wrongunit or badlen",
 			    tok[2]);
 	if (cmd->mode == SIM_MODE_SLOW || cmd->mode == SIM_MODE_EXCEPTION) {
 		bool slow = cmd->mode == SIM_MODE_SLOW;
@@ -299,7 +299,7 @@ int sim_cmd_parse(const struct sim *s, const char *line, struct sim_cmd *cmd, ch
 		cmd->kind = CMD_MODE;
 		if (n < 3)
 			return cmd_fail(err, len,
-				    "usage: mode DEVICE normal|silent|slow MS|exception CODE|badcrc|garbage|wrongunit");
+				    "usage: mode DEVICE normal|silent|slow MS|exception CODE|badcrc|garbage|wrongunit|badlen");
 		if ((r = need_dev(s, tok[1], &cmd->dev, err, len)) < 0 ||
 		    (r = parse_mode(tok, n, cmd, err, len)) < 0)
 			return r;

@@ -16,7 +16,7 @@
 const char *sim_mode_name(enum sim_mode m)
 {
 	static const char *const names[SIM_MODE_MAX] = { "normal", "silent", "slow", "exception",
-							  "badcrc", "garbage", "wrongunit" };
+							  "badcrc", "garbage", "wrongunit", "badlen" };
 
 	if (m < 0 || m >= SIM_MODE_MAX)
 		return "invalid";

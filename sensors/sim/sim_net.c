@@ -2,7 +2,7 @@
  * clients), Modbus RTU on a tty (frames cut by length or by the 3.5
  * character silence, CRC checked, answered per unit, optionally paced at
  * the line's baud), and the line-based control socket. Applies the field
- * fault modes (silent, slow, exception, badcrc, garbage, wrongunit) here
+ * fault modes (silent, slow, exception, badcrc, garbage, wrongunit, badlen) here
  * because they are about framing. Owns every fd it opens; called only from
  * the poll loop thread in sim_main.c. */
 #include "sim.h"
@@ -450,6 +450,9 @@ static void rtu_frame(struct sim_net *n, struct port *p, const uint8_t *f, size_
 	if (pl == 0)
 		return;
 	adu[0] = (uint8_t)(d->mode == SIM_MODE_WRONGUNIT ? (f[0] + 1) & 0xff : f[0]);
+	/* a byte count one more than the bytes sent, with a good CRC */
+	if (d->mode == SIM_MODE_BADLEN && pl >= 2)
+		adu[2] = (uint8_t)(adu[2] + 1);
 	crc = sim_crc16(adu, 1 + pl);
 	/* garbage must not pass the CRC check by chance either */
 	if (d->mode == SIM_MODE_BADCRC || d->mode == SIM_MODE_GARBAGE)
@@ -491,7 +494,7 @@ static void tcp_frame(struct sim_net *n, struct port *p, const uint8_t *f, size_
 	struct sim *s = n->s;
 	uint8_t adu[SIM_ADU_MAX];
 	struct sim_dev *d;
-	size_t pl;
+	size_t pl, l;
 	int dev;
 
 	memcpy(adu, f, MBAP_LEN);
@@ -524,8 +527,13 @@ static void tcp_frame(struct sim_net *n, struct port *p, const uint8_t *f, size_
 		return;
 	if (d->mode == SIM_MODE_WRONGUNIT)
 		adu[6] = (uint8_t)((f[6] + 1) & 0xff);
-	adu[4] = (uint8_t)((pl + 1) >> 8);
-	adu[5] = (uint8_t)((pl + 1) & 0xff);
+	/* badlen: the MBAP length says one byte more, then one less, than
+	 * the frame carries (unit id + PDU), the PDU itself well formed */
+	l = pl + 1;
+	if (d->mode == SIM_MODE_BADLEN)
+		l = d->answered % 2 ? l - 1 : l + 1;
+	adu[4] = (uint8_t)(l >> 8);
+	adu[5] = (uint8_t)(l & 0xff);
 	reply(n, p, dev, adu, MBAP_LEN + pl, now);
 }
 
