@@ -5,7 +5,7 @@
 # prints one table (each figure beside its target, met / not met) and
 # writes the same figures to build/bench.json. About 12 minutes on 2 cores.
 # BENCH_QUICK=1: a short run to check the harness; BENCH_ONLY=tcp,rtu,...
-# selects scenarios (store tcp rtu throughput backlog fanin inspect).
+# selects scenarios (store tcp rtu throughput backlog fanin inspect flash).
 set -eu
 cd "$(dirname "$0")/../.."
 build=${FIREGW_BUILD:-build}
