@@ -1119,6 +1119,7 @@ static void test_readings_batched(void **state)
 	struct store_reading rd = { 1000, "smoke-a1", "obscuration", 1.25, 0 };
 	store *w = open_rw(f, 0), *r = open_ro(f);
 	uint64_t t0 = 5000000;
+	int i;
 
 	assert_int_equal(store_readings_add(w, &rd), 0);
 	rd.name = "temp";
@@ -1127,17 +1128,32 @@ static void test_readings_batched(void **state)
 	assert_int_equal(latest_count(r), 0);
 	assert_int_equal(store_tick(w, t0), 0);
 	assert_int_equal(latest_count(r), 0);
-	assert_int_equal(store_tick(w, t0 + 999), 0);
-	assert_int_equal(latest_count(r), 0);
+	/* a flush a minute: not after a second, nor a second before */
 	assert_int_equal(store_tick(w, t0 + 1000), 0);
+	assert_int_equal(latest_count(r), 0);
+	assert_int_equal(store_tick(w, t0 + 59999), 0);
+	assert_int_equal(latest_count(r), 0);
+	assert_int_equal(store_tick(w, t0 + 60000), 0);
 	assert_int_equal(latest_count(r), 2);
-	/* next flush again waits a full second */
+	/* next flush again waits a full minute */
 	rd.device = "heat-b2";
 	assert_int_equal(store_readings_add(w, &rd), 0);
-	assert_int_equal(store_tick(w, t0 + 1500), 0);
+	assert_int_equal(store_tick(w, t0 + 90000), 0);
 	assert_int_equal(latest_count(r), 2);
-	assert_int_equal(store_tick(w, t0 + 2000), 0);
+	assert_int_equal(store_tick(w, t0 + 120000), 0);
 	assert_int_equal(latest_count(r), 3);
+	/* ... unless half the buffer is used: then the next tick writes */
+	rd.device = "many";
+	for (i = 0; i < 2047; i++) {
+		rd.ts_ms = 2000 + i;
+		assert_int_equal(store_readings_add(w, &rd), 0);
+	}
+	assert_int_equal(store_tick(w, t0 + 121000), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM readings WHERE device = 'many'"), 0);
+	assert_int_equal(store_readings_add(w, &rd), 0);
+	assert_int_equal(store_tick(w, t0 + 122000), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM readings WHERE device = 'many'"),
+			 2048);
 	store_free(r);
 	store_free(w);
 }
