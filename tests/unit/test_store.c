@@ -1358,13 +1358,17 @@ static void test_prune_age(void **state)
 	assert_int_equal(store_readings_add(s, &rd), 0);
 	rd.ts_ms = now - 1 * day;
 	assert_int_equal(store_readings_add(s, &rd), 0);
+	/* a value that never changed: its one sample is old, and stays */
+	rd.name = "supply";
+	rd.ts_ms = now - 400 * day;
+	assert_int_equal(store_readings_add(s, &rd), 0);
 	store_free(s); /* flushes the readings */
 	s = open_rw(f, 0);
 
 	/* clock not synchronised: nothing goes by age */
 	assert_int_equal(store_prune(s, 30, 1096, false, now), 0);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 6);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM readings"), 2);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM readings"), 3);
 
 	/* events go as a prefix of the chain: 1 and 2; 3 must still go out,
 	 * so 4 (old, never published) stays behind it */
@@ -1382,13 +1386,16 @@ static void test_prune_age(void **state)
 		assert_int_equal(v.checked, 4);
 		assert_int_equal(v.first_seq, 3);
 	}
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM readings"), 1);
-	assert_int_equal(raw_int(f->path, "SELECT ts_ms FROM readings"), now - day);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM readings"), 2);
+	assert_int_equal(raw_int(f->path, "SELECT ts_ms FROM readings WHERE name = 'temp'"),
+			 now - day);
+	assert_int_equal(raw_int(f->path, "SELECT ts_ms FROM readings WHERE name = 'supply'"),
+			 now - 400 * day);
 	/* the seq counter is unaffected */
 	assert_int_equal(raw_int(f->path, "SELECT last_seq FROM meta"), 6);
 	/* 0 days: kept forever */
 	assert_int_equal(store_prune(s, 0, 0, true, now + 3000 * day), 0);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM readings"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM readings"), 2);
 	assert_int_equal(store_prune(s, -1, 0, true, now), -EINVAL);
 	store_free(s);
 }
