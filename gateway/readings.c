@@ -15,8 +15,8 @@
 
 struct readings {
 	const struct config *cfg;
-	size_t *first;                 /* cfg->n_devices + 1: device i's slots start at first[i] */
-	struct readings_sample *last;  /* first[n_devices] slots */
+	size_t *first;		      /* cfg->n_devices + 1: device i's slots start at first[i] */
+	struct readings_sample *last; /* first[n_devices] slots */
 	double *deadband;
 	uint64_t interval_ms;
 	uint64_t stored;
@@ -86,7 +86,7 @@ int readings_new(const struct config *cfg, readings **ret)
 
 		for (j = 0; j < p->n_values; j++)
 			rd->deadband[rd->first[i] + j] =
-				readings_deadband(&p->values[j], cfg->storage.readings_deadband_pct);
+			    readings_deadband(&p->values[j], cfg->storage.readings_deadband_pct);
 	}
 	*ret = rd;
 	return 0;
@@ -128,25 +128,27 @@ int readings_offer(readings *rd, const struct site *s, store *st, int dev, uint6
 			continue; /* never read: nothing to say */
 		q = site_quality(s, dev, (int)j, now_mono);
 		now = (struct readings_sample){
-			.set = true,
-			.mono_ms = now_mono,
-			.value = v->r.value,
-			.quality = q[0] == 'g' ? 0 : q[0] == 'b' ? 1 : 2,
-			.cls = (int)rt->state,
+		    .set = true,
+		    .mono_ms = now_mono,
+		    .value = v->r.value,
+		    .quality = q[0] == 'g'   ? 0
+			       : q[0] == 'b' ? 1
+					     : 2,
+		    .cls = (int)rt->state,
 		};
 		if (!readings_should_store(last, &now, rd->deadband[rd->first[dev] + j],
 					   rd->interval_ms))
 			continue;
 		/* a good sample is dated by its read; a bad or stale one by
 		 * when that was seen (it carries the last good value) */
-		r = store_readings_add(st, &(struct store_reading){
-						   .ts_ms = now.quality == 0 ? v->ts_ms
-									     : util_wall_ms(),
-						   .device = d->id,
-						   .name = d->profile->values[j].name,
-						   .value = v->r.value,
-						   .quality = now.quality,
-					   });
+		r = store_readings_add(st,
+				       &(struct store_reading){
+					   .ts_ms = now.quality == 0 ? v->ts_ms : util_wall_ms(),
+					   .device = d->id,
+					   .name = d->profile->values[j].name,
+					   .value = v->r.value,
+					   .quality = now.quality,
+				       });
 		if (r < 0) {
 			if (!err)
 				err = r;

@@ -27,11 +27,11 @@
 #include "store.h"
 
 struct readings_sample {
-	bool set;         /* false: nothing stored yet */
+	bool set;	  /* false: nothing stored yet */
 	uint64_t mono_ms; /* when it was read (CLOCK_MONOTONIC) */
-	double value;     /* NAN: no value */
-	int quality;      /* 0 good, 1 bad, 2 stale (as struct store_reading) */
-	int cls;          /* the state class: its device's state (enum point_state) */
+	double value;	  /* NAN: no value */
+	int quality;	  /* 0 good, 1 bad, 2 stale (as struct store_reading) */
+	int cls;	  /* the state class: its device's state (enum point_state) */
 };
 
 /* True when now must be stored, given the last stored sample of the same
@@ -61,5 +61,5 @@ void readings_free(readings *rd);
  * the next poll offers it again. */
 int readings_offer(readings *rd, const struct site *s, store *st, int dev, uint64_t now_mono);
 
-/* Samples stored since readings_new (for the log and the tests). */
+/* Samples handed to the store since readings_new (for the tests). */
 uint64_t readings_stored(const readings *rd);

@@ -3,7 +3,8 @@
 # tests/bench against build/libfiregw.a, then runs tests/bench/bench.py,
 # which starts its own mosquitto, simulator and gateways on 127.0.0.1,
 # prints one table (each figure beside its target, met / not met) and
-# writes the same figures to build/bench.json. About 12 minutes on 2 cores.
+# writes the same figures to build/bench.json. About 20 minutes on 2 cores
+# (the flash part alone about 8).
 # BENCH_QUICK=1: a short run to check the harness; BENCH_ONLY=tcp,rtu,...
 # selects scenarios (store tcp rtu throughput backlog fanin inspect flash).
 set -eu

@@ -42,36 +42,38 @@ struct rule_case {
 	bool want;
 };
 
-#define S(t, v, q, c) { .set = true, .mono_ms = (t), .value = (v), .quality = (q), .cls = (c) }
+#define S(t, v, q, c)                                                                              \
+	{                                                                                          \
+		.set = true, .mono_ms = (t), .value = (v), .quality = (q), .cls = (c)              \
+	}
 
 static const struct rule_case rule_cases[] = {
-	{ "nothing stored yet", { .set = false }, S(T0_MONO, 1.0, 0, 0), 0.2, true },
-	{ "unchanged, long after", S(T0_MONO, 1.0, 0, 0), S(T0_MONO + 100 * MIN5, 1.0, 0, 0), 0.2,
-	  false },
-	{ "within the deadband, after the interval", S(T0_MONO, 1.0, 0, 0),
-	  S(T0_MONO + MIN5, 1.2, 0, 0), 0.2, false },
-	{ "beyond the deadband, after the interval", S(T0_MONO, 1.0, 0, 0),
-	  S(T0_MONO + MIN5, 1.21, 0, 0), 0.2, true },
-	{ "beyond the deadband downwards", S(T0_MONO, 1.0, 0, 0), S(T0_MONO + MIN5, 0.7, 0, 0),
-	  0.2, true },
-	{ "beyond the deadband, before the interval", S(T0_MONO, 1.0, 0, 0),
-	  S(T0_MONO + MIN5 - 1, 9.0, 0, 0), 0.2, false },
-	{ "deadband 0: any change", S(T0_MONO, 1.0, 0, 0), S(T0_MONO + MIN5, 1.0001, 0, 0), 0,
-	  true },
-	{ "deadband 0: no change", S(T0_MONO, 1.0, 0, 0), S(T0_MONO + MIN5, 1.0, 0, 0), 0, false },
-	{ "quality good to bad, after the interval", S(T0_MONO, 1.0, 0, 0),
-	  S(T0_MONO + MIN5, 1.0, 1, 0), 0.2, true },
-	{ "quality good to stale, before the interval", S(T0_MONO, 1.0, 0, 0),
-	  S(T0_MONO + 1000, 1.0, 2, 0), 0.2, false },
-	{ "state class change, a second later", S(T0_MONO, 1.0, 0, PSTATE_NORMAL),
-	  S(T0_MONO + 1000, 1.0, 0, PSTATE_ALARM), 0.2, true },
-	{ "state class change back at once", S(T0_MONO, 1.0, 0, PSTATE_ALARM),
-	  S(T0_MONO, 1.0, 0, PSTATE_NORMAL), 0.2, true },
-	{ "clock not forward: no time passed", S(T0_MONO + MIN5, 1.0, 0, 0),
-	  S(T0_MONO, 5.0, 0, 0), 0.2, false },
-	{ "a value becomes NaN", S(T0_MONO, 1.0, 0, 0), S(T0_MONO + MIN5, NAN, 0, 0), 0.2, true },
-	{ "NaN stays NaN", S(T0_MONO, NAN, 0, 0), S(T0_MONO + MIN5, NAN, 0, 0), 0.2, false },
-	{ "NaN gets a value", S(T0_MONO, NAN, 0, 0), S(T0_MONO + MIN5, 1.0, 0, 0), 0.2, true },
+    {"nothing stored yet", {.set = false}, S(T0_MONO, 1.0, 0, 0), 0.2, true},
+    {"unchanged, long after", S(T0_MONO, 1.0, 0, 0), S(T0_MONO + 100 * MIN5, 1.0, 0, 0), 0.2,
+     false},
+    {"within the deadband, after the interval", S(T0_MONO, 1.0, 0, 0), S(T0_MONO + MIN5, 1.2, 0, 0),
+     0.2, false},
+    {"beyond the deadband, after the interval", S(T0_MONO, 1.0, 0, 0),
+     S(T0_MONO + MIN5, 1.21, 0, 0), 0.2, true},
+    {"beyond the deadband downwards", S(T0_MONO, 1.0, 0, 0), S(T0_MONO + MIN5, 0.7, 0, 0), 0.2,
+     true},
+    {"beyond the deadband, before the interval", S(T0_MONO, 1.0, 0, 0),
+     S(T0_MONO + MIN5 - 1, 9.0, 0, 0), 0.2, false},
+    {"deadband 0: any change", S(T0_MONO, 1.0, 0, 0), S(T0_MONO + MIN5, 1.0001, 0, 0), 0, true},
+    {"deadband 0: no change", S(T0_MONO, 1.0, 0, 0), S(T0_MONO + MIN5, 1.0, 0, 0), 0, false},
+    {"quality good to bad, after the interval", S(T0_MONO, 1.0, 0, 0), S(T0_MONO + MIN5, 1.0, 1, 0),
+     0.2, true},
+    {"quality good to stale, before the interval", S(T0_MONO, 1.0, 0, 0),
+     S(T0_MONO + 1000, 1.0, 2, 0), 0.2, false},
+    {"state class change, a second later", S(T0_MONO, 1.0, 0, PSTATE_NORMAL),
+     S(T0_MONO + 1000, 1.0, 0, PSTATE_ALARM), 0.2, true},
+    {"state class change back at once", S(T0_MONO, 1.0, 0, PSTATE_ALARM),
+     S(T0_MONO, 1.0, 0, PSTATE_NORMAL), 0.2, true},
+    {"clock not forward: no time passed", S(T0_MONO + MIN5, 1.0, 0, 0), S(T0_MONO, 5.0, 0, 0), 0.2,
+     false},
+    {"a value becomes NaN", S(T0_MONO, 1.0, 0, 0), S(T0_MONO + MIN5, NAN, 0, 0), 0.2, true},
+    {"NaN stays NaN", S(T0_MONO, NAN, 0, 0), S(T0_MONO + MIN5, NAN, 0, 0), 0.2, false},
+    {"NaN gets a value", S(T0_MONO, NAN, 0, 0), S(T0_MONO + MIN5, 1.0, 0, 0), 0.2, true},
 };
 
 static void test_rule_table(void **state)
@@ -113,7 +115,7 @@ static void test_rule_drift_adds_up(void **state)
 
 static void test_deadband(void **state)
 {
-	struct profile_value v = { .valid_min = 0, .valid_max = 20 };
+	struct profile_value v = {.valid_min = 0, .valid_max = 20};
 
 	(void)state;
 	assert_true(fabs(readings_deadband(&v, 1.0) - 0.2) < 1e-12);
@@ -152,8 +154,8 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct errlist e = { 0 };
-	struct store_opts o = { .create = true };
+	struct errlist e = {0};
+	struct store_opts o = {.create = true};
 	char path[PATH_MAX + 16];
 	FILE *fp;
 
@@ -203,7 +205,7 @@ static int teardown(void **state)
  * 24 V. */
 static void poll_good(struct fx *f, int dev, uint64_t t, double obs)
 {
-	static const double vals[] = { 0, 0, 24.0 };
+	static const double vals[] = {0, 0, 24.0};
 	size_t i;
 
 	for (i = 0; i < f->c->devices[dev].profile->n_values; i++) {
@@ -220,7 +222,7 @@ static void poll_good(struct fx *f, int dev, uint64_t t, double obs)
 /* Rows on disk: the store's buffer is flushed by closing it. */
 static int64_t rows(struct fx *f, const char *where)
 {
-	struct store_opts o = { .path = f->db, .create = true };
+	struct store_opts o = {.path = f->db, .create = true};
 	char sql[256];
 	sqlite3 *db;
 	sqlite3_stmt *st;
@@ -327,13 +329,13 @@ static void test_offer_quality(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rule_table),
-		cmocka_unit_test(test_rule_drift_adds_up),
-		cmocka_unit_test(test_deadband),
-		cmocka_unit_test_setup_teardown(test_offer_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_offer_at_rest, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_offer_change, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_offer_quality, setup, teardown),
+	    cmocka_unit_test(test_rule_table),
+	    cmocka_unit_test(test_rule_drift_adds_up),
+	    cmocka_unit_test(test_deadband),
+	    cmocka_unit_test_setup_teardown(test_offer_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_offer_at_rest, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_offer_change, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_offer_quality, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
