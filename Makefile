@@ -27,7 +27,7 @@ B       := build
 # whole system.
 GATEWAY_MODULES := util log errlist queue marks \
 	ytree yval yrules config profile_load profile detect point compliance \
-	store store_history store_maint store_chain store_compliance compliance_data sitetime \
+	store store_history store_maint store_chain store_compliance readings compliance_data sitetime \
 	report report_html publish poller \
 	outbox event site payload journal intake uplink health modes request recovery \
 	inspector instance gateway control cli cli_watch cli_daemon cli_bus cli_record cli_inspect

@@ -660,6 +660,9 @@ static const struct yval_field storage_fields[] = {
 	YV_F_INT(struct cfg_storage, readings_days, 1, 3650),
 	YV_F_INT(struct cfg_storage, records_days, 365, 36500),
 	YV_F_INT(struct cfg_storage, max_mb, 8, 1048576),
+	YV_F_INT(struct cfg_storage, readings_s, 1, 86400),
+	{ .name = "readings_deadband_pct", .type = YV_DOUBLE,
+	  .off = offsetof(struct cfg_storage, readings_deadband_pct), .dmin = 0, .dmax = 100 },
 };
 
 static void parse_storage(struct ctx *x, const struct ynode *v)
@@ -1378,6 +1381,8 @@ static void set_defaults(struct config *c)
 	c->storage.readings_days = 30;
 	c->storage.records_days = 1096;
 	c->storage.max_mb = 512;
+	c->storage.readings_s = 300;
+	c->storage.readings_deadband_pct = 1.0;
 	c->compliance.system_test_days = 182;
 	c->compliance.maintenance_days = 730;
 	c->compliance.self_inspection_days = 31;

@@ -61,6 +61,8 @@ struct cfg_storage {
 	int readings_days; /* 30; 1..3650 */
 	int records_days;  /* 1096; 365..36500 */
 	int max_mb;        /* 512; 8..1048576 */
+	int readings_s;    /* 300; 1..86400: at most one stored sample per value this often */
+	double readings_deadband_pct; /* 1; 0..100 % of valid_min..valid_max: a smaller move is no change */
 };
 
 enum bus_kind { BUS_INVALID = -1, BUS_RTU, BUS_TCP, BUS_MAX };

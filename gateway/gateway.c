@@ -74,6 +74,7 @@ struct gw {
 	modes *m;
 	request *rq;
 	inspector *insp;
+	readings *rd; /* which readings are stored */
 	int sfd;
 	/* the compliance status last published (SPEC §6): its signature
 	 * (overall and each item's status) and when */
@@ -310,7 +311,7 @@ static void drain_results(struct gw *g)
 		if (in_batch == 0)
 			journal_batch_begin(g->j);
 		if (res.kind == POLL_RESULT_READ)
-			intake_read(&g->site, g->j, g->st, &res);
+			intake_read(&g->site, g->j, g->st, g->rd, &res);
 		else
 			request_job_result(g->rq, &res);
 		if (++in_batch == BATCH_RESULTS) {
@@ -322,41 +323,28 @@ static void drain_results(struct gw *g)
 		journal_batch_end(g->j);
 }
 
-/* Every telemetry_s: the readings are kept (and batched out when telemetry
- * is on); device states carry their values at most this often. */
+/* Every telemetry_s: a batch of readings goes out; device states carry
+ * their values at most this often. (The readings kept in the database are
+ * chosen at each poll: readings.c.) */
 static void telemetry_tick(struct gw *g)
 {
 	int64_t now_ms = util_wall_ms();
 	uint64_t now = util_mono_ms();
 	char topic[400], *payload;
-	size_t i, j, len;
+	size_t i, len;
 
-	for (i = 0; i < g->cfg->n_devices; i++) {
-		const struct cfg_device *d = &g->cfg->devices[i];
-
-		for (j = 0; j < d->profile->n_values; j++) {
-			const struct value_rt *v = &g->site.devs[i].values[j];
-			const char *q = site_quality(&g->site, (int)i, (int)j, now);
-			struct store_reading sr = {
-				.ts_ms = v->ts_ms,
-				.device = d->id,
-				.name = d->profile->values[j].name,
-				.value = v->r.value,
-				.quality = q[0] == 'g' ? 0 : q[0] == 'b' ? 1 : 2,
-			};
-
-			if (v->good_mono)
-				store_readings_add(g->st, &sr);
-		}
+	for (i = 0; i < g->cfg->n_devices; i++)
 		g->site.devs[i].state_dirty = true;
-	}
 	if (!g->cfg->mqtt.telemetry_s)
-		return; /* telemetry off: readings are still kept in the database */
+		return; /* telemetry off */
 	payload = payload_telemetry(&g->site, now, now_ms, &len);
 	if (!payload)
 		return;
 	site_topic(&g->site, "telemetry", NULL, topic, sizeof(topic));
-	if (store_outbox_add(g->st, STORE_DEST_MQTT, topic, payload, len,
+	/* QoS 0 with the link up and no backlog: handed to the client, never
+	 * written (SPEC §5: it counts as sent); else it waits in the outbox */
+	if (uplink_telemetry_send(g->u, topic, payload, len, g->cfg->mqtt.telemetry_qos) != 0 &&
+	    store_outbox_add(g->st, STORE_DEST_MQTT, topic, payload, len,
 			     g->cfg->mqtt.telemetry_qos, false, STORE_PRIO_TELEMETRY, "telemetry",
 			     NULL) == 0)
 		uplink_telemetry_added(g->u);
@@ -496,6 +484,9 @@ static int gw_start(struct gw *g)
 	r = modes_new(g->cfg, &g->site, g->j, g->st, &g->m);
 	if (r < 0)
 		return r;
+	r = readings_new(g->cfg, &g->rd);
+	if (r < 0)
+		return r;
 
 	{
 		struct request_deps d = {
@@ -579,6 +570,7 @@ static void gw_stop(struct gw *g)
 	health_free(g->h);
 	journal_free(g->j); /* writes what it holds, and the exact high-water mark */
 	store_free(g->st);
+	readings_free(g->rd);
 	control_free(g->ctl);
 	queue_free(g->results);
 	outbox_free(g->ob);

@@ -24,7 +24,8 @@ static void persist_if_changed(struct site *s, store *st, int dev, int pt,
 	site_point_save(s, st, dev, pt);
 }
 
-void intake_read(struct site *s, journal *j, store *st, const struct poll_result *res)
+void intake_read(struct site *s, journal *j, store *st, readings *rd,
+		 const struct poll_result *res)
 {
 	const struct cfg_device *d = &s->cfg->devices[res->device];
 	struct device_rt *rt = &s->devs[res->device];
@@ -77,4 +78,6 @@ void intake_read(struct site *s, journal *j, store *st, const struct poll_result
 			persist_if_changed(s, st, res->device, (int)i, &before);
 	}
 	site_update_device(s, res->device, util_wall_ms());
+	/* after the device's state is derived: a change of it is a sample */
+	readings_offer(rd, s, st, res->device, res->mono_ms);
 }

@@ -3,12 +3,16 @@
  * their quality (site.c), each alarm point's sample goes through detection
  * (detect.c), and every event detection yields is made by the journal.
  * A change of what is persisted that made no event (a latch taking hold, a
- * second cause) is saved on its own. Main loop only. */
+ * second cause) is saved on its own, and the values that have something
+ * to say go to the readings (readings.c: by change, not every poll).
+ * Main loop only. */
 #pragma once
 
 #include "journal.h"
 #include "poller.h"
+#include "readings.h"
 #include "site.h"
 #include "store.h"
 
-void intake_read(struct site *s, journal *j, store *st, const struct poll_result *res);
+void intake_read(struct site *s, journal *j, store *st, readings *rd,
+		 const struct poll_result *res);

@@ -1507,7 +1507,8 @@ int store_tick(store *s, uint64_t now_mono_ms)
 		s->last_flush_ms = now_mono_ms;
 		return 0;
 	}
-	if (now_mono_ms - s->last_flush_ms < FLUSH_PERIOD_MS)
+	if (now_mono_ms - s->last_flush_ms < FLUSH_PERIOD_MS &&
+	    s->n_readings < FLUSH_EARLY_READINGS)
 		return 0;
 	/* A failed flush is retried one period later, not at every tick. */
 	s->last_flush_ms = now_mono_ms;

@@ -132,12 +132,13 @@ struct store_reading {
 	double value;
 	int quality;       /* 0 good, 1 bad, 2 stale */
 };
-/* Appends readings; they are written in one transaction at most once per
- * second by store_tick() (or at store_free). Bounded buffer: -ENOBUFS when
- * it is full (the caller drops the reading, never an event). */
+/* Appends readings (which ones: readings.c); they are written in one
+ * transaction at most once a minute by store_tick(), earlier when half the
+ * buffer is used, and at store_free. Bounded buffer: -ENOBUFS when it is
+ * full (the caller drops the reading, never an event). */
 int store_readings_add(store *s, const struct store_reading *r);
-/* Periodic work: flush readings (at most once per second), batched
- * housekeeping. now_mono_ms drives it. */
+/* Periodic work: flush readings (at most once a minute, or when the buffer
+ * is half full). now_mono_ms drives it. */
 int store_tick(store *s, uint64_t now_mono_ms);
 
 /* History (CLI and requests): events with from_ms <= ts < to_ms (0: open),

@@ -205,6 +205,12 @@ out:
 	return r;
 }
 
+/* A reading r that a newer sample of the same value follows (one seek on
+ * readings_dev_name_ts). */
+#define NOT_NEWEST                                                                                 \
+	"EXISTS (SELECT 1 FROM readings n WHERE n.device = r.device AND n.name = r.name AND "      \
+	"n.ts_ms > r.ts_ms)"
+
 int store_prune(store *s, int readings_days, int records_days, bool clock_synced,
 		int64_t now_wall_ms)
 {
@@ -220,9 +226,11 @@ int store_prune(store *s, int readings_days, int records_days, bool clock_synced
 		return r;
 	/* With the clock unsynchronised, "now" may be years off: no age pruning. */
 	if (clock_synced && readings_days > 0) {
+		/* readings are stored by change (readings.c): the newest sample
+		 * of a value is its value now, however old, and stays */
 		r = delete_batches(s,
-				   "DELETE FROM readings WHERE rowid IN (SELECT rowid FROM readings "
-				   "WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)",
+				   "DELETE FROM readings WHERE rowid IN (SELECT rowid FROM readings r "
+				   "WHERE ts_ms < ?1 AND " NOT_NEWEST " ORDER BY ts_ms LIMIT ?2)",
 				   now_wall_ms - readings_days * DAY_MS, false, &readings);
 		if (r < 0)
 			return r;
@@ -245,7 +253,7 @@ int store_prune(store *s, int readings_days, int records_days, bool clock_synced
 		if (r == 0)
 			r = delete_batches(s,
 					   "DELETE FROM readings WHERE rowid IN (SELECT rowid FROM "
-					   "readings ORDER BY ts_ms LIMIT ?2)",
+					   "readings r WHERE " NOT_NEWEST " ORDER BY ts_ms LIMIT ?2)",
 					   0, true, &readings);
 		if (r < 0)
 			return r;

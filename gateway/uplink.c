@@ -708,6 +708,25 @@ void uplink_telemetry_added(uplink *u)
 	u->tel_waiting = true;
 }
 
+int uplink_telemetry_send(uplink *u, const char *topic, const void *payload, size_t len, int qos)
+{
+	size_t window = (size_t)u->cfg->mqtt.inflight;
+	uint64_t tag;
+	int r;
+
+	if (qos != 0 || u->link != LINK_UP || u->resync || u->tel_waiting ||
+	    u->n_inflight >= (window + 1) / 2)
+		return -EAGAIN;
+	/* not an outbox row: delivered like the retained messages, nothing to
+	 * delete */
+	tag = TAG_RETAINED | ++u->retained_tag;
+	r = publish_send(u->pub, topic, payload, len, 0, false, tag, NULL, 0);
+	if (r < 0)
+		return r;
+	inflight_add(u, tag, 0);
+	return 0;
+}
+
 void uplink_removed_add(uplink *u, const char *dev)
 {
 	struct removed_dev *n;

@@ -53,6 +53,12 @@ int uplink_timeout(const uplink *u, uint64_t now_mono, int cur);
 void uplink_status_dirty(uplink *u);
 /* A telemetry row was added to the outbox: backfill looks again. */
 void uplink_telemetry_added(uplink *u);
+/* A telemetry batch handed straight to the client, never written: only at
+ * QoS 0 (it counts as sent once handed over while connected, SPEC §5),
+ * with the link up, no stored batch waiting (they go first, in order) and
+ * telemetry within half the in-flight window. 0 when sent; -EAGAIN when
+ * the caller must put it in the outbox instead; a publish error. */
+int uplink_telemetry_send(uplink *u, const char *topic, const void *payload, size_t len, int qos);
 /* A device in the database but not in the configuration: its retained
  * state is cleared at the next connect (SPEC §3). */
 void uplink_removed_add(uplink *u, const char *dev);

@@ -24,13 +24,19 @@ Scenarios (BENCH_ONLY=comma list selects some; names in brackets):
   [inspect]    a year of a 250-point site (100 000 events and records, 10
                million readings, built by build/mkyear): `firegw compliance`
                (target < 100 ms) and `firegw report --period 2026` (< 2 s)
+  [flash]      bytes written to storage per hour (write_bytes of
+               /proc/PID/io) by a 250-device gateway (1 s polls, values
+               unchanging): at rest with telemetry off, at rest with the
+               default config (target <= 1 MB/h), and during a fire (50
+               detectors alarm at once, stay in alarm a minute, then clear)
 
 Times: an alarm's start is time.time() taken right before the control
 command goes to the simulator; its end is the receipt time stamped by
 mosquitto_sub (%U, the same host's realtime clock).
 
 Environment: BENCH_ALARMS (200 per size), BENCH_REST_S (30; 60 for 250
-devices), BENCH_QUICK=1 (few samples, short windows: to check the harness),
+devices), BENCH_FLASH_S (120: each flash window), BENCH_QUICK=1 (few
+samples, short windows: to check the harness),
 BENCH_FANIN (20 gateways of fanin-real), BENCH_FANIN_SITES (1000 premises
 of fanin), BENCH_FANIN_OUTAGE_S (10), BENCH_FANIN_STEADY_S (30),
 BENCH_FANIN_KEY (rsa: RSA 2048, or ec: P-256), BENCH_OUT (build/bench.json);
@@ -60,6 +66,7 @@ def env_int(name, default):
 
 
 ALARMS = env_int("BENCH_ALARMS", 20 if QUICK else 200)
+FLASH_S = env_int("BENCH_FLASH_S", 20 if QUICK else 120)
 REST_S = env_int("BENCH_REST_S", 6 if QUICK else 30)
 FANIN = env_int("BENCH_FANIN", 4 if QUICK else 20)
 POLL_MS = 1000
@@ -242,8 +249,9 @@ def scn_store():
     rr = [x["readings_per_s"] for x in runs]
     er = [x["events_per_s"] for x in runs]
     RESULTS["scenarios"]["store"] = {"runs": runs}
-    # 250 devices x 3 values every telemetry_s (60 s) is ~13 readings/s; one
-    # batch of 750 must fit in a tick. No SPEC target: shown for scale.
+    # 250 devices x 3 values (all stored at once: at the start, or every
+    # device changing state) is one batch of 750 that must fit in a tick.
+    # No SPEC target: shown for scale.
     row("store", "readings/s, batch mode (store_tick)", spread(rr, "%.0f"), "no SPEC target", None)
     row("store", "events/s, one fsynced commit each", spread(er, "%.0f"), "no SPEC target", None)
     single = [x["alarms50_single_ms"] for x in runs]
@@ -661,6 +669,138 @@ def scn_fanin_real():
         "p99 <= %d" % ALARM_TARGET_MS, bool(b and b["max"] <= ALARM_TARGET_MS and res["burst_missed"] == 0))
 
 
+def write_bytes(pid):
+    """Bytes this process caused to be sent to the storage layer
+    (/proc/PID/io write_bytes: page-cache pages it dirtied, whether written
+    with write(), pwrite() or through a shared mapping such as the -shm)."""
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    return 0
+
+
+def db_count(db, sql):
+    """One count from a read-only handle beside the daemon (WAL)."""
+    import sqlite3
+    c = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
+    try:
+        return c.execute(sql).fetchone()[0]
+    finally:
+        c.close()
+
+
+def flash_window(gw, db, seconds):
+    """write_bytes over a window; returns (bytes, seconds, readings rows
+    added, events added)."""
+    r0 = db_count(db, "SELECT count(*) FROM readings")
+    e0 = db_count(db, "SELECT count(*) FROM events")
+    b0, t0 = write_bytes(gw.pid), time.monotonic()
+    time.sleep(seconds)  # a measurement window, not a wait for an event
+    b1, dt = write_bytes(gw.pid), time.monotonic() - t0
+    return (b1 - b0, dt, db_count(db, "SELECT count(*) FROM readings") - r0,
+            db_count(db, "SELECT count(*) FROM events") - e0)
+
+
+def flash_world(w, n, mqtt_extra):
+    per_bus = 125
+    buses = [{"id": "lan%d" % i, "tcp": ("127.0.0.1", free_port()), "timeout_ms": TIMEOUT_MS,
+              "retries": RETRIES} for i in range((n + per_bus - 1) // per_bus)]
+    names = device_names(n)
+    cfg = w.path("gw.yaml")
+    site = "bench-flash"
+    make_config(cfg, site, w.mqtt_port, w.path("gw.db"), buses,
+                smoke_devices(names, [b["id"] for b in buses], per_bus, POLL_MS, latch=False),
+                mqtt_extra=mqtt_extra)
+    return cfg, site, names
+
+
+def flash_settle(gw, db, n_values):
+    """Start-up writes are not rest: wait (bounded) until every value has
+    its first sample in the database (the first readings flush), then a
+    few seconds more for the retained states and the first telemetry."""
+    deadline = time.monotonic() + 200
+    while time.monotonic() < deadline:
+        if db_count(db, "SELECT count(DISTINCT device || '|' || name) FROM readings") >= n_values:
+            break
+        time.sleep(1)
+    else:
+        raise RuntimeError("flash: the first readings never reached the database")
+    time.sleep(5)
+
+
+def scn_flash():
+    """Issue 10 item 9: flash wear, bytes written per hour."""
+    n = 250
+    n_fire = 10 if QUICK else 50
+    res = {"devices": n, "window_s": FLASH_S}
+    for label, extra in (("rest_telemetry_off", {"telemetry_s": 0}), ("rest_default", None)):
+        with World("flash") as w:
+            w.start_broker()
+            cfg, site, names = flash_world(w, n, extra)
+            sim, ctl = w.start_sim(cfg)
+            status = Sub(w, "%s/%s/status" % (PREFIX, site), "flash-status")
+            gw = w.start_gateway(cfg)
+            if not wait_online(status, site, 60):
+                raise RuntimeError("flash: gateway never online")
+            db = w.path("gw.db")
+            flash_settle(gw, db, n * 3)
+            log("flash %s: %d s window" % (label, FLASH_S))
+            b, dt, rows, evs = flash_window(gw, db, FLASH_S)
+            res[label] = {"bytes": b, "s": dt, "bytes_per_h": b / dt * 3600,
+                          "readings_rows": rows, "events": evs}
+            if label != "rest_default":
+                continue
+            # the fire: n_fire detectors alarm at once, stay in alarm, then
+            # all clear; every event is an fsynced commit
+            alarms = Sub(w, "%s/%s/alarm/#" % (PREFIX, site), "flash-alarm")
+            sub_ready(w, alarms, "%s/%s/alarm" % (PREFIX, site))
+            alarms.drain()
+            fire = names[:n_fire]
+            e0 = db_count(db, "SELECT count(*) FROM events")
+            b0, t0 = write_bytes(gw.pid), time.monotonic()
+            for d in fire:
+                ctl.cmd("flag %s fire on" % d)
+            got = set()
+            end = time.monotonic() + 60
+            while len(got) < n_fire and time.monotonic() < end:
+                m = alarms.get(0.5)
+                if m and isinstance(m[3], dict) and m[3].get("state") == "active":
+                    got.add(m[3].get("device"))
+            # in alarm for a while (the polls go on, one readings flush
+            # at least falls inside), then all clear
+            time.sleep(10 if QUICK else 60)
+            for d in fire:
+                ctl.cmd("flag %s fire off" % d)
+            cleared = set()
+            end = time.monotonic() + 60
+            while len(cleared) < n_fire and time.monotonic() < end:
+                m = alarms.get(0.5)
+                if m and isinstance(m[3], dict) and m[3].get("state") == "cleared":
+                    cleared.add(m[3].get("device"))
+            time.sleep(2)
+            b1, dt = write_bytes(gw.pid), time.monotonic() - t0
+            evs = db_count(db, "SELECT count(*) FROM events") - e0
+            res["fire"] = {"alarms": len(got), "cleared": len(cleared), "events": evs,
+                           "bytes": b1 - b0, "s": dt, "bytes_per_h": (b1 - b0) / dt * 3600,
+                           "bytes_per_event": (b1 - b0) / evs if evs else None}
+            res["gw_alive"] = gw.alive()
+    RESULTS["scenarios"]["flash"] = res
+    what = "flash wear, %d devices, 1 s polls, values unchanging (write_bytes, /proc/PID/io)" % n
+    for label, text in (("rest_telemetry_off", "at rest, telemetry off"),
+                        ("rest_default", "at rest, default config (telemetry_s 60)")):
+        x = res[label]
+        row(what, "%s, MB/h (%d s; %d readings rows, %d events)" % (
+            text, x["s"], x["readings_rows"], x["events"]),
+            "%.2f" % (x["bytes_per_h"] / 1e6), "<= 1" if label == "rest_default" else "(1)",
+            x["bytes_per_h"] <= 1e6 if label == "rest_default" else None)
+    f = res["fire"]
+    row(what, "during a fire, %d alarms then cleared, MB/h (%d s, %d events)" % (
+        f["alarms"], f["s"], f["events"]), "%.1f (%.0f KiB per event)" % (
+        f["bytes_per_h"] / 1e6, (f["bytes_per_event"] or 0) / 1024), "no target",
+        None if f["alarms"] == n_fire and f["cleared"] == n_fire else False)
+
+
 # ------------------------------------------------------------------ output
 
 def print_table():
@@ -708,6 +848,8 @@ def main():
         steps.append(("fanin-real", scn_fanin_real))
     if want("inspect"):
         steps.append(("inspect", scn_inspect))
+    if want("flash"):
+        steps.append(("flash", scn_flash))
     failed = []
     for name, fn in steps:
         t = time.monotonic()

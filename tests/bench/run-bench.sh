@@ -3,10 +3,11 @@
 # tests/bench against build/libfiregw.a, then runs tests/bench/bench.py,
 # which starts its own mosquitto, simulator and gateways on 127.0.0.1,
 # prints one table (each figure beside its target, met / not met) and
-# writes the same figures to build/bench.json. About 14 minutes on 2 cores
-# (fanin: 1 000 premises over TLS and a broker restart, about 75 s).
+# writes the same figures to build/bench.json. About 22 minutes on 2 cores
+# (fanin: 1 000 premises over TLS and a broker restart, about 75 s; the
+# flash part about 8).
 # BENCH_QUICK=1: a short run to check the harness; BENCH_ONLY=tcp,rtu,...
-# selects scenarios (store tcp rtu throughput backlog fanin fanin-real inspect).
+# selects scenarios (store tcp rtu throughput backlog fanin fanin-real inspect flash).
 set -eu
 cd "$(dirname "$0")/../.."
 build=${FIREGW_BUILD:-build}

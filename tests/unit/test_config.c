@@ -278,7 +278,12 @@ static const struct bad_case bad_cases[] = {
 	{ "records_days 100", SITE "storage: {records_days: 100}\n", 2, 25,
 	  "storage: records_days 100 is out of range 365..36500" },
 	{ "unknown storage key", SITE "storage: {dir: /x}\n", 2, 11,
-	  "unknown key 'dir' in storage; allowed: path, readings_days, records_days, max_mb" },
+	  "unknown key 'dir' in storage; allowed: path, readings_days, records_days, max_mb, "
+	  "readings_s, readings_deadband_pct" },
+	{ "readings_s 0", SITE "storage: {readings_s: 0}\n", 2, 23,
+	  "storage: readings_s 0 is out of range 1..86400" },
+	{ "deadband 150 %", SITE "storage: {readings_deadband_pct: 150}\n", 2, 34,
+	  "storage: readings_deadband_pct 150 is out of range 0..100" },
 	{ "compliance 0", SITE "compliance: {max_fault_days: 0}\n", 2, 30,
 	  "compliance: max_fault_days 0 is out of range 1..3650" },
 	{ "compliance 3651", SITE "compliance:\n  system_test_days: 3651\n", 3, 21,
@@ -747,6 +752,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c->storage.readings_days, 30);
 	assert_int_equal(c->storage.records_days, 1096);
 	assert_int_equal(c->storage.max_mb, 512);
+	assert_int_equal(c->storage.readings_s, 300);
+	assert_true(c->storage.readings_deadband_pct == 1.0);
 	assert_int_equal(c->n_buses, 0);
 	assert_int_equal(c->n_devices, 0);
 	assert_int_equal(c->compliance.system_test_days, 182);
@@ -807,7 +814,8 @@ static void test_full_config(void **state)
 		"  tls: {ca_file: ca.pem, cert_file: c.pem, key_file: k.pem, key_password_file: k.pass}\n"
 		"  username: gw\n"
 		"  password_file: mqtt.pass\n"
-		"storage: {path: /tmp/x.db, readings_days: 1, records_days: 36500, max_mb: 8}\n"
+		"storage: {path: /tmp/x.db, readings_days: 1, records_days: 36500, max_mb: 8, "
+		"readings_s: 60, readings_deadband_pct: 0.5}\n"
 		"buses:\n"
 		"  - id: rs485-1\n"
 		"    rtu: {device: /dev/ttyS1, baud: 19200, parity: E, data_bits: 7, stop_bits: 2}\n"
@@ -904,6 +912,8 @@ static void test_full_config(void **state)
 	assert_int_equal(c->storage.readings_days, 1);
 	assert_int_equal(c->storage.records_days, 36500);
 	assert_int_equal(c->storage.max_mb, 8);
+	assert_int_equal(c->storage.readings_s, 60);
+	assert_true(c->storage.readings_deadband_pct == 0.5);
 
 	assert_int_equal(c->n_buses, 2);
 	assert_int_equal(config_bus_index(c, "lan"), 1);

@@ -1119,6 +1119,7 @@ static void test_readings_batched(void **state)
 	struct store_reading rd = { 1000, "smoke-a1", "obscuration", 1.25, 0 };
 	store *w = open_rw(f, 0), *r = open_ro(f);
 	uint64_t t0 = 5000000;
+	int i;
 
 	assert_int_equal(store_readings_add(w, &rd), 0);
 	rd.name = "temp";
@@ -1127,17 +1128,32 @@ static void test_readings_batched(void **state)
 	assert_int_equal(latest_count(r), 0);
 	assert_int_equal(store_tick(w, t0), 0);
 	assert_int_equal(latest_count(r), 0);
-	assert_int_equal(store_tick(w, t0 + 999), 0);
-	assert_int_equal(latest_count(r), 0);
+	/* a flush a minute: not after a second, nor a second before */
 	assert_int_equal(store_tick(w, t0 + 1000), 0);
+	assert_int_equal(latest_count(r), 0);
+	assert_int_equal(store_tick(w, t0 + 59999), 0);
+	assert_int_equal(latest_count(r), 0);
+	assert_int_equal(store_tick(w, t0 + 60000), 0);
 	assert_int_equal(latest_count(r), 2);
-	/* next flush again waits a full second */
+	/* next flush again waits a full minute */
 	rd.device = "heat-b2";
 	assert_int_equal(store_readings_add(w, &rd), 0);
-	assert_int_equal(store_tick(w, t0 + 1500), 0);
+	assert_int_equal(store_tick(w, t0 + 90000), 0);
 	assert_int_equal(latest_count(r), 2);
-	assert_int_equal(store_tick(w, t0 + 2000), 0);
+	assert_int_equal(store_tick(w, t0 + 120000), 0);
 	assert_int_equal(latest_count(r), 3);
+	/* ... unless half the buffer is used: then the next tick writes */
+	rd.device = "many";
+	for (i = 0; i < 2047; i++) {
+		rd.ts_ms = 2000 + i;
+		assert_int_equal(store_readings_add(w, &rd), 0);
+	}
+	assert_int_equal(store_tick(w, t0 + 121000), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM readings WHERE device = 'many'"), 0);
+	assert_int_equal(store_readings_add(w, &rd), 0);
+	assert_int_equal(store_tick(w, t0 + 122000), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM readings WHERE device = 'many'"),
+			 2048);
 	store_free(r);
 	store_free(w);
 }
@@ -1342,13 +1358,17 @@ static void test_prune_age(void **state)
 	assert_int_equal(store_readings_add(s, &rd), 0);
 	rd.ts_ms = now - 1 * day;
 	assert_int_equal(store_readings_add(s, &rd), 0);
+	/* a value that never changed: its one sample is old, and stays */
+	rd.name = "supply";
+	rd.ts_ms = now - 400 * day;
+	assert_int_equal(store_readings_add(s, &rd), 0);
 	store_free(s); /* flushes the readings */
 	s = open_rw(f, 0);
 
 	/* clock not synchronised: nothing goes by age */
 	assert_int_equal(store_prune(s, 30, 1096, false, now), 0);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM events"), 6);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM readings"), 2);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM readings"), 3);
 
 	/* events go as a prefix of the chain: 1 and 2; 3 must still go out,
 	 * so 4 (old, never published) stays behind it */
@@ -1366,13 +1386,16 @@ static void test_prune_age(void **state)
 		assert_int_equal(v.checked, 4);
 		assert_int_equal(v.first_seq, 3);
 	}
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM readings"), 1);
-	assert_int_equal(raw_int(f->path, "SELECT ts_ms FROM readings"), now - day);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM readings"), 2);
+	assert_int_equal(raw_int(f->path, "SELECT ts_ms FROM readings WHERE name = 'temp'"),
+			 now - day);
+	assert_int_equal(raw_int(f->path, "SELECT ts_ms FROM readings WHERE name = 'supply'"),
+			 now - 400 * day);
 	/* the seq counter is unaffected */
 	assert_int_equal(raw_int(f->path, "SELECT last_seq FROM meta"), 6);
 	/* 0 days: kept forever */
 	assert_int_equal(store_prune(s, 0, 0, true, now + 3000 * day), 0);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM readings"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM readings"), 2);
 	assert_int_equal(store_prune(s, -1, 0, true, now), -EINVAL);
 	store_free(s);
 }
