@@ -845,3 +845,175 @@ class ClusterTest(unittest.TestCase):
             ts = [self.center.times[i] for i in range(since, len(self.center.msgs))
                   if self.center.msgs[i][1] == self.env.topic("status")]
         return [b - a for a, b in zip(ts, ts[1:])]
+
+    def raise_alarms(self, devices, gap_s=BURST_GAP_S):
+        for i in devices:
+            self.ctl.cmd("flag", device(i), "fire", "on")
+            time.sleep(gap_s)
+
+    def check_acks(self, events, name_hint):
+        ids = set(e["event_id"] for e in events)
+        fgtest.wait_until(lambda: ids <= self.ack_records(), 120,
+                          "the center's acks of all %d alarms recorded (%s)" % (len(ids),
+                                                                                name_hint),
+                          step=0.5)
+        self.assertEqual(self.faults_1354(), [], "a false 1354 (ack not received)")
+
+    def wait_committed(self, n, timeout=60):
+        return fgtest.wait_until(lambda: (lambda a: a if len(a) >= n else None)(
+            self.alarms_in_db()), timeout, "%d alarms committed" % n, step=0.2)
+
+    # -- scenario: the gateway's node cut off (link down), then healed
+    def partition(self, n_alarms, name, hold_s=3 * NET_TICKTIME):
+        env, c = self.env, self.cluster
+        self.start_world(ack_timeout_s=90, heartbeat_s=5)
+        self.wait_all_normal()
+        self.start_acker()
+        cut = self.gateway_node()
+        others = [nd for nd in c.nodes if nd is not cut]
+        mark = self.center.mark()
+        lbm = c.lb_mark()
+        t_cut = time.monotonic()
+        cut.link(False)
+        third = n_alarms // 3
+        self.raise_alarms(range(third), gap_s=0.5)       # while the gateway finds out
+        after = fgtest.wait_until(lambda: (lambda n: n if n is not None and n is not cut
+                                           else None)(c.node_of_pid(self.gw_pid)), 120,
+                                  "the gateway connected to another node", step=0.2)
+        t_back = c.wait_lb(lambda l: l.startswith("conn"), 10, "the reconnect",
+                           since=lbm)[0] if self.uses_lb else time.monotonic()
+        self.raise_alarms(range(third, 2 * third), gap_s=0.5)
+        # pause_minority: the majority sees the cut node gone, and the cut
+        # node stops serving (its MQTT listener closes)
+        c.wait_running(2, 90, via=others[0])
+        fgtest.wait_until(lambda: not accepts(cut.ns, cut.addr, MQTT_PORT), 90,
+                          "%s paused (pause_minority)" % cut.name, step=0.5)
+        left = hold_s - (time.monotonic() - t_cut)
+        if left > 0:
+            time.sleep(left)  # the partition lasts hold_s in all (three ticks)
+        t_heal = time.monotonic()
+        held = t_heal - t_cut
+        cut.link(True)
+        c.wait_running(3, 120, via=others[0])
+        cut.wait_mqtt(60)
+        t_whole = time.monotonic()
+        self.raise_alarms(range(2 * third, n_alarms), gap_s=0.3)
+        events = self.wait_committed(n_alarms)
+        self.wait_alarms_received(events)
+        row = self.table(name, events, since=mark)
+        self.check_acks(events, name)
+        away = sum(1 for t in self.acked.values() if t_cut <= t <= t_back)
+        figures(name + "_details", cut=cut.name, reconnected_to=after.name,
+                partition_s="%.0f" % held, rejoin_s="%.0f" % (t_whole - t_heal),
+                gateway_away_s="%.1f" % (t_back - t_cut), acks=len(self.acked),
+                acks_sent_while_away=away, ack_publish_retries=self.ack_failures,
+                cluster_start_s="%.0f" % self.cluster_start_s)
+        return row
+
+    # -- scenario: every node restarted in turn while alarms and telemetry flow
+    def rolling_restart(self, name):
+        env, c = self.env, self.cluster
+        self.start_world(ack_timeout_s=120, heartbeat_s=5, telemetry_s=2)
+        self.wait_all_normal()
+        self.start_acker()
+        mark = self.center.mark()
+        done = threading.Event()
+        raised = []
+
+        def alarms():
+            for i in range(self.N_DEVICES):
+                if done.is_set():
+                    return
+                self.ctl.cmd("flag", device(i), "fire", "on")
+                raised.append(i)
+                done.wait(1.5)
+        t = threading.Thread(target=alarms, daemon=True)
+        t.start()
+        self.addCleanup(done.set)
+        restarts = []
+        for nd in c.nodes:
+            t0 = time.monotonic()
+            nd.stop()
+            nd.start()
+            nd.wait_mqtt(120)
+            live = [x for x in c.nodes if x is not nd]
+            c.wait_running(3, 120, via=live[0])
+            restarts.append("%s:%.0fs" % (nd.addr, time.monotonic() - t0))
+        done.set()
+        t.join(30)
+        events = self.wait_committed(len(raised))
+        self.wait_alarms_received(events)
+        row = self.table(name, events, since=mark)
+        self.check_acks(events, name)
+        tele = [m for m in self.center.snapshot()[mark:] if m[1] == env.topic("telemetry")]
+        offline = [m for m in self.center.snapshot()[mark:] if m[1] == env.topic("status")
+                   and isinstance(m[2], dict) and m[2].get("state") == "offline"]
+        figures(name + "_details", restarts=",".join(restarts), alarms_raised=len(raised),
+                telemetry_batches_received=len(tele), offline_wills_seen=len(offline),
+                lb_connections=sum(1 for _, l in c.lb_lines if l.startswith("conn")),
+                acks=len(self.acked), ack_publish_retries=self.ack_failures,
+                cluster_start_s="%.0f" % self.cluster_start_s)
+        return row
+
+    # -- scenario: retained messages are per node in RabbitMQ 3.10
+    def retained_per_node(self, name):
+        env, c = self.env, self.cluster
+        self.start_world(heartbeat_s=10)
+        self.wait_all_normal()
+        home = self.gateway_node()
+        other = [nd for nd in c.nodes if nd is not home][-1]
+        # RabbitMQ 3.10 hands retained messages only to a subscription
+        # naming the exact topic (not to state/#): late subscribers name
+        # each one, as a center that knows its sites' devices would
+        exact = center_topics(env, ("status", "response/#", "probe/#")) + [
+            env.topic("state", device(i)) for i in range(self.N_DEVICES)]
+        near = CenterSub(env, home.addr, exact, "late-near")
+        wild = CenterSub(env, home.addr, center_topics(env, ("status", "state/#", "probe/#")),
+                         "late-wild")
+        far = CenterSub(env, other.addr, exact, "late-far")
+        n_state = self.N_DEVICES
+
+        def retained(sub):
+            return [m for m in sub.snapshot() if m[0]]
+        # the node the gateway publishes to hands a late subscriber the
+        # retained status and every state
+        fgtest.wait_until(lambda: len(retained(near)) >= 1 + n_state, 30,
+                          "retained status and %d states on %s" % (n_state, home.name), step=0.1)
+        for sub in (near, wild, far):
+            sub.wait_connected()  # a probe round trip: its subscriptions are in place
+        got_far = retained(far)
+        got_wild = retained(wild)
+        limit = len(got_far) < 1 + n_state
+        if limit:
+            print("limit: a late subscriber on %s got %d of the %d retained messages (status, "
+                  "state/<device>) that one on %s, where the gateway publishes, got: RabbitMQ "
+                  "3.10 keeps retained messages per node" % (other.name, len(got_far),
+                                                              1 + n_state, home.name),
+                  flush=True)
+        else:
+            print("retained messages reached a subscriber on another node (%s)" % other.name,
+                  flush=True)
+        if len(got_wild) < 1 + n_state:
+            print("limit: a late subscriber to state/# on %s got %d retained states of %d: "
+                  "RabbitMQ 3.10 matches retained messages by exact topic, not by wildcard" % (
+                      home.name, len([m for m in got_wild if "/state/" in m[1]]), n_state),
+                  flush=True)
+        # the product's answer: a status request through the far node ...
+        m = far.mark()
+        env.pub(env.topic("request"), json.dumps({"id": "late-1", "op": "status"}), [other.addr])
+        ans = far.wait_for(lambda t, p: t == env.topic("response", "late-1"), 30,
+                           "the answer to a status request", since=m)
+        self.assertTrue(ans.get("ok"), ans)
+        self.assertEqual(ans["status"]["site"], env.site)
+        self.assertEqual(ans["status"]["points"]["total"], n_state)
+        self.assertEqual(ans["status"]["points"]["normal"], n_state)
+        # ... and the next heartbeat, which every subscriber gets live
+        hb = far.wait_for(lambda t, p: t == env.topic("status") and isinstance(p, dict)
+                          and p.get("state") == "online", 30, "the next heartbeat", since=m)
+        self.assertEqual(hb["points"]["total"], n_state)
+        self.assertIn("next_heartbeat_s", hb)
+        states_far = len([x for x in far.snapshot()[m:] if x[1].startswith(env.topic("state"))])
+        figures(name, limit_seen="yes" if limit else "no", retained_near=len(retained(near)),
+                retained_far=len(got_far), retained_wildcard=len(got_wild), status_answer="ok", heartbeat_far="ok",
+                states_far_after_request=states_far,
+                cluster_start_s="%.0f" % self.cluster_start_s)

@@ -17,6 +17,15 @@ class TestCluster(clusterlib.ClusterTest):
     def test_1_node_killed_during_burst(self):
         self.kill_during_burst(50, "node_kill")
 
+    def test_2_node_partitioned_then_healed(self):
+        self.partition(30, "partition")
+
+    def test_3_rolling_restart(self):
+        self.rolling_restart("rolling_restart")
+
+    def test_4_retained_per_node(self):
+        self.retained_per_node("retained")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
