@@ -6,7 +6,7 @@ PKGS    := libmodbus jansson yaml-0.1 sqlite3 libsystemd libcrypto
 DEB_PKGS := build-essential pkg-config libpaho-mqtt-dev libmodbus-dev libsqlite3-dev \
 	    libyaml-dev libcmocka-dev libjansson-dev libsystemd-dev mosquitto \
 	    mosquitto-clients socat sqlite3 python3 libssl-dev valgrind mbpoll \
-	    tzdata chromium fonts-dejavu-core poppler-utils
+	    tzdata chromium fonts-dejavu-core poppler-utils rabbitmq-server iproute2
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Wshadow -Wformat=2 -Wconversion
 ifeq ($(CI),true)
@@ -103,6 +103,15 @@ run: deps
 	$(MAKE) all
 	tests/demo/run-demo.sh
 
+# The clustered-broker scenarios (tests/cluster, docs/scaling.md §4): three
+# RabbitMQ nodes in network namespaces the test creates and removes. Needs
+# root; at most 15 minutes. `make test` runs the short one
+# (tests/integration/test_cluster_short.py).
+.PHONY: cluster-test
+cluster-test: deps
+	$(MAKE) all
+	cd tests/cluster && FIREGW_BUILD=$(B) timeout 900 python3 -m unittest -v test_cluster
+
 bench: deps
 	$(MAKE) all
 	tests/bench/run-bench.sh
@@ -129,6 +138,7 @@ help:
 	@echo "make test      every test (unit, integration, fault), installing what is missing"
 	@echo "make sanitize  the tests under ASan+UBSan"
 	@echo "make bench     the SPEC §8 figures"
+	@echo "make cluster-test  firegw on a 3-node RabbitMQ cluster: node kill, partition, restarts (root)"
 	@echo "make deps      install the Debian packages firegw needs"
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
