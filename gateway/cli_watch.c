@@ -171,6 +171,8 @@ int cli_watch(int argc, char **argv)
 				fprintf(stderr, "firegw watch: '%s': %s; retrying\n", uri, n.text);
 				sleep(1); /* interactive tool: a plain pause between attempts */
 				publish_connect(p);
+			} else if (n.kind == PNOTE_READY) {
+				publish_connect(p); /* -EBUSY above: the old client is gone now */
 			} else if (n.kind == PNOTE_MESSAGE) {
 				const char *t = n.topic + strlen(prefix) + 1;
 

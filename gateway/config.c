@@ -348,7 +348,7 @@ static void parse_profile_dirs(struct ctx *x, const struct ynode *v)
 }
 
 static const struct yval_field mqtt_fields[] = {
-	YV_F_STR(struct cfg_mqtt, uri),
+	YV_F_NODE("uri"),
 	YV_F_NODE("version"),
 	YV_F_STR(struct cfg_mqtt, client_id),
 	YV_F_STR(struct cfg_mqtt, topic_prefix),
@@ -359,6 +359,7 @@ static const struct yval_field mqtt_fields[] = {
 	YV_F_INT(struct cfg_mqtt, inflight, 1, 1024),
 	YV_F_INT(struct cfg_mqtt, ack_stall_s, 1, 600),
 	YV_F_INT(struct cfg_mqtt, reconnect_max_s, 1, 3600),
+	YV_F_INT(struct cfg_mqtt, connect_timeout_s, 1, 600),
 	YV_F_INT(struct cfg_mqtt, ack_timeout_s, 0, 86400),
 	YV_F_INT(struct cfg_mqtt, periodic_test_h, 6, 168),
 	YV_F_NODE("tls"),
@@ -423,6 +424,80 @@ static void check_uri(struct ctx *x, const struct ynode *v, const char *uri)
 	    uri);
 }
 
+static bool uri_is_tls(const char *uri)
+{
+	return strncmp(uri, "ssl://", 6) == 0 || strncmp(uri, "mqtts://", 8) == 0;
+}
+
+/* mqtt.uri: one URI, or a list of 1..CONFIG_MQTT_URIS_MAX nodes of one
+ * cluster. A list is one service reached at several addresses, so it must
+ * not name a node twice (a duplicate doubles that node's share of the
+ * attempts) nor mix plain and TLS nodes (the tls block applies to all, and
+ * a plain fallback would silently drop encryption). */
+static void parse_uris(struct ctx *x, const struct ynode *v)
+{
+	struct cfg_mqtt *m = &x->c->mqtt;
+	const struct ynode *first_tls = NULL, *first_plain = NULL;
+	size_t i, k;
+
+	m->n_uris = 0;
+	if (v->kind == YNODE_SCALAR) {
+		if (yval_str(&x->y, "mqtt", "uri", v, m->uris[0], sizeof(m->uris[0]))) {
+			check_uri(x, v, m->uris[0]);
+			m->n_uris = 1;
+		}
+	} else if (v->kind != YNODE_SEQ) {
+		err(x, v, "mqtt: uri: expected a URI such as tcp://127.0.0.1:1883 or a list of "
+			  "a cluster's node URIs, got a %s",
+		    ynode_kind_name(v->kind));
+	} else if (v->n == 0) {
+		err(x, v, "mqtt: uri: the list of broker nodes is empty; give 1 to %d URIs",
+		    CONFIG_MQTT_URIS_MAX);
+	} else if (v->n > CONFIG_MQTT_URIS_MAX) {
+		err(x, v->values[CONFIG_MQTT_URIS_MAX],
+		    "mqtt: uri: %zu broker nodes listed, at most %d; list the nodes (or load "
+		    "balancers) of one cluster",
+		    v->n, CONFIG_MQTT_URIS_MAX);
+	} else {
+		for (i = 0; i < v->n; i++) {
+			const struct ynode *e = v->values[i];
+			char *u = m->uris[m->n_uris];
+
+			if (!yval_str(&x->y, "mqtt", "uri entry", e, u, sizeof(m->uris[0])))
+				continue;
+			check_uri(x, e, u);
+			for (k = 0; k < m->n_uris; k++)
+				if (strcmp(m->uris[k], u) == 0)
+					break;
+			if (k < m->n_uris) {
+				err(x, e, "mqtt: uri '" CLIP "' is listed twice; list each node once",
+				    u);
+				continue;
+			}
+			if (uri_is_tls(u) && !first_tls)
+				first_tls = e;
+			if (!uri_is_tls(u) && !first_plain)
+				first_plain = e;
+			m->n_uris++;
+		}
+		if (first_tls && first_plain) {
+			const struct ynode *later =
+				first_tls->line > first_plain->line ||
+						(first_tls->line == first_plain->line &&
+						 first_tls->col > first_plain->col)
+					? first_tls
+					: first_plain;
+
+			err(x, later, "mqtt: uri: the list mixes plain (tcp://, mqtt://) and TLS "
+				      "(ssl://, mqtts://) nodes; use one kind for every node");
+		}
+	}
+	if (m->n_uris > 0)
+		util_strlcpy(m->uri, m->uris[0], sizeof(m->uri));
+	else
+		m->n_uris = 1; /* errors above; keep the default so nothing reads garbage */
+}
+
 /* The prefix is the first levels of every topic, so it must be a valid
  * topic name itself and never match more than it names. */
 static void check_topic_prefix(struct ctx *x, const struct ynode *v, const char *p)
@@ -467,8 +542,8 @@ static void parse_mqtt(struct ctx *x, const struct ynode *v)
 		return;
 	yval_map(&x->y, "mqtt", v, mqtt_fields, ARRAY_SIZE(mqtt_fields), m, found);
 	n = found[yval_field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "uri")];
-	if (n && n->kind == YNODE_SCALAR)
-		check_uri(x, n, m->uri);
+	if (n)
+		parse_uris(x, n);
 	n = found[yval_field_index(mqtt_fields, ARRAY_SIZE(mqtt_fields), "version")];
 	if (n && yval_is(&x->y, "mqtt", "version", n, YNODE_SCALAR, "3.1.1 or 5")) {
 		if (strcmp(n->scalar, "3.1.1") == 0 || strcmp(n->scalar, "3") == 0)
@@ -1200,6 +1275,9 @@ static const struct yval_field top_fields[] = {
 static void set_defaults(struct config *c)
 {
 	util_strlcpy(c->mqtt.uri, "tcp://127.0.0.1:1883", sizeof(c->mqtt.uri));
+	util_strlcpy(c->mqtt.uris[0], c->mqtt.uri, sizeof(c->mqtt.uris[0]));
+	c->mqtt.n_uris = 1;
+	c->mqtt.connect_timeout_s = 5;
 	c->mqtt.version = 3;
 	util_strlcpy(c->mqtt.topic_prefix, "firegw", sizeof(c->mqtt.topic_prefix));
 	c->mqtt.keepalive_s = 20;
@@ -1462,7 +1540,10 @@ void config_print_summary(const struct config *c, FILE *f)
 	if (c->site.name[0])
 		fprintf(f, " \"%s\"", c->site.name);
 	fprintf(f, "\n");
-	fprintf(f, "broker %s, MQTT %s, client id %s, topics %s/%s/...\n", c->mqtt.uri,
+	fprintf(f, "broker %s", c->mqtt.uris[0]);
+	for (i = 1; i < c->mqtt.n_uris; i++)
+		fprintf(f, "%s%s", i + 1 == c->mqtt.n_uris ? " or " : ", ", c->mqtt.uris[i]);
+	fprintf(f, ", MQTT %s, client id %s, topics %s/%s/...\n",
 		c->mqtt.version == 5 ? "5" : "3.1.1", c->mqtt.client_id, c->mqtt.topic_prefix,
 		c->site.id);
 	for (i = 0; i < c->n_buses; i++) {

@@ -17,6 +17,7 @@
 #define CONFIG_MAX_BUSES 32
 #define CONFIG_MAX_DEVICES 1024
 #define CONFIG_FILE_MAX (4 * 1024 * 1024) /* larger files are refused (= YTREE_MAX_FILE) */
+#define CONFIG_MQTT_URIS_MAX 8 /* broker nodes in mqtt.uri */
 
 struct cfg_site {
 	char id[CONFIG_ID_MAX];
@@ -27,7 +28,12 @@ struct cfg_site {
 };
 
 struct cfg_mqtt {
-	char uri[256];          /* default tcp://127.0.0.1:1883 */
+	char uri[256];          /* default tcp://127.0.0.1:1883; the first of uris */
+	/* mqtt.uri as a list: a cluster's nodes (or load balancers), tried one
+	 * per connect attempt in turn; one entry when uri is a string */
+	char uris[CONFIG_MQTT_URIS_MAX][256];
+	size_t n_uris;          /* 1..CONFIG_MQTT_URIS_MAX */
+	int connect_timeout_s;  /* 5; 1..600: one connect attempt, TCP to CONNACK */
 	int version;            /* 3 (meaning 3.1.1, the default) or 5 */
 	char client_id[128];    /* default firegw-<site.id> */
 	char topic_prefix[128]; /* default "firegw" */

@@ -392,7 +392,7 @@ static int start_publisher(struct gw *g)
 {
 	static const char *const subs_kinds[] = { "ack", "request" };
 	char will_topic[400], sub_topics[2][400], pass[256] = "";
-	const char *subs[2];
+	const char *subs[2], *nodes[CONFIG_MQTT_URIS_MAX];
 	struct publish_opts po = { 0 };
 	size_t will_len, i;
 	char *will;
@@ -406,7 +406,12 @@ static int start_publisher(struct gw *g)
 		site_topic(&g->site, subs_kinds[i], NULL, sub_topics[i], sizeof(sub_topics[i]));
 		subs[i] = sub_topics[i];
 	}
+	for (i = 0; i < g->cfg->mqtt.n_uris; i++)
+		nodes[i] = g->cfg->mqtt.uris[i];
 	po.uri = g->cfg->mqtt.uri;
+	po.uris = nodes;
+	po.n_uris = g->cfg->mqtt.n_uris;
+	po.connect_timeout_s = g->cfg->mqtt.connect_timeout_s;
 	po.client_id = g->cfg->mqtt.client_id;
 	po.version = g->cfg->mqtt.version;
 	po.keepalive_s = g->cfg->mqtt.keepalive_s;

@@ -1,10 +1,32 @@
-/* publish.c - the MQTT uplink: one paho MQTTAsync client, wrapped so that
+/* publish.c - the MQTT uplink: paho MQTTAsync clients, wrapped so that
  * the owner (the main loop) sees nothing of paho's threads.
  *
- * Owns: the paho client handle (one for the publisher's whole life: paho
- * stops its two threads when its last client is destroyed, which can block
- * for a second, so the handle is never recreated per reconnect), private
- * copies of every option string, and the note queue.
+ * Owns: the paho client of the current connect attempt or connection,
+ * the reaper thread that destroys the previous one, private copies of
+ * every option string (the broker nodes among them), and the note queue.
+ *
+ * One paho client per connect attempt, to the node the owner selected
+ * (paho fixes a client's server at create time). This is also what keeps
+ * a reconnect fast. paho 1.3's receive thread polls only for reading, with
+ * a 1 s timeout once it has served one socket (MQTTAsyncUtils.c,
+ * MQTTAsync_receiveThread: timeout 10 ms at start, 1000 ms after the first
+ * ready socket; Socket.c Socket_getReadySocket: poll() on fds_read, and
+ * Socket_addPendingWrite is a no-op in the poll() build). A new socket
+ * whose TCP connect has completed is writable but not readable, so with a
+ * long-lived client the CONNECT of every reconnect went out only when that
+ * poll timed out: about 1.05 s after the broker accepted TCP (10 ms on the
+ * first connect). Destroying the last client stops paho's threads
+ * (MQTTAsync_destroy -> MQTTAsync_terminate -> MQTTAsync_stop), and the
+ * next attempt's client starts them afresh, with the 10 ms timeout. That
+ * teardown waits for the threads (100 ms steps, up to the 1 s poll when a
+ * socket was open), so it runs on a reaper thread, never on the owner's:
+ * publish_connect() says -EBUSY meanwhile and PNOTE_READY ends the wait.
+ * paho client creation and destruction are serialised process-wide
+ * (paho_life), since a client created while paho stops its threads would
+ * find them gone. The same per-attempt client is what lets the owner
+ * abandon an attempt that hangs (TCP accepted, no CONNACK): paho's
+ * MQTTAsync_disconnect refuses a client that is not connected yet, and its
+ * connectTimeout is checked only every 3 s (MQTTAsync_checkTimeouts).
  *
  * Threads: publish_* are called by the owner thread only. paho calls the
  * static on_* callbacks on its own send and receive threads, while holding
@@ -79,6 +101,9 @@
 #define SESSION_EXPIRY_S 86400
 #define ABORT_WAIT_MS 2000
 
+/* paho clients are created and destroyed under this lock (file comment) */
+static pthread_mutex_t paho_life = PTHREAD_MUTEX_INITIALIZER;
+
 enum link_state {
 	LINK_IDLE,
 	LINK_CONNECTING,
@@ -96,9 +121,20 @@ struct publisher {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* CLOCK_MONOTONIC; sync send and disconnect waits */
 	queue *notes;
-	MQTTAsync client;
+	MQTTAsync client; /* of the current attempt or connection; NULL: none */
 
-	char *uri, *client_id, *username, *password;
+	/* the broker nodes; uri points at the selected one */
+	char *uris[PUBLISH_MAX_NODES];
+	size_t n_uris;
+	size_t node;
+	const char *uri;
+	/* the reaper: destroys the previous client off the owner's thread */
+	MQTTAsync dying;      /* guarded by lock */
+	bool reaping;         /* guarded by lock */
+	bool reaper_started;  /* owner only: reaper must be joined */
+	pthread_t reaper;
+
+	char *client_id, *username, *password;
 	char *ca_file, *cert_file, *key_file;
 	char *will_topic;
 	void *will_payload;
@@ -146,7 +182,7 @@ void publish_note_clear(struct publish_note *n)
 static bool is_link_note(enum publish_note_kind kind)
 {
 	return kind == PNOTE_CONNECTED || kind == PNOTE_CONNECT_FAILED ||
-	       kind == PNOTE_CONNECTION_LOST;
+	       kind == PNOTE_CONNECTION_LOST || kind == PNOTE_READY;
 }
 
 /* Takes ownership of n's buffers. Called from paho's threads, sometimes
@@ -188,6 +224,8 @@ static void link_lost_locked(publisher *p, const char *why)
 	p->epoch++;
 	push_simple(p, PNOTE_CONNECTION_LOST, 0, -ECONNRESET, why);
 }
+
+static void client_retire(publisher *p);
 
 /* ---- error mapping -------------------------------------------------- */
 
@@ -352,7 +390,7 @@ static void on_subscribe_fail5(void *context, MQTTAsync_failureData5 *r)
 				    : MQTTReasonCode_toString(r ? r->reasonCode : MQTTREASONCODE_UNSPECIFIED_ERROR));
 }
 
-static void subscribe_all(publisher *p)
+static void subscribe_all(publisher *p, MQTTAsync client)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 	int qos[PUBLISH_MAX_SUBSCRIPTIONS];
@@ -370,14 +408,15 @@ static void subscribe_all(publisher *p)
 		ro.onSuccess = on_subscribe_ok;
 		ro.onFailure = on_subscribe_fail;
 	}
-	rc = MQTTAsync_subscribeMany(p->client, (int)p->n_subscriptions, p->subscriptions, qos,
-				     &ro);
+	rc = MQTTAsync_subscribeMany(client, (int)p->n_subscriptions, p->subscriptions, qos, &ro);
 	if (rc != MQTTASYNC_SUCCESS)
 		log_warning("failed to subscribe on '%s': %s", p->uri, MQTTAsync_strerror(rc));
 }
 
 static void connected(publisher *p)
 {
+	MQTTAsync client;
+
 	log_debug("connected to '%s'", p->uri);
 	pthread_mutex_lock(&p->lock);
 	if (p->state != LINK_CONNECTING) {
@@ -385,11 +424,14 @@ static void connected(publisher *p)
 		return;
 	}
 	p->state = LINK_CONNECTED;
+	/* valid through this callback even if the owner retires it now: paho
+	 * holds its mutex while calling us, and destroying takes it */
+	client = p->client;
 	pthread_mutex_unlock(&p->lock);
 
 	/* requested before the note, so whatever the owner sends next is
 	 * queued behind the SUBSCRIBE on the same connection */
-	subscribe_all(p);
+	subscribe_all(p, client);
 
 	pthread_mutex_lock(&p->lock);
 	if (p->state == LINK_CONNECTED)
@@ -733,17 +775,61 @@ static int dup_opt(const char *s, char **ret)
 
 static atomic_bool paho_initialised;
 
+/* The node list: each a valid URI (check_uri), all plain or all TLS, none
+ * twice. The first node is checked with the other options by check_opts. */
+static int check_uris(const struct publish_opts *o, const char *const **ret_list,
+		      size_t *ret_n)
+{
+	const char *const *list = o->uris ? o->uris : &o->uri;
+	size_t n = o->uris ? o->n_uris : 1;
+	bool tls0 = false, tls;
+
+	if (n < 1 || n > PUBLISH_MAX_NODES) {
+		log_error("MQTT uplink: %zu broker nodes, want 1..%d", n, PUBLISH_MAX_NODES);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!list[i] || check_uri(list[i], &tls) < 0) {
+			log_error("MQTT uplink '%s': bad uri (want tcp://host[:port] or "
+				  "ssl://host[:port])",
+				  list[i] ? list[i] : "(null)");
+			return -EINVAL;
+		}
+		if (i == 0)
+			tls0 = tls;
+		if (tls != tls0) {
+			log_error("MQTT uplink '%s': plain and TLS nodes mixed", list[i]);
+			return -EINVAL;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(list[k], list[i]) == 0) {
+				log_error("MQTT uplink '%s': node listed twice", list[i]);
+				return -EINVAL;
+			}
+	}
+	*ret_list = list;
+	*ret_n = n;
+	return 0;
+}
+
 int publish_new(const struct publish_opts *o, publisher **ret)
 {
-	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+	struct publish_opts first;
+	const char *const *nodes;
 	pthread_condattr_t ca;
 	publisher *p;
+	size_t n_nodes;
 	bool tls;
-	int r, rc;
+	int r;
 
 	if (!o || !ret)
 		return -EINVAL;
-	r = check_opts(o, &tls);
+	r = check_uris(o, &nodes, &n_nodes);
+	if (r < 0)
+		return r;
+	first = *o;
+	first.uri = nodes[0];
+	r = check_opts(&first, &tls);
 	if (r < 0)
 		return r;
 
@@ -767,7 +853,11 @@ int publish_new(const struct publish_opts *o, publisher **ret)
 	p->max_messages = o->max_messages ? (size_t)o->max_messages : PUBLISH_MAX_MESSAGES;
 
 	r = -ENOMEM;
-	if (dup_opt(o->uri, &p->uri) < 0 || dup_opt(o->client_id, &p->client_id) < 0 ||
+	for (size_t i = 0; i < n_nodes; i++)
+		if (dup_opt(nodes[i], &p->uris[p->n_uris++]) < 0)
+			goto out_free;
+	p->uri = p->uris[0];
+	if (dup_opt(o->client_id, &p->client_id) < 0 ||
 	    dup_opt(o->username, &p->username) < 0 || dup_opt(o->password, &p->password) < 0 ||
 	    dup_opt(o->ca_file, &p->ca_file) < 0 || dup_opt(o->cert_file, &p->cert_file) < 0 ||
 	    dup_opt(o->key_file, &p->key_file) < 0 || dup_opt(o->will_topic, &p->will_topic) < 0)
@@ -804,30 +894,7 @@ int publish_new(const struct publish_opts *o, publisher **ret)
 		io.do_openssl_init = tls ? 1 : 0;
 		MQTTAsync_global_init(&io);
 	}
-	co.sendWhileDisconnected = 0;
-	co.maxBufferedMessages = p->max_inflight;
-	co.MQTTVersion = p->version;
-	co.deleteOldestMessages = 0;
-	co.restoreMessages = 0;
-	co.persistQoS0 = 0;
-	rc = MQTTAsync_createWithOptions(&p->client, p->uri, p->client_id,
-					 MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
-	if (rc != MQTTASYNC_SUCCESS) {
-		log_error("MQTT uplink '%s': cannot create client: %s", p->uri,
-			  MQTTAsync_strerror(rc));
-		p->client = NULL;
-		r = send_errno(rc);
-		goto out_free;
-	}
-	rc = MQTTAsync_setCallbacks(p->client, p, on_connection_lost, on_message, NULL);
-	if (rc == MQTTASYNC_SUCCESS && p->version == MQTTVERSION_5)
-		rc = MQTTAsync_setDisconnected(p->client, p, on_disconnected5);
-	if (rc != MQTTASYNC_SUCCESS) {
-		log_error("MQTT uplink '%s': cannot set callbacks: %s", p->uri,
-			  MQTTAsync_strerror(rc));
-		r = -EIO;
-		goto out_free;
-	}
+	/* the client is made per connect attempt (attempt_start) */
 	*ret = p;
 	return 0;
 
@@ -844,8 +911,13 @@ void publish_free(publisher *p)
 		return;
 	/* paho calls onFailure for every send it still holds while it is
 	 * destroyed, so all send contexts are freed here */
-	if (p->client)
+	if (p->reaper_started)
+		pthread_join(p->reaper, NULL);
+	if (p->client) {
+		pthread_mutex_lock(&paho_life);
 		MQTTAsync_destroy(&p->client);
+		pthread_mutex_unlock(&paho_life);
+	}
 	if (p->notes) {
 		while (queue_pop(p->notes, &n))
 			publish_note_clear(&n);
@@ -854,7 +926,8 @@ void publish_free(publisher *p)
 	for (size_t i = 0; i < p->n_subscriptions; i++)
 		free(p->subscriptions[i]);
 	free(p->subscriptions);
-	free(p->uri);
+	for (size_t i = 0; i < p->n_uris; i++)
+		free(p->uris[i]);
 	free(p->client_id);
 	free(p->username);
 	free(p->password);
@@ -911,6 +984,13 @@ bool publish_next(publisher *p, struct publish_note *ret)
 		p->outstanding--;
 		pthread_mutex_unlock(&p->lock);
 		break;
+	case PNOTE_CONNECT_FAILED:
+	case PNOTE_CONNECTION_LOST:
+		atomic_fetch_sub(&p->link_queued, 1);
+		/* the client is done with: tear it down now, in the background,
+		 * so the next attempt finds it gone */
+		client_retire(p);
+		break;
 	default:
 		atomic_fetch_sub(&p->link_queued, 1);
 		break;
@@ -936,6 +1016,143 @@ bool publish_is_connected(const publisher *p)
 	return up;
 }
 
+/* ---- connect attempts (owner thread) -------------------------------- */
+
+static void *reaper_main(void *arg)
+{
+	publisher *p = arg;
+	MQTTAsync c;
+
+	pthread_mutex_lock(&p->lock);
+	c = p->dying;
+	pthread_mutex_unlock(&p->lock);
+	/* paho calls the send callbacks of what the client still held: their
+	 * epoch is old, so they are freed silently (send_done) */
+	pthread_mutex_lock(&paho_life);
+	MQTTAsync_destroy(&c);
+	pthread_mutex_unlock(&paho_life);
+	pthread_mutex_lock(&p->lock);
+	p->dying = NULL;
+	p->reaping = false;
+	push_simple(p, PNOTE_READY, 0, 0, NULL);
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* Hands the client of a finished attempt or connection to the reaper.
+ * Only while the link is idle: a live client is never torn down here. */
+static void client_retire(publisher *p)
+{
+	pthread_mutex_lock(&p->lock);
+	if (!p->client || p->reaping || p->state != LINK_IDLE) {
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	p->dying = p->client;
+	p->client = NULL;
+	p->reaping = true;
+	pthread_mutex_unlock(&p->lock);
+	if (p->reaper_started)
+		pthread_join(p->reaper, NULL); /* it has finished: reaping was false */
+	p->reaper_started = pthread_create(&p->reaper, NULL, reaper_main, p) == 0;
+	if (!p->reaper_started) {
+		log_warning("MQTT uplink '%s': no thread for the teardown; doing it inline",
+			    p->uri);
+		reaper_main(p);
+	}
+}
+
+/* The checks before an attempt: idle, no client left, room for its notes. */
+static int attempt_begin(publisher *p)
+{
+	bool retire = false;
+	int r = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->state != LINK_IDLE)
+		r = -EALREADY;
+	else if (p->reaping)
+		r = -EBUSY;
+	else if (p->client)
+		retire = true; /* the owner has not popped the loss note yet */
+	/* this attempt makes at most three link notes: they must fit */
+	else if (atomic_load(&p->link_queued) + 3 > LINK_NOTES_MAX)
+		r = -EAGAIN;
+	else
+		p->state = LINK_CONNECTING;
+	pthread_mutex_unlock(&p->lock);
+	if (retire) {
+		client_retire(p);
+		r = -EBUSY;
+	}
+	return r;
+}
+
+/* Creates the attempt's client for the selected node and starts paho's
+ * connect. paho return codes. */
+static int attempt_start(publisher *p, MQTTAsync_connectOptions *c)
+{
+	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+	MQTTAsync client = NULL;
+	int rc;
+
+	co.sendWhileDisconnected = 0;
+	co.maxBufferedMessages = p->max_inflight;
+	co.MQTTVersion = p->version;
+	co.deleteOldestMessages = 0;
+	co.restoreMessages = 0;
+	co.persistQoS0 = 0;
+	pthread_mutex_lock(&paho_life);
+	rc = MQTTAsync_createWithOptions(&client, p->uri, p->client_id, MQTTCLIENT_PERSISTENCE_NONE,
+					 NULL, &co);
+	if (rc != MQTTASYNC_SUCCESS) {
+		pthread_mutex_unlock(&paho_life);
+		log_error("MQTT uplink '%s': cannot create client: %s", p->uri,
+			  MQTTAsync_strerror(rc));
+		return rc;
+	}
+	rc = MQTTAsync_setCallbacks(client, p, on_connection_lost, on_message, NULL);
+	if (rc == MQTTASYNC_SUCCESS && p->version == MQTTVERSION_5)
+		rc = MQTTAsync_setDisconnected(client, p, on_disconnected5);
+	if (rc == MQTTASYNC_SUCCESS) {
+		pthread_mutex_lock(&p->lock);
+		p->client = client; /* before the connect: its callbacks use it */
+		pthread_mutex_unlock(&p->lock);
+		rc = MQTTAsync_connect(client, c);
+	}
+	if (rc != MQTTASYNC_SUCCESS) {
+		pthread_mutex_lock(&p->lock);
+		p->client = NULL;
+		pthread_mutex_unlock(&p->lock);
+		MQTTAsync_destroy(&client);
+	}
+	pthread_mutex_unlock(&paho_life);
+	return rc;
+}
+
+int publish_connect_node(publisher *p, size_t node)
+{
+	if (!p || node >= p->n_uris)
+		return -EINVAL;
+	pthread_mutex_lock(&p->lock);
+	if (p->state == LINK_IDLE && !p->client && !p->reaping) {
+		p->node = node;
+		p->uri = p->uris[node];
+	}
+	pthread_mutex_unlock(&p->lock);
+	return publish_connect(p);
+}
+
+size_t publish_nodes(const publisher *p)
+{
+	return p ? p->n_uris : 0;
+}
+
+const char *publish_node_uri(const publisher *p, size_t node)
+{
+	return p && node < p->n_uris ? p->uris[node] : NULL;
+}
+
 int publish_connect(publisher *p)
 {
 	MQTTAsync_connectOptions co = MQTTAsync_connectOptions_initializer;
@@ -949,18 +1166,9 @@ int publish_connect(publisher *p)
 
 	if (!p)
 		return -EINVAL;
-	pthread_mutex_lock(&p->lock);
-	if (p->state != LINK_IDLE) {
-		pthread_mutex_unlock(&p->lock);
-		return -EALREADY;
-	}
-	/* this attempt makes at most two link notes: they must fit */
-	if (atomic_load(&p->link_queued) + 2 > LINK_NOTES_MAX) {
-		pthread_mutex_unlock(&p->lock);
-		return -EAGAIN;
-	}
-	p->state = LINK_CONNECTING;
-	pthread_mutex_unlock(&p->lock);
+	rc = attempt_begin(p);
+	if (rc < 0)
+		return rc;
 
 	if (p->version == MQTTVERSION_5) {
 		c = &co5;
@@ -1008,7 +1216,7 @@ int publish_connect(publisher *p)
 		c->ssl = &ssl;
 	}
 	log_debug("connecting to '%s' as '%s'", p->uri, p->client_id);
-	rc = MQTTAsync_connect(p->client, c);
+	rc = attempt_start(p, c);
 	MQTTProperties_free(&props); /* paho copied them */
 	if (rc == MQTTASYNC_SUCCESS)
 		return 0;
@@ -1187,48 +1395,22 @@ int publish_disconnect(publisher *p, const char *topic, const void *payload, siz
 
 void publish_abort(publisher *p)
 {
-	MQTTAsync_disconnectOptions d3 = MQTTAsync_disconnectOptions_initializer;
-	MQTTAsync_disconnectOptions d5 = MQTTAsync_disconnectOptions_initializer5;
-	MQTTAsync_disconnectOptions *d;
-	struct timespec ts;
-	int rc;
-
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
-	if (p->state != LINK_CONNECTED) {
-		/* nothing to drop; a connect attempt ends by its own timeout */
+	if (p->state == LINK_CONNECTING) {
+		/* paho would neither disconnect a client that is not connected
+		 * yet nor time the attempt out for seconds: drop the client */
+		p->state = LINK_IDLE;
+		push_simple(p, PNOTE_CONNECT_FAILED, 0, -ECANCELED, "connect attempt abandoned");
+	} else if (p->state == LINK_CONNECTED) {
+		/* paho calls connectionLost only for losses it detects itself */
+		link_lost_locked(p, "connection aborted");
+	} else {
 		pthread_mutex_unlock(&p->lock);
 		return;
 	}
-	/* paho calls connectionLost only for losses it detects itself */
-	link_lost_locked(p, "connection aborted");
-	p->disc_pending = true;
 	pthread_mutex_unlock(&p->lock);
-
-	d = p->version == MQTTVERSION_5 ? &d5 : &d3;
-	d->timeout = 0; /* do not wait for in-flight messages */
-	d->context = p;
-	if (p->version == MQTTVERSION_5) {
-		d->onSuccess5 = on_disc_ok5;
-		d->onFailure5 = on_disc_fail5;
-	} else {
-		d->onSuccess = on_disc_ok;
-		d->onFailure = on_disc_fail;
-	}
-	rc = MQTTAsync_disconnect(p->client, d);
-
-	/* Wait (bounded) until paho has really closed: a connect issued
-	 * while its DISCONNECT is still queued is dropped by paho as a
-	 * duplicate (MQTTASYNC_COMMAND_IGNORED). */
-	deadline_ts(util_mono_ms() + ABORT_WAIT_MS, &ts);
-	pthread_mutex_lock(&p->lock);
-	if (rc != MQTTASYNC_SUCCESS)
-		p->disc_pending = false;
-	while (p->disc_pending && pthread_cond_timedwait(&p->cond, &p->lock, &ts) == 0)
-		;
-	if (p->disc_pending)
-		log_warning("dropping the connection to '%s' did not complete in %d ms", p->uri,
-			    ABORT_WAIT_MS);
-	pthread_mutex_unlock(&p->lock);
+	/* destroying closes the socket (with a DISCONNECT when connected) */
+	client_retire(p);
 }

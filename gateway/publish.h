@@ -13,6 +13,10 @@ typedef struct publisher publisher;
 
 struct publish_opts {
 	const char *uri;        /* tcp://host:port or ssl://host:port */
+	/* the nodes of a cluster, one per connect attempt (publish_connect_node);
+	 * NULL: uri is the only node. All plain or all TLS, no duplicates. */
+	const char *const *uris;
+	size_t n_uris;          /* 1..PUBLISH_MAX_NODES when uris is set */
 	const char *client_id;
 	int version;            /* 3 (MQTT 3.1.1) or 5 */
 	int keepalive_s;
@@ -38,6 +42,7 @@ enum publish_note_kind {
 	PNOTE_DELIVERED,       /* QoS 1: PUBACK received; QoS 0: written. tag */
 	PNOTE_SEND_FAILED,     /* tag; the owner sends it again later */
 	PNOTE_MESSAGE,         /* an incoming message on a subscription */
+	PNOTE_READY,           /* the previous client is gone: a connect may start */
 	PNOTE_MAX
 };
 
@@ -56,6 +61,7 @@ struct publish_note {
 
 #define PUBLISH_MAX_PAYLOAD (256 * 1024) /* incoming messages larger are dropped */
 #define PUBLISH_MAX_MESSAGES 2048        /* default of publish_opts.max_messages */
+#define PUBLISH_MAX_NODES 8
 
 /* Creates the client (does not connect). Call after blocking signals and
  * ignoring SIGPIPE. 0, -EINVAL (bad uri/options, logged), -ENOMEM. */
@@ -78,10 +84,20 @@ bool publish_next(publisher *p, struct publish_note *ret);
 unsigned long publish_dropped(const publisher *p);
 void publish_note_clear(struct publish_note *n);
 
-/* Starts one asynchronous connect attempt; the result comes as a note.
- * -EALREADY while connecting or connected; -EAGAIN when the owner left
- * too many link notes undrained (pop them first). */
+/* Starts one asynchronous connect attempt to the node selected last (node
+ * 0 at first); the result comes as a note. Every attempt has a client of
+ * its own (file comment of publish.c). -EALREADY while connecting or
+ * connected; -EAGAIN when the owner left too many link notes undrained
+ * (pop them first); -EBUSY while the previous attempt's or connection's
+ * client is still being torn down on another thread: a PNOTE_READY note
+ * says when it is gone. */
 int publish_connect(publisher *p);
+/* Selects node (0..publish_nodes()-1) and starts an attempt to it, as
+ * publish_connect(). -EINVAL for a node out of range. */
+int publish_connect_node(publisher *p, size_t node);
+size_t publish_nodes(const publisher *p);
+/* The URI of node, NULL when out of range; valid while p lives. */
+const char *publish_node_uri(const publisher *p, size_t node);
 bool publish_is_connected(const publisher *p);
 /* Queues one message; the outcome comes as a note with tag. For MQTT 5,
  * correlation data may be attached (NULL otherwise). -ENOTCONN, -EAGAIN
@@ -92,6 +108,9 @@ int publish_send(publisher *p, const char *topic, const void *payload, size_t le
  * timeout_ms for both. Used for the explicit offline status. */
 int publish_disconnect(publisher *p, const char *topic, const void *payload, size_t len,
 		       int timeout_ms);
-/* Drops the connection at once (ack stall: the broker stopped answering).
- * A PNOTE_CONNECTION_LOST note follows. */
+/* Drops the connection at once (ack stall: the broker stopped answering),
+ * or abandons the connect attempt in progress (a node that accepted TCP
+ * but does not answer). A PNOTE_CONNECTION_LOST note follows, or a
+ * PNOTE_CONNECT_FAILED with rc -ECANCELED, then PNOTE_READY once the
+ * client is gone. Never waits for the network. */
 void publish_abort(publisher *p);

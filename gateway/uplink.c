@@ -21,6 +21,12 @@
 #define TAG_TELEMETRY (1ull << 62)    /* a telemetry row: TAG_TELEMETRY | row id */
 #define TAG_RETAINED (1ull << 63)     /* status, states, answers: not in the outbox */
 #define INFLIGHT_MAX 1024
+#define EVENT_RETRY_MS 1000 /* while an event waits: an attempt at least this often */
+/* A new alarm abandons an attempt that has waited this long for its
+ * CONNACK (a node that accepted TCP and hangs) and tries the next node.
+ * A working node answers well within it, TLS over a slow link included;
+ * a younger attempt is left to finish. */
+#define KICK_ABORT_MS 1000
 
 enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_UP };
 
@@ -49,6 +55,10 @@ struct uplink {
 	enum link_state link;
 	uint64_t next_connect_mono;
 	int backoff_ms;
+	size_t node;            /* the node of the last attempt (publish.h) */
+	bool tried;             /* an attempt was made: the next one goes to node + 1 */
+	uint64_t attempt_mono;  /* when the attempt in progress started */
+	bool pub_busy;          /* the publisher tears down its last client: wait for READY */
 	bool resync;        /* after a connect: status and states first */
 	bool status_dirty;
 	size_t resync_next; /* next device whose state goes out */
@@ -86,21 +96,48 @@ static void link_kick(uplink *u)
 	u->next_connect_mono = util_mono_ms();
 }
 
-static void link_schedule_retry(uplink *u)
+int uplink_retry_delay_ms(int *backoff_ms, int max_ms, bool event_waiting, uint32_t rnd)
 {
-	int max_ms = u->cfg->mqtt.reconnect_max_s * 1000;
-	uint32_t rnd = 0;
-	int delay;
+	int b = *backoff_ms ? *backoff_ms * 2 : 500;
 
-	u->backoff_ms = u->backoff_ms ? u->backoff_ms * 2 : 500;
-	if (u->backoff_ms > max_ms)
-		u->backoff_ms = max_ms;
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-		rnd = (uint32_t)util_mono_ms();
+	if (b > max_ms)
+		b = max_ms;
+	if (b < 2)
+		b = 2;
+	*backoff_ms = b;
+	/* while an event waits the back-off grows no further than
+	 * EVENT_RETRY_MS, so an alarm raised during an outage goes out soon
+	 * after the broker is back */
+	if (event_waiting && b > EVENT_RETRY_MS)
+		b = EVENT_RETRY_MS;
 	/* full jitter over the upper half: many gateways restarting after a
 	 * broker outage must not reconnect in lock-step */
-	delay = u->backoff_ms / 2 + (int)(rnd % (uint32_t)(u->backoff_ms / 2 + 1));
+	return b / 2 + (int)(rnd % (uint32_t)(b / 2 + 1));
+}
+
+static uint32_t random32(void)
+{
+	uint32_t rnd = 0;
+
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+		rnd = (uint32_t)util_mono_ms();
+	return rnd;
+}
+
+static void link_schedule_retry(uplink *u)
+{
+	int delay = uplink_retry_delay_ms(&u->backoff_ms, u->cfg->mqtt.reconnect_max_s * 1000,
+					  outbox_pending(u->ob) > 0, random32());
+
 	u->next_connect_mono = util_mono_ms() + (uint64_t)delay;
+}
+
+/* The node in use, or of the last attempt. */
+static const char *node_uri(const uplink *u)
+{
+	const char *uri = publish_node_uri(u->pub, u->node);
+
+	return uri ? uri : u->cfg->mqtt.uri;
 }
 
 static void link_lost(uplink *u, const char *why)
@@ -116,7 +153,7 @@ static void link_lost(uplink *u, const char *why)
 	u->tel_waiting = true;
 	u->resync = false;
 	if (was_up) {
-		log_warning("uplink to '%s' lost: %s", u->cfg->mqtt.uri, why);
+		log_warning("uplink to '%s' lost: %s", node_uri(u), why);
 		u->backoff_ms = 0;
 	}
 	/* 1350 carries the time the link was lost; it goes out when the
@@ -430,7 +467,7 @@ static void handle_note(uplink *u, struct publish_note *n)
 {
 	switch (n->kind) {
 	case PNOTE_CONNECTED:
-		log_notice("uplink to '%s' up", u->cfg->mqtt.uri);
+		log_notice("uplink to '%s' up", node_uri(u));
 		u->link = LINK_UP;
 		u->backoff_ms = 0;
 		u->n_inflight = 0;
@@ -443,12 +480,19 @@ static void handle_note(uplink *u, struct publish_note *n)
 		journal_fault_set(u->j, GWEV_UPLINK_LOST, false, 0, NULL);
 		break;
 	case PNOTE_CONNECT_FAILED:
-		if (u->link == LINK_CONNECTING)
-			log_warning("failed to connect to '%s': %s", u->cfg->mqtt.uri, n->text);
+		/* not connecting: an attempt the uplink abandoned itself */
+		if (u->link != LINK_CONNECTING)
+			break;
+		log_warning("failed to connect to '%s': %s", node_uri(u), n->text);
 		link_lost(u, n->text[0] ? n->text : "connect failed");
 		break;
 	case PNOTE_CONNECTION_LOST:
-		link_lost(u, n->text[0] ? n->text : "connection lost");
+		/* not up: a connection the uplink dropped itself (ack stall) */
+		if (u->link == LINK_UP)
+			link_lost(u, n->text[0] ? n->text : "connection lost");
+		break;
+	case PNOTE_READY:
+		u->pub_busy = false;
 		break;
 	case PNOTE_DELIVERED:
 		handle_delivered(u, n->tag);
@@ -457,7 +501,7 @@ static void handle_note(uplink *u, struct publish_note *n)
 		/* only happens when the connection is going down: resend all
 		 * in order after the reconnect rather than one out of order */
 		if (u->link == LINK_UP) {
-			log_warning("a publish to '%s' failed (%s); reconnecting", u->cfg->mqtt.uri,
+			log_warning("a publish to '%s' failed (%s); reconnecting", node_uri(u),
 				    n->text);
 			publish_abort(u->pub);
 		}
@@ -471,15 +515,53 @@ static void handle_note(uplink *u, struct publish_note *n)
 	}
 }
 
+/* One attempt, to the node after the last one used (the first node at
+ * start): a dead node costs one attempt, not a turn at the head of every
+ * round as with paho's serverURIs. */
+static void link_attempt(uplink *u, uint64_t now)
+{
+	size_t n = publish_nodes(u->pub), node = u->tried && n ? (u->node + 1) % n : 0;
+	int r = publish_connect_node(u->pub, node);
+
+	if (r == -EBUSY) {
+		u->pub_busy = true; /* PNOTE_READY comes; same node then */
+		return;
+	}
+	if (r == 0 || r == -EALREADY) {
+		u->node = node;
+		u->tried = true;
+		u->link = LINK_CONNECTING;
+		u->attempt_mono = now;
+		log_info("connecting to '%s'", node_uri(u));
+		return;
+	}
+	link_schedule_retry(u);
+}
+
+/* Gives up the attempt in progress (no CONNACK in time, or an alarm
+ * waits); at_once: the next node now, else after the back-off. */
+static void link_abandon(uplink *u, const char *why, bool at_once)
+{
+	publish_abort(u->pub);
+	link_lost(u, why);
+	if (at_once)
+		u->next_connect_mono = util_mono_ms();
+}
+
 static void link_tick(uplink *u, uint64_t now)
 {
-	if (u->link == LINK_DOWN && now >= u->next_connect_mono) {
-		int r = publish_connect(u->pub);
-
-		if (r == 0 || r == -EALREADY)
-			u->link = LINK_CONNECTING;
-		else
-			link_schedule_retry(u);
+	/* an event waits: the next attempt within EVENT_RETRY_MS */
+	if (u->link == LINK_DOWN && u->next_connect_mono > now + EVENT_RETRY_MS &&
+	    outbox_pending(u->ob) > 0)
+		u->next_connect_mono =
+			now + EVENT_RETRY_MS / 2 + random32() % (EVENT_RETRY_MS / 2 + 1);
+	if (u->link == LINK_DOWN && !u->pub_busy && now >= u->next_connect_mono)
+		link_attempt(u, now);
+	if (u->link == LINK_CONNECTING &&
+	    now - u->attempt_mono >= (uint64_t)u->cfg->mqtt.connect_timeout_s * 1000u) {
+		log_warning("no CONNACK from '%s' within %d s; trying the next node", node_uri(u),
+			    u->cfg->mqtt.connect_timeout_s);
+		link_abandon(u, "connect timeout", false);
 	}
 	if (u->link == LINK_UP && u->n_inflight > 0) {
 		uint64_t oldest = UINT64_MAX;
@@ -490,7 +572,7 @@ static void link_tick(uplink *u, uint64_t now)
 				oldest = u->inflight[i].sent_mono;
 		if (now - oldest > (uint64_t)u->cfg->mqtt.ack_stall_s * 1000u) {
 			log_warning("broker '%s' has not acknowledged a message for %d s; reconnecting",
-				    u->cfg->mqtt.uri, u->cfg->mqtt.ack_stall_s);
+				    node_uri(u), u->cfg->mqtt.ack_stall_s);
 			publish_abort(u->pub);
 			link_lost(u, "acknowledgement stalled");
 		}
@@ -557,8 +639,16 @@ void uplink_set_store(uplink *u, store *st)
 
 void uplink_kick(uplink *u)
 {
+	uint64_t now = util_mono_ms();
+
 	if (u->link == LINK_DOWN)
 		link_kick(u);
+	else if (u->link == LINK_CONNECTING && now - u->attempt_mono >= KICK_ABORT_MS) {
+		log_warning("an alarm waits and '%s' has not answered the connect for %" PRIu64
+			    " ms; trying the next node now",
+			    node_uri(u), now - u->attempt_mono);
+		link_abandon(u, "connect attempt hung", true);
+	}
 }
 
 void uplink_tick(uplink *u, uint64_t now)
@@ -595,8 +685,11 @@ static int until(uint64_t now, uint64_t due, int cur)
 
 int uplink_timeout(const uplink *u, uint64_t now, int cur)
 {
-	if (u->link == LINK_DOWN)
+	if (u->link == LINK_DOWN && !u->pub_busy)
 		cur = until(now, u->next_connect_mono, cur);
+	if (u->link == LINK_CONNECTING)
+		cur = until(now, u->attempt_mono + (uint64_t)u->cfg->mqtt.connect_timeout_s * 1000u,
+			    cur);
 	if (u->n_del)
 		cur = until(now, u->del_due, cur);
 	if (u->link == LINK_UP && outbox_pending(u->ob) &&
@@ -657,7 +750,7 @@ size_t uplink_inflight(const uplink *u)
 
 const char *uplink_broker(const uplink *u)
 {
-	return u->cfg->mqtt.uri;
+	return node_uri(u);
 }
 
 void uplink_offline(uplink *u, const char *reason)

@@ -64,7 +64,12 @@ int uplink_answer(uplink *u, const char *topic, const void *payload, size_t len,
 		  const void *correlation, size_t correlation_len);
 bool uplink_is_up(const uplink *u);
 size_t uplink_inflight(const uplink *u);
-/* The node in use (SPEC §3 status "broker"). */
+/* The node in use, or of the last attempt (SPEC §3 status "broker"). */
 const char *uplink_broker(const uplink *u);
+/* The delay (ms) before the next connect attempt, from the back-off in
+ * *backoff_ms (0 after a connection that was up; doubled from 500 up to
+ * max_ms, and updated) and rnd (random bits): jittered over the upper half
+ * of the back-off, which is capped at 1 s while an event waits. Pure. */
+int uplink_retry_delay_ms(int *backoff_ms, int max_ms, bool event_waiting, uint32_t rnd);
 /* Clean stop: the explicit offline status, retained, then disconnect. */
 void uplink_offline(uplink *u, const char *reason);

@@ -232,6 +232,30 @@ static const struct bad_case bad_cases[] = {
 	  "the port must be 1..65535" },
 	{ "tls with a plain uri", SITE "mqtt:\n  uri: tcp://broker:1883\n  tls: {ca_file: /etc/ca.pem}\n",
 	  4, 8, "mqtt.tls is set but uri 'tcp://broker:1883' is not encrypted" },
+	/* mqtt.uri as a list of a cluster's nodes */
+	{ "uri list empty", SITE "mqtt: {uri: []}\n", 2, 13,
+	  "mqtt: uri: the list of broker nodes is empty; give 1 to 8 URIs" },
+	{ "uri list duplicate", SITE "mqtt:\n  uri:\n    - tcp://n1:1883\n    - tcp://n2:1883\n"
+	  "    - tcp://n1:1883\n", 6, 7,
+	  "mqtt: uri 'tcp://n1:1883' is listed twice; list each node once" },
+	{ "uri list mixes tcp and ssl", SITE "mqtt:\n  uri: [tcp://n1:1883, ssl://n2:8883]\n", 3, 24,
+	  "mqtt: uri: the list mixes plain (tcp://, mqtt://) and TLS (ssl://, mqtts://) nodes; use "
+	  "one kind for every node" },
+	{ "uri list mixes mqtts and mqtt", SITE "mqtt:\n  uri:\n    - mqtts://n1:8883\n"
+	  "    - mqtts://n2:8883\n    - mqtt://n3:1883\n", 6, 7, "the list mixes plain" },
+	{ "uri list of nine", SITE "mqtt: {uri: [tcp://a:1, tcp://b:1, tcp://c:1, tcp://d:1, "
+	  "tcp://e:1, tcp://f:1, tcp://g:1, tcp://h:1, tcp://i:1]}\n", 2, 102,
+	  "mqtt: uri: 9 broker nodes listed, at most 8" },
+	{ "uri list bad entry", SITE "mqtt: {uri: [tcp://a:1883, \"http://b:80\"]}\n", 2, 28,
+	  "mqtt: uri 'http://b:80' must start with tcp://" },
+	{ "uri list entry not a string", SITE "mqtt:\n  uri:\n    - tcp://a:1883\n    - {host: b}\n",
+	  5, 7, "mqtt: uri entry: expected a string, got a mapping" },
+	{ "uri a mapping", SITE "mqtt: {uri: {host: b}}\n", 2, 13,
+	  "mqtt: uri: expected a URI such as tcp://127.0.0.1:1883 or a list" },
+	{ "tls with a plain uri list", SITE "mqtt:\n  uri: [tcp://n1:1883, tcp://n2:1883]\n"
+	  "  tls: {ca_file: /etc/ca.pem}\n", 4, 8, "mqtt.tls is set but uri 'tcp://n1:1883'" },
+	{ "connect_timeout_s 0", SITE "mqtt: {connect_timeout_s: 0}\n", 2, 27,
+	  "mqtt: connect_timeout_s 0 is out of range 1..600" },
 	{ "topic_prefix +", SITE "mqtt: {topic_prefix: pccc/+/x}\n", 2, 22,
 	  "mqtt: topic_prefix 'pccc/+/x' contains a wildcard ('+' or '#')" },
 	{ "topic_prefix #", SITE "mqtt: {topic_prefix: \"pccc/#\"}\n", 2, 22, "contains a wildcard" },
@@ -508,6 +532,43 @@ static void test_profile_with_errors(void **state)
 	errlist_clear(&e);
 }
 
+/* mqtt.uri as a string and as a list: the nodes in order, uri the first. */
+static void test_uri_list(void **state)
+{
+	struct errlist e = { 0 };
+	struct config *c = NULL;
+
+	(void)state;
+	assert_int_equal(load_str(SITE "mqtt:\n  uri: [tcp://n1:1883, mqtt://n2:1884, "
+				       "\"tcp://[::1]:1885\"]\n  connect_timeout_s: 3\n",
+				  &e, &c),
+			 0);
+	assert_int_equal(e.n_errors, 0);
+	assert_int_equal(c->mqtt.n_uris, 3);
+	assert_string_equal(c->mqtt.uris[0], "tcp://n1:1883");
+	assert_string_equal(c->mqtt.uris[1], "mqtt://n2:1884");
+	assert_string_equal(c->mqtt.uris[2], "tcp://[::1]:1885");
+	assert_string_equal(c->mqtt.uri, "tcp://n1:1883");
+	assert_int_equal(c->mqtt.connect_timeout_s, 3);
+	config_free(c);
+	c = NULL;
+	assert_int_equal(load_str(SITE "mqtt:\n  uri:\n    - ssl://n1:8883\n    - mqtts://n2:8883\n"
+				       "    - ssl://n3:8883\n    - ssl://n4:8883\n    - ssl://n5:8883\n"
+				       "    - ssl://n6:8883\n    - ssl://n7:8883\n    - ssl://n8:8883\n",
+				  &e, &c),
+			 0);
+	assert_int_equal(c->mqtt.n_uris, 8);
+	assert_string_equal(c->mqtt.uris[7], "ssl://n8:8883");
+	config_free(c);
+	c = NULL;
+	assert_int_equal(load_str(SITE "mqtt: {uri: tcp://only:1883}\n", &e, &c), 0);
+	assert_int_equal(c->mqtt.n_uris, 1);
+	assert_string_equal(c->mqtt.uris[0], "tcp://only:1883");
+	assert_string_equal(c->mqtt.uri, "tcp://only:1883");
+	config_free(c);
+	errlist_clear(&e);
+}
+
 /* The defaults of config.h, every one, from the smallest valid file. */
 static void test_defaults(void **state)
 {
@@ -536,6 +597,9 @@ static void test_defaults(void **state)
 	assert_int_equal(c->mqtt.inflight, 16);
 	assert_int_equal(c->mqtt.ack_stall_s, 15);
 	assert_int_equal(c->mqtt.reconnect_max_s, 10);
+	assert_int_equal(c->mqtt.connect_timeout_s, 5);
+	assert_int_equal(c->mqtt.n_uris, 1);
+	assert_string_equal(c->mqtt.uris[0], "tcp://127.0.0.1:1883");
 	assert_int_equal(c->mqtt.ack_timeout_s, 0);
 	assert_string_equal(c->mqtt.ca_file, "");
 	assert_string_equal(c->mqtt.cert_file, "");
@@ -1167,6 +1231,7 @@ int main(void)
 		cmocka_unit_test(test_rtu_load_warning),
 		cmocka_unit_test(test_timeout_warning),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_uri_list),
 		cmocka_unit_test(test_runtime_dir),
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_mqtt_versions_and_null_rules),

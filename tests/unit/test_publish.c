@@ -331,6 +331,21 @@ static const char *next_id(const char *prefix)
 
 static bool wait_link(publisher *p);
 
+/* publish_connect() as the owner does it: while the previous client is
+ * still torn down (-EBUSY), wait for PNOTE_READY and start then. */
+static int connect_now(publisher *p)
+{
+	struct publish_note n;
+	int r = publish_connect(p);
+
+	if (r != -EBUSY)
+		return r;
+	if (!wait_note(p, PNOTE_READY, NULL, WAIT_MS, &n))
+		return -ETIMEDOUT;
+	publish_note_clear(&n);
+	return publish_connect(p);
+}
+
 /* One connect as the owner does it: a failed attempt is tried again (at
  * most 3). paho 1.3.12 sometimes fails the first attempt after another
  * socket of the process closed ("TCP connect completion failure" towards
@@ -338,7 +353,7 @@ static bool wait_link(publisher *p);
 static bool connect_retry(publisher *p)
 {
 	for (int attempt = 0; attempt < 3; attempt++) {
-		if (publish_connect(p) < 0)
+		if (connect_now(p) < 0)
 			return false;
 		if (wait_link(p))
 			return true;
@@ -490,8 +505,8 @@ static void test_connect_refused(void **state)
 	publish_note_clear(&n);
 	assert_false(publish_is_connected(p));
 	assert_int_equal(publish_send(p, "a/b", "x", 1, 1, false, 1, NULL, 0), -ENOTCONN);
-	/* the owner may try again at once */
-	assert_int_equal(publish_connect(p), 0);
+	/* the owner may try again once the failed attempt's client is gone */
+	assert_int_equal(connect_now(p), 0);
 	expect_note(p, PNOTE_CONNECT_FAILED);
 	publish_free(p);
 }
@@ -801,7 +816,7 @@ static void test_broker_killed(void **state)
 	assert_false(publish_is_connected(gw));
 	assert_int_equal(publish_send(gw, "kill/site/alarm", "x", 1, 1, false, 6, NULL, 0),
 			 -ENOTCONN);
-	assert_int_equal(publish_connect(gw), 0);
+	assert_int_equal(connect_now(gw), 0);
 	expect_note(gw, PNOTE_CONNECT_FAILED);
 
 	/* same handle, broker back (it forgot the session) */
@@ -840,6 +855,68 @@ static void test_abort_then_reconnect(void **state)
 	assert_int_equal(publish_send(gw, "abort/site/alarm", "z", 1, 1, false, 9, NULL, 0), 0);
 	assert_no_old_tags(gw, 9);
 	pub_free(gw);
+}
+
+/* Several nodes: an attempt to a node that accepts TCP and never answers
+ * (a socket that listens and is never read: the kernel completes the
+ * handshake) is abandoned by publish_abort at once, the client is torn
+ * down (PNOTE_READY), and the next attempt goes to the node selected. */
+static void test_nodes_abandon_hung_attempt(void **state)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	const char *nodes[2];
+	char hung_uri[64], good_uri[64];
+	struct publish_opts o;
+	struct publish_note n;
+	socklen_t alen = sizeof(a);
+	publisher *p = NULL;
+	int lfd;
+
+	(void)state;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
+	snprintf(hung_uri, sizeof(hung_uri), "tcp://127.0.0.1:%d", ntohs(a.sin_port));
+	snprintf(good_uri, sizeof(good_uri), "%s", uri_of(shared.port));
+	nodes[0] = hung_uri;
+	nodes[1] = good_uri;
+
+	/* bad lists first */
+	o = base_opts(shared.port, next_id("nodes"));
+	o.uris = (const char *const[]){ good_uri, good_uri };
+	o.n_uris = 2;
+	assert_int_equal(publish_new(&o, &p), -EINVAL); /* a node twice */
+	o.uris = (const char *const[]){ good_uri, "ssl://127.0.0.1:8883" };
+	assert_int_equal(publish_new(&o, &p), -EINVAL); /* plain and TLS mixed */
+	o.n_uris = 0;
+	assert_int_equal(publish_new(&o, &p), -EINVAL); /* no node */
+
+	o.uris = nodes;
+	o.n_uris = 2;
+	o.connect_timeout_s = 60; /* paho's own timeout must not end it */
+	assert_int_equal(publish_new(&o, &p), 0);
+	assert_int_equal(publish_nodes(p), 2);
+	assert_string_equal(publish_node_uri(p, 1), good_uri);
+	assert_null(publish_node_uri(p, 2));
+	assert_int_equal(publish_connect_node(p, 2), -EINVAL);
+	assert_int_equal(publish_connect_node(p, 0), 0);
+	assert_int_equal(publish_connect_node(p, 1), -EALREADY);
+	/* no answer comes from the hung node */
+	assert_false(wait_note(p, PNOTE_CONNECTED, NULL, 500, &n));
+	publish_abort(p);
+	assert_true(publish_next(p, &n)); /* at once: no waiting for paho */
+	assert_int_equal(n.kind, PNOTE_CONNECT_FAILED);
+	assert_int_equal(n.rc, -ECANCELED);
+	publish_note_clear(&n);
+	expect_note(p, PNOTE_READY);
+	assert_int_equal(publish_connect_node(p, 1), 0);
+	assert_true(wait_link(p));
+	assert_true(publish_is_connected(p));
+	pub_free(p);
+	close(lfd);
 }
 
 /* MQTT 5: a broker that closes the session sends DISCONNECT with a reason;
@@ -1112,6 +1189,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_will_on_unclean_loss),
 		cmocka_unit_test(test_broker_killed),
 		cmocka_unit_test(test_abort_then_reconnect),
+		cmocka_unit_test(test_nodes_abandon_hung_attempt),
 		cmocka_unit_test(test_v5_session_taken_over),
 		cmocka_unit_test(test_v5_broker_disconnect),
 		cmocka_unit_test(test_disconnect_sends_offline),
