@@ -26,6 +26,11 @@ class TestCluster(clusterlib.ClusterTest):
     def test_4_retained_per_node(self):
         self.retained_per_node("retained")
 
+    def test_5_node_killed_during_burst_uri_list(self):
+        """The same kill, the gateway listing the nodes itself (mqtt.uri as
+        a list) instead of a load balancer."""
+        self.kill_during_burst(50, "node_kill_uri_list", uris=True)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
