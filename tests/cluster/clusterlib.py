@@ -256,11 +256,16 @@ class Node:
             return []
 
 
+_clusters_made = 0
+
+
 class Cluster:
     """Three nodes, the bridge namespace and the load balancer."""
 
     def __init__(self, workdir, n=3):
-        self.tag = "fgc%d" % os.getpid()
+        global _clusters_made
+        _clusters_made += 1  # a tag of its own for each cluster of this process
+        self.tag = "fgc%d-%d" % (os.getpid(), _clusters_made)
         self.dir = workdir
         self.br = self.tag + "-br"
         self.namespaces = []
