@@ -18,7 +18,13 @@ test's temp dir, one Erlang cookie for all (HOME), node names by address
 name). rabbitmq.conf: the MQTT plugin on 1883, quorum queues for
 persistent sessions (mqtt.durable_queue_type, in 3.10.8's schema),
 cluster_partition_handling = pause_minority, net_ticktime = 10.
-Nodes 2 and 3 join node 1 with `rabbitmqctl join_cluster`.
+Nodes 2 and 3 join node 1 with `rabbitmqctl join_cluster`, one at a time.
+
+The gateway reaches the cluster either through the load balancer (one
+mqtt.uri, the default) or by listing the three nodes itself (mqtt.uri as
+a YAML list: start_world(uri=cluster.node_uris())). Which node holds its
+connection is read from `ss` in the bridge namespace (and, behind the load
+balancer, from the balancer's own "conn" lines).
 
 Every process is recorded and stopped by its PID, every wait is bounded,
 and Cluster.close() removes the namespaces, also after a failure.
