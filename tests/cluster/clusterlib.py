@@ -74,9 +74,9 @@ log.file.level = info
 """
 
 
-def run(argv, timeout=60, check=True, env=None):
+def run(argv, timeout=60, check=True, env=None, cwd=None):
     r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
-                       stdin=subprocess.DEVNULL)
+                       stdin=subprocess.DEVNULL, cwd=cwd)
     if check and r.returncode != 0:
         raise AssertionError("%s: exit %d: %s%s" % (" ".join(argv), r.returncode, r.stdout,
                                                      r.stderr))
@@ -184,6 +184,8 @@ class Node:
             # exec erl directly: the PID we hold is the VM's, so a SIGKILL
             # kills the node itself, not a wrapper shell
             "RUNNING_UNDER_SYSTEMD": "true",
+            # a crash dump of the VM or of the CLI lands in the node's dir
+            "ERL_CRASH_DUMP": os.path.join(self.dir, "erl_crash.dump"),
         })
         if ERL_ARGS:
             e["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = ERL_ARGS
@@ -202,7 +204,8 @@ class Node:
         self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns,
                                       os.path.join(RABBIT_BIN, "rabbitmq-server")],
                                      env=self.env(), stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     cwd=self.dir)
         self.c.pids.append(self.proc)
 
     def alive(self):
@@ -216,7 +219,8 @@ class Node:
 
     def ctl(self, *args, timeout=90, check=True):
         return run(["ip", "netns", "exec", self.ns, os.path.join(RABBIT_BIN, "rabbitmqctl"),
-                    "-n", self.name] + list(args), timeout=timeout, check=check, env=self.env())
+                    "-n", self.name] + list(args), timeout=timeout, check=check, env=self.env(),
+                   cwd=self.dir)
 
     def kill(self):
         """SIGKILL of the node's VM (no clean close, no will)."""
