@@ -8,7 +8,7 @@ DEB_PKGS := build-essential pkg-config libpaho-mqtt-dev libmodbus-dev libsqlite3
 	    mosquitto-clients socat sqlite3 python3 libssl-dev valgrind mbpoll \
 	    tzdata chromium fonts-dejavu-core poppler-utils \
 	    cppcheck clang-tidy groff-base man-db dpkg-dev \
-	    clang libclang-rt-14-dev
+	    clang libclang-rt-14-dev rabbitmq-server iproute2
 # tests/integration/test_systemd.py: systemd-analyze and systemd-sysusers,
 # strace for the system call filter's proof, openssl for its TLS run
 DEB_PKGS += systemd strace openssl
@@ -114,6 +114,15 @@ sanitize: deps
 run: deps
 	$(MAKE) all
 	tests/demo/run-demo.sh
+
+# The clustered-broker scenarios (tests/cluster, docs/scaling.md §4): three
+# RabbitMQ nodes in network namespaces the test creates and removes. Needs
+# root; each scenario in its own process, 15 minutes at most in all.
+# `make test` runs the short one (tests/integration/test_cluster_short.py).
+.PHONY: cluster-test
+cluster-test: deps
+	$(MAKE) all
+	FIREGW_BUILD=$(B) tests/cluster/run-cluster.sh
 
 bench: deps
 	$(MAKE) all $(BENCH_TOOLS)
@@ -272,6 +281,7 @@ help:
 	@echo "make bench     the SPEC §8 figures"
 	@echo "make deb       the Debian package build/firegw_VERSION_ARCH.deb (make deb-test: in a chroot)"
 	@echo "make lint      cppcheck and clang-tidy"
+	@echo "make cluster-test  firegw on a 3-node RabbitMQ cluster: node kill, partition, restarts (root)"
 	@echo "make deps      install the Debian packages firegw needs"
 
 # Fuzzing (libFuzzer, Debian's clang with libclang-rt-14-dev): the targets
