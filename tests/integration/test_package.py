@@ -350,6 +350,7 @@ class TestMakeInstall(unittest.TestCase):
         # objects and their dependency files, with their times: only what
         # PREFIX changes is rebuilt (only these: other tests run meanwhile)
         os.mkdir(b)
+        deb_path()  # the manual pages are made with the package (make man)
         for sub in ("gateway", "sensors"):
             shutil.copytree(os.path.join(BUILD, sub), os.path.join(b, sub))
         for name in ("libfiregw.a", "firegw", "firegw-sim", "firegw.8", "firegw.yaml.5",
