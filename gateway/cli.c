@@ -266,37 +266,54 @@ int cli_status(int argc, char **argv)
 
 /* One readable line per event: time, class, state, where, what, code
  * (history and watch print the same line). */
+const char *cli_text(const char *s, const char *dflt, char *buf, size_t len)
+{
+	if (!s)
+		return dflt;
+	return util_escape(s, strlen(s), buf, len);
+}
+
+const char *cli_json_text(json_t *o, const char *key, const char *dflt, char *buf, size_t len)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!json_is_string(v))
+		return dflt;
+	return util_escape(json_string_value(v), json_string_length(v), buf, len);
+}
+
 void cli_print_event_line(FILE *f, const char *topic, json_t *ev)
 {
 	const char *cls = json_string_value(json_object_get(ev, "class"));
-	const char *state = json_string_value(json_object_get(ev, "state"));
-	const char *ts = json_string_value(json_object_get(ev, "ts"));
-	const char *dev = json_string_value(json_object_get(ev, "device"));
-	const char *pt = json_string_value(json_object_get(ev, "point"));
-	const char *type = json_string_value(json_object_get(ev, "type"));
-	const char *cid = json_string_value(json_object_get(ev, "cid"));
-	const char *zone = json_string_value(json_object_get(ev, "zone"));
-	const char *loc = json_string_value(json_object_get(ev, "location"));
-	const char *eid = json_string_value(json_object_get(ev, "event_id"));
+	char ts[64], state[64], dev[200], pt[200], type[100], unit[64], zone[200], loc[400];
+	char cid[32], eid[200], top[400];
 	json_t *value = json_object_get(ev, "value");
-	char upper[16] = "";
+	char raw[16] = "", upper[64];
 	size_t i;
 
-	for (i = 0; cls && cls[i] && i < sizeof(upper) - 1; i++)
-		upper[i] = (char)(cls[i] >= 'a' && cls[i] <= 'z' ? cls[i] - 32 : cls[i]);
-	fprintf(f, "%s  %-8s %-7s %s%s%s  %s", ts ? ts : "-", upper, state ? state : "-",
-		dev ? dev : "gateway", pt ? "." : "", pt ? pt : "", type ? type : "");
-	if (json_is_number(value))
-		fprintf(f, " %.2f%s%s", json_number_value(value),
-			json_string_value(json_object_get(ev, "unit")) ? " " : "",
-			json_string_value(json_object_get(ev, "unit")) ?: "");
-	if (zone)
-		fprintf(f, "  zone %s", zone);
+	for (i = 0; cls && cls[i] && i < sizeof(raw) - 1; i++)
+		raw[i] = (char)(cls[i] >= 'a' && cls[i] <= 'z' ? cls[i] - 32 : cls[i]);
+	fprintf(f, "%s  %-8s %-7s %s", cli_json_text(ev, "ts", "-", ts, sizeof(ts)),
+		cli_text(raw, "", upper, sizeof(upper)),
+		cli_json_text(ev, "state", "-", state, sizeof(state)),
+		cli_json_text(ev, "device", "gateway", dev, sizeof(dev)));
+	if (json_is_string(json_object_get(ev, "point")))
+		fprintf(f, ".%s", cli_json_text(ev, "point", "", pt, sizeof(pt)));
+	fprintf(f, "  %s", cli_json_text(ev, "type", "", type, sizeof(type)));
+	if (json_is_number(value)) {
+		const char *u = cli_json_text(ev, "unit", NULL, unit, sizeof(unit));
+
+		fprintf(f, " %.2f%s%s", json_number_value(value), u ? " " : "", u ? u : "");
+	}
+	if (json_is_string(json_object_get(ev, "zone")))
+		fprintf(f, "  zone %s", cli_json_text(ev, "zone", "", zone, sizeof(zone)));
 	if (json_integer_value(json_object_get(ev, "zone_no")))
 		fprintf(f, " #%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(ev, "zone_no")));
-	if (loc)
-		fprintf(f, "  \"%s\"", loc);
-	fprintf(f, "  cid %s  %s  [%s]\n", cid ? cid : "-", eid ? eid : "", topic);
+	if (json_is_string(json_object_get(ev, "location")))
+		fprintf(f, "  \"%s\"", cli_json_text(ev, "location", "", loc, sizeof(loc)));
+	fprintf(f, "  cid %s  %s  [%s]\n", cli_json_text(ev, "cid", "-", cid, sizeof(cid)),
+		cli_json_text(ev, "event_id", "", eid, sizeof(eid)),
+		cli_text(topic, "", top, sizeof(top)));
 }
 
 /* ----------------------------------------------------------- history */

@@ -20,8 +20,15 @@ struct config *cli_load_config(const char *path);
  * a running daemon). 0, or the exit status to return (message printed). */
 int cli_open_readonly(const char *path, struct config **ret_c, store **ret_st);
 /* One readable line for a stored or published event (history, watch);
- * topic is where it came from ("db" for the database). */
+ * topic is where it came from ("db" for the database). Every text in it
+ * is escaped (cli_text): what a publisher sent cannot drive the terminal. */
 void cli_print_event_line(FILE *f, const char *topic, json_t *ev);
+/* Text from outside (a message, the database) made safe for a terminal:
+ * control characters, invalid UTF-8 and backslashes as visible \xNN
+ * (util_escape), cut to len. NULL becomes dflt. Returns buf. */
+const char *cli_text(const char *s, const char *dflt, char *buf, size_t len);
+/* The same for a JSON string member of o. */
+const char *cli_json_text(json_t *o, const char *key, const char *dflt, char *buf, size_t len);
 
 /* Sends req (borrowed) to the daemon of c and waits at most timeout_ms for
  * all its replies. An error reply ({"error": {"code", "message"}}) is

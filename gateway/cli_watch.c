@@ -33,8 +33,10 @@ struct watch_dev {
 	json_t *state;
 };
 
+/* Every text in the table came from a message: escaped (cli_text). */
 static void print_state_table(FILE *f, struct watch_dev *devs, size_t n)
 {
+	char b1[200], b2[64];
 	size_t i;
 
 	fprintf(f, "  +-- states ---------------------------------------------------------\n");
@@ -42,20 +44,24 @@ static void print_state_table(FILE *f, struct watch_dev *devs, size_t n)
 		json_t *s = devs[i].state, *pts = json_object_get(s, "points"), *p;
 		const char *name;
 
-		fprintf(f, "  | %-16s %-9s", json_string_value(json_object_get(s, "device")) ?: "?",
-			json_string_value(json_object_get(s, "state")) ?: "?");
+		fprintf(f, "  | %-16s", cli_json_text(s, "device", "?", b1, sizeof(b1)));
+		fprintf(f, " %-9s", cli_json_text(s, "state", "?", b2, sizeof(b2)));
 		json_object_foreach(pts, name, p) {
 			json_t *conds = json_object_get(p, "conditions");
 			json_t *v = json_object_get(json_object_get(p, "value"), "value");
+			const char *state = json_string_value(json_object_get(p, "state"));
 			size_t k;
 
-			fprintf(f, " %s=%s", name, json_string_value(json_object_get(p, "state")) ?: "?");
+			fprintf(f, " %s", cli_text(name, "?", b1, sizeof(b1)));
+			fprintf(f, "=%s", cli_text(state, "?", b2, sizeof(b2)));
 			if (json_is_number(v))
 				fprintf(f, "(%.2f)", json_number_value(v));
-			for (k = 0; k < json_array_size(conds); k++)
-				if (strcmp(json_string_value(json_array_get(conds, k)) ?: "",
-					   json_string_value(json_object_get(p, "state")) ?: "") != 0)
-					fprintf(f, "+%s", json_string_value(json_array_get(conds, k)));
+			for (k = 0; k < json_array_size(conds); k++) {
+				const char *cond = json_string_value(json_array_get(conds, k));
+
+				if (cond && strcmp(cond, state ? state : "") != 0)
+					fprintf(f, "+%s", cli_text(cond, "?", b2, sizeof(b2)));
+			}
 			if (json_is_true(json_object_get(p, "latched")))
 				fprintf(f, "[latched]");
 		}
@@ -198,10 +204,12 @@ int cli_watch(int argc, char **argv)
 					cli_print_event_line(stdout, n.topic, js);
 					seen++;
 				} else if (strncmp(t, "status", 6) == 0 && js) {
+					char ts[64], st[64];
+
 					printf("%s  STATUS   %s  last_seq %" JSON_INTEGER_FORMAT
 					       "  backlog %" JSON_INTEGER_FORMAT "\n",
-					       json_string_value(json_object_get(js, "ts")) ?: "-",
-					       json_string_value(json_object_get(js, "state")) ?: "?",
+					       cli_json_text(js, "ts", "-", ts, sizeof(ts)),
+					       cli_json_text(js, "state", "?", st, sizeof(st)),
 					       json_integer_value(json_object_get(js, "last_seq")),
 					       json_integer_value(json_object_get(
 						       json_object_get(js, "backlog"), "events")));

@@ -207,6 +207,37 @@ class ContractTest(SiteMixin, fgtest.FiregwTest):
         w.p.wait(20)
         self.assertEqual(w.p.returncode, 0)
 
+    def test_watch_prints_escapes_as_visible_text(self):
+        """Issue 10 item 5: whatever a publisher puts in a message (an
+        escape sequence that clears the screen, a newline that forges a
+        line, a backslash), `firegw watch` prints it as visible \\xNN text
+        in its event line, status line and state table."""
+        self.start(config())
+        w = self.env.spawn("watch", [fgtest.FIREGW, "watch", "-c", self.env.config_path,
+                                     "--count", "1", "--timeout", "30"],
+                           env=self.env.gw_env())
+        w.wait_line(lambda l: "STATUS" in l, 20, "watch connected")
+        evil = "\x1b[2J\x1b]0;owned\x07\nFORGED  ALARM  active\\"
+        self.publish(self.env.topic("state", "evil"), json.dumps(
+            {"device": "ev" + evil, "state": "normal" + evil,
+             "points": {"p" + evil: {"state": "alarm" + evil, "conditions": ["c" + evil]}}}))
+        w.wait_line(lambda l: l.startswith("  | ev\\x1b"), 20, "the forged state in the table")
+        self.publish(self.env.topic("status"), json.dumps({"state": "s" + evil, "ts": "t" + evil}))
+        w.wait_line(lambda l: "STATUS   s\\x1b" in l, 20, "the forged status line")
+        self.publish(self.env.topic("alarm", "evil"), json.dumps(
+            {"event_id": "e" + evil, "class": "alarm", "state": "active", "ts": "t" + evil,
+             "device": "d" + evil, "point": "p" + evil, "type": "fire", "cid": "1111",
+             "zone": "z" + evil, "location": "l" + evil, "unit": "u" + evil, "value": 1}))
+        w.wait_line(lambda l: "ALARM" in l and "\\x1b" in l, 20, "the forged event's line")
+        w.p.wait(20)
+        raw = "\n".join(w.lines)
+        for bad in ("\x1b", "\x07", "\r"):
+            self.assertNotIn(bad, raw, "a control character reached the terminal")
+        self.assertFalse([l for l in w.lines if l.startswith("FORGED")],
+                         "a newline from the message began a line of its own")
+        self.assertIn("\\x1b[2J\\x1b]0;owned\\x07\\x0aFORGED  ALARM  active\\x5c", raw)
+        self.assertEqual(w.p.returncode, 0)
+
 
 class ModeTest(SiteMixin, fgtest.FiregwTest):
     """Test mode and disablement (SPEC §4): where events go, the codes, the
