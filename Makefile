@@ -191,6 +191,10 @@ install: $(BINS) $(MANS)
 		install -m 0640 config/example.yaml "$$cfg" || exit 1; \
 		if [ -z "$(DESTDIR)" ] && getent group firegw >/dev/null; then chgrp firegw "$$cfg"; fi; \
 	fi
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+		systemd-sysusers $(SYSUSERSDIR)/firegw.conf && \
+		if getent group firegw >/dev/null; then chgrp firegw $(CFGDIR)/firegw.yaml; fi; \
+	fi
 
 # Removes what install put, except an edited config (it stays, and says so).
 uninstall:

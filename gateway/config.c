@@ -394,6 +394,15 @@ static void check_uri(struct ctx *x, const struct ynode *v, const char *uri)
 		if (strncmp(uri, uri_schemes[i], n) != 0)
 			continue;
 		host = uri + n;
+		/* what `run` takes as a host: printable ASCII, no blank (a
+		 * newline or an escape in a uri passed check and failed run) */
+		for (const char *c = host; *c; c++)
+			if (*c <= ' ' || *c >= 0x7f) {
+				err(x, v, "mqtt: uri '" CLIP "' holds a blank, a control character "
+					  "or a non-ASCII byte; write e.g. tcp://broker.example:1883",
+				    uri);
+				return;
+			}
 		if (host[0] == '\0' || host[0] == ':' || host[0] == '/') {
 			err(x, v, "mqtt: uri '" CLIP "' has no host; write e.g. tcp://127.0.0.1:1883",
 			    uri);

@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 static void errlist_vadd(struct errlist *e, bool warning, const char *file, int line, int col,
 			 const char *fmt, va_list ap)
 {
-	char msg[512], full[1024];
+	char msg[512], full[1024], safe[2048];
 
 	if (warning)
 		e->n_warnings++;
@@ -24,7 +26,10 @@ static void errlist_vadd(struct errlist *e, bool warning, const char *file, int 
 			 warning ? "warning" : "error", msg);
 	else
 		snprintf(full, sizeof(full), "%s: %s: %s", file, warning ? "warning" : "error", msg);
-	e->lines[e->n] = strdup(full);
+	/* a message quotes what the file holds: control characters in it
+	 * (an escape sequence, a newline that would forge a line) are shown
+	 * as visible \xNN text on the terminal and in the journal */
+	e->lines[e->n] = strdup(util_escape(full, strlen(full), safe, sizeof(safe)));
 	if (!e->lines[e->n]) {
 		e->dropped++;
 		return;

@@ -173,6 +173,7 @@ struct publisher {
 	 * owner count without p->lock */
 	size_t max_messages;
 	atomic_size_t messages_queued; /* MESSAGE notes waiting */
+	atomic_size_t bytes_queued;    /* their payloads, bytes */
 	atomic_size_t link_queued;     /* link notes waiting */
 	atomic_ulong dropped;          /* incoming messages dropped */
 	atomic_ulong dropped_large;    /* of which: larger than PUBLISH_MAX_PAYLOAD */
@@ -215,8 +216,10 @@ static void push_note(publisher *p, struct publish_note *n)
 	if (r < 0) {
 		if (is_link_note(n->kind))
 			atomic_fetch_sub(&p->link_queued, 1);
-		else if (n->kind == PNOTE_MESSAGE)
+		else if (n->kind == PNOTE_MESSAGE) {
 			atomic_fetch_sub(&p->messages_queued, 1);
+			atomic_fetch_sub(&p->bytes_queued, n->len);
+		}
 		log_error("BUG: MQTT note %d (tag %llu) for '%s' lost: %s", (int)n->kind,
 			  (unsigned long long)n->tag, p->uri, strerror(-r));
 		publish_note_clear(n);
@@ -547,6 +550,16 @@ static int on_message(void *context, char *topic, int topic_len, MQTTAsync_messa
 		atomic_fetch_add(&p->dropped, 1);
 		goto out;
 	}
+	/* and by bytes: a flood of large requests must not hold more than
+	 * PUBLISH_MAX_QUEUED_BYTES (the unit's MemoryMax would kill the
+	 * daemon, and the persistent session would bring the flood back) */
+	if (atomic_fetch_add(&p->bytes_queued, (size_t)m->payloadlen) + (size_t)m->payloadlen >
+	    PUBLISH_MAX_QUEUED_BYTES) {
+		atomic_fetch_sub(&p->bytes_queued, (size_t)m->payloadlen);
+		atomic_fetch_sub(&p->messages_queued, 1);
+		atomic_fetch_add(&p->dropped, 1);
+		goto out;
+	}
 	n.len = (size_t)m->payloadlen;
 	n.topic = dup_bytes(topic, tlen);
 	n.payload = dup_bytes(m->payload, n.len);
@@ -570,6 +583,7 @@ static int on_message(void *context, char *topic, int topic_len, MQTTAsync_messa
 
 oom:
 	atomic_fetch_sub(&p->messages_queued, 1);
+	atomic_fetch_sub(&p->bytes_queued, (size_t)m->payloadlen);
 	atomic_fetch_add(&p->dropped, 1);
 	publish_note_clear(&n);
 out:
@@ -1165,6 +1179,7 @@ bool publish_next(publisher *p, struct publish_note *ret)
 	switch (ret->kind) {
 	case PNOTE_MESSAGE:
 		atomic_fetch_sub(&p->messages_queued, 1);
+		atomic_fetch_sub(&p->bytes_queued, ret->len);
 		break;
 	case PNOTE_DELIVERED:
 	case PNOTE_SEND_FAILED:

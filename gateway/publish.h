@@ -65,6 +65,10 @@ struct publish_note {
 
 #define PUBLISH_MAX_PAYLOAD (256 * 1024) /* incoming messages larger are dropped */
 #define PUBLISH_MAX_MESSAGES 2048        /* default of publish_opts.max_messages */
+/* incoming payloads waiting for the owner, bytes, at most; more are
+ * dropped and counted (a few large requests fit; a flood cannot grow the
+ * heap past the unit's MemoryMax) */
+#define PUBLISH_MAX_QUEUED_BYTES (4 * 1024 * 1024)
 #define PUBLISH_MAX_NODES 8
 
 /* Reads a secret (a password, a key's pass phrase) from path into buf: one
@@ -91,7 +95,7 @@ int publish_fd(const publisher *p);
  * max_messages waiting are dropped and counted, and publish_next() logs
  * that count, at most every 10 s. */
 bool publish_next(publisher *p, struct publish_note *ret);
-/* Incoming messages dropped so far (too many waiting, larger than
+/* Incoming messages dropped so far (too many or too many bytes waiting, larger than
  * PUBLISH_MAX_PAYLOAD, or out of memory). */
 unsigned long publish_dropped(const publisher *p);
 void publish_note_clear(struct publish_note *n);

@@ -23,10 +23,14 @@
 #define INFLIGHT_MAX 1024
 #define EVENT_RETRY_MS 1000 /* while an event waits: an attempt at least this often */
 /* A new alarm abandons an attempt that has waited this long for its
- * CONNACK (a node that accepted TCP and hangs) and tries the next node.
- * A working node answers well within it, TLS over a slow link included;
- * a younger attempt is left to finish. */
+ * CONNACK (a node that accepted TCP and hangs) and tries the next node;
+ * a younger attempt is left to finish. Only where there is another node
+ * to try, and the wait doubles with every abandon in a row (reset once a
+ * connection is up): a link so slow that its connect takes longer (TLS
+ * over a poor cellular line) is given the time it needs, and an alarm
+ * storm cannot keep it from ever connecting. */
 #define KICK_ABORT_MS 1000
+#define KICK_ABORT_MAX_SHIFT 5
 
 enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_UP };
 
@@ -59,6 +63,7 @@ struct uplink {
 	bool tried;             /* an attempt was made: the next one goes to node + 1 */
 	uint64_t attempt_mono;  /* when the attempt in progress started */
 	bool pub_busy;          /* the publisher tears down its last client: wait for READY */
+	unsigned kick_aborts;   /* attempts abandoned for an alarm since the last connection */
 	bool resync;        /* after a connect: status and states first */
 	bool status_dirty;
 	size_t resync_next; /* next device whose state goes out */
@@ -124,10 +129,19 @@ static uint32_t random32(void)
 	return rnd;
 }
 
+/* A fire alarm or pre-alarm waits to be sent: the reconnect back-off is
+ * cut to EVENT_RETRY_MS. Other events (faults, among them the link loss
+ * itself, which every outage journals) keep the back-off, so a province
+ * of gateways does not hammer a recovering broker every second. */
+static bool alarm_waits(const uplink *u)
+{
+	return outbox_best_prio(u->ob) <= STORE_PRIO_PREALARM;
+}
+
 static void link_schedule_retry(uplink *u)
 {
 	int delay = uplink_retry_delay_ms(&u->backoff_ms, u->cfg->mqtt.reconnect_max_s * 1000,
-					  outbox_pending(u->ob) > 0, random32());
+					  alarm_waits(u), random32());
 
 	u->next_connect_mono = util_mono_ms() + (uint64_t)delay;
 }
@@ -470,6 +484,7 @@ static void handle_note(uplink *u, struct publish_note *n)
 		log_notice("uplink to '%s' up", node_uri(u));
 		u->link = LINK_UP;
 		u->backoff_ms = 0;
+		u->kick_aborts = 0;
 		u->n_inflight = 0;
 		u->status_dirty = true;
 		u->kept_dirty = true;
@@ -550,9 +565,9 @@ static void link_abandon(uplink *u, const char *why, bool at_once)
 
 static void link_tick(uplink *u, uint64_t now)
 {
-	/* an event waits: the next attempt within EVENT_RETRY_MS */
+	/* an alarm waits: the next attempt within EVENT_RETRY_MS */
 	if (u->link == LINK_DOWN && u->next_connect_mono > now + EVENT_RETRY_MS &&
-	    outbox_pending(u->ob) > 0)
+	    alarm_waits(u))
 		u->next_connect_mono =
 			now + EVENT_RETRY_MS / 2 + random32() % (EVENT_RETRY_MS / 2 + 1);
 	if (u->link == LINK_DOWN && !u->pub_busy && now >= u->next_connect_mono)
@@ -643,10 +658,15 @@ void uplink_kick(uplink *u)
 
 	if (u->link == LINK_DOWN)
 		link_kick(u);
-	else if (u->link == LINK_CONNECTING && now - u->attempt_mono >= KICK_ABORT_MS) {
+	else if (u->link == LINK_CONNECTING && publish_nodes(u->pub) > 1 &&
+		 now - u->attempt_mono >=
+			 (uint64_t)KICK_ABORT_MS
+				 << (u->kick_aborts < KICK_ABORT_MAX_SHIFT ? u->kick_aborts
+									   : KICK_ABORT_MAX_SHIFT)) {
 		log_warning("an alarm waits and '%s' has not answered the connect for %" PRIu64
 			    " ms; trying the next node now",
 			    node_uri(u), now - u->attempt_mono);
+		u->kick_aborts++;
 		link_abandon(u, "connect attempt hung", true);
 	}
 }

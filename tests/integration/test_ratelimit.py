@@ -130,6 +130,45 @@ class RateLimitTest(fgtest.FiregwTest):
         self.assertFalse(any("\x1b" in l or "crit: x" in l and "\\n" not in l for l in new),
                          "\n".join(new))
 
+    def test_flood_of_large_requests_bounded_in_memory(self):
+        """A flood of large requests (each under the 256 KiB a message may
+        have, 100 MB in all) waits in the daemon no more than its byte
+        bound: VmHWM stays far below the unit's MemoryMax of 64 MB (it grew
+        to about 200 MB before), what did not fit is dropped and counted,
+        and the gateway still answers and publishes an alarm."""
+        env = self.env
+        env.write_config(CONFIG)
+        env.start_broker()
+        env.start_sim()
+        ctl = env.simctl()
+        sub = env.subscriber()
+        sub.wait_connected()
+        gw = env.start_gateway()
+        sub.wait_for(lambda t, p: t == env.topic("status") and isinstance(p, dict)
+                     and p.get("state") == "online" and p["points"]["normal"] == 1, 40,
+                     "the point normal")
+        pad = "A" * (250 * 1024)
+        n = 400
+        self.pub_lines(env.topic("request"),
+                       [json.dumps({"id": "f%d" % i, "op": "history", "pad": pad})
+                        for i in range(n)])
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(env.mqtt_port), "-q", "1",
+                        "-t", env.topic("request"), "-m", '{"id": "ok-2", "op": "status"}'],
+                       check=True, capture_output=True, timeout=10)
+        ans = sub.wait_for(lambda t, p: t == env.topic("response", "ok-2"), 60, "status answer")
+        self.assertTrue(ans["ok"])
+        with open("/proc/%d/status" % gw.pid) as f:
+            hwm_kb = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
+        print("FIGURES request_flood: %d x 250 KiB, VmHWM %d kB" % (n, hwm_kb), flush=True)
+        self.assertLess(hwm_kb, 48 * 1024, "the flood grew the heap to %d kB" % hwm_kb)
+        # dropped, and said so in the log (counted, not a line each)
+        fgtest.wait_until(lambda: any("dropped" in l for l in gw.lines), 30,
+                          "a log line counting the dropped messages")
+        mark = sub.mark()
+        ctl.cmd("flag", "smoke-1", "fire", "on")
+        sub.wait_event(since=mark, timeout=30, device="smoke-1",
+                       **{"class": "alarm", "state": "active"})
+
 
 if __name__ == "__main__":
     fgtest.main()

@@ -231,6 +231,11 @@ static const struct bad_case bad_cases[] = {
 	{ "port 99999", SITE "mqtt: {uri: \"tcp://broker:99999\"}\n", 2, 13,
 	  "mqtt: uri 'tcp://broker:99999': the port must be 1..65535, e.g. tcp://host:1883" },
 	{ "port 0", SITE "mqtt: {uri: \"tcp://broker:0\"}\n", 2, 13, "the port must be 1..65535" },
+	/* a newline or an escape in the host: refused, and shown escaped */
+	{ "uri with a newline", SITE "mqtt: {uri: \"tcp://h\\nfiregw: crit: x\"}\n", 2, 13,
+	  "mqtt: uri 'tcp://h\\x0afiregw: crit: x' holds a blank, a control character" },
+	{ "uri with an escape", SITE "mqtt: {uri: \"tcp://a\\e[31m:1\"}\n", 2, 13,
+	  "mqtt: uri 'tcp://a\\x1b[31m:1' holds a blank" },
 	{ "port not a number", SITE "mqtt: {uri: \"tcp://broker:x1\"}\n", 2, 13,
 	  "the port must be 1..65535" },
 	{ "tls with a plain uri", SITE "mqtt:\n  uri: tcp://broker:1883\n  tls: {ca_file: /etc/ca.pem}\n",
