@@ -843,13 +843,16 @@ int publish_read_secret(const char *path, char *buf, size_t size, char *why, siz
 		snprintf(why, why_size, "is not a regular file; write the secret into a file");
 		goto out_close;
 	}
-	if (st.st_mode & 007) {
+	/* others may not read or write it, the group (the operators of
+	 * group firegw) may only read it */
+	if (st.st_mode & 027) {
 		char esc[1024];
 
 		r = -EPERM;
 		util_escape(path, strlen(path), esc, sizeof(esc));
 		snprintf(why, why_size,
-			 "is readable or writable by others (mode %04o); run: chmod 0640 %s; "
+			 "is readable or writable by others, or writable by its group (mode %04o); "
+			 "run: chmod 0640 %s; "
 			 "chown root:firegw %s",
 			 (unsigned)(st.st_mode & 07777), esc, esc);
 		goto out_close;

@@ -499,8 +499,9 @@ class TlsTest(fgtest.FiregwTest):
         with open(passf, "w") as f:
             f.write("secret\n")
         os.chmod(passf, 0o644)
-        want = ("mqtt: password_file '%s' is readable or writable by others (mode 0644); run: "
-                "chmod 0640 %s; chown root:firegw %s" % (passf, passf, passf))
+        want = ("mqtt: password_file '%s' is readable or writable by others, or writable by "
+                "its group (mode 0644); run: chmod 0640 %s; chown root:firegw %s"
+                % (passf, passf, passf))
         for cmd in (["check"], ["run"]):
             r = self.env.firegw(*cmd, "-c", self.env.config_path)
             self.assertNotEqual(r.returncode, 0, cmd)

@@ -531,12 +531,14 @@ static void test_tls_and_secret_files(void **state)
 
 	make_tmp_file("mqtt.pass", "secret\n", 0644);
 	snprintf(want, sizeof(want),
-		 "mqtt: password_file '%s/mqtt.pass' is readable or writable by others (mode "
-		 "0644); run: chmod 0640 %s/mqtt.pass; chown root:firegw %s/mqtt.pass",
+		 "mqtt: password_file '%s/mqtt.pass' is readable or writable by others, or "
+		 "writable by its group (mode 0644); run: chmod 0640 %s/mqtt.pass; chown root:firegw %s/mqtt.pass",
 		 tmpdir, tmpdir, tmpdir);
 	expect_secret_error(ok_tls, "", 7, 18, want);
 	make_tmp_file("mqtt.pass", "secret\n", 0602); /* writable by others */
 	expect_secret_error(ok_tls, "", 7, 18, "(mode 0602); run: chmod 0640");
+	make_tmp_file("mqtt.pass", "secret\n", 0660); /* writable by the operators' group */
+	expect_secret_error(ok_tls, "", 7, 18, "writable by its group (mode 0660); run: chmod 0640");
 	make_tmp_file("mqtt.pass", "", 0640);
 	snprintf(want, sizeof(want),
 		 "mqtt: password_file '%s/mqtt.pass' is empty; write the secret on its one line",

@@ -676,8 +676,8 @@ static void test_read_secret(void **state)
 
 	write_secret(path, "s3cret\n", 7, 0644);
 	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), -EPERM);
-	assert_non_null(strstr(why, "is readable or writable by others (mode 0644); run: chmod "
-				    "0640 "));
+	assert_non_null(strstr(why, "is readable or writable by others, or writable by its group "
+				    "(mode 0644); run: chmod 0640 "));
 	assert_non_null(strstr(why, "; chown root:firegw "));
 	assert_null(strstr(why, "s3cret"));
 	assert_string_equal(buf, "");
