@@ -31,6 +31,7 @@
  * storm cannot keep it from ever connecting. */
 #define KICK_ABORT_MS 1000
 #define KICK_ABORT_MAX_SHIFT 5
+#define PUB_BUSY_MAX_MS 15000 /* READY awaited at most this long */
 
 enum link_state { LINK_DOWN, LINK_CONNECTING, LINK_UP };
 
@@ -63,6 +64,7 @@ struct uplink {
 	bool tried;             /* an attempt was made: the next one goes to node + 1 */
 	uint64_t attempt_mono;  /* when the attempt in progress started */
 	bool pub_busy;          /* the publisher tears down its last client: wait for READY */
+	uint64_t pub_busy_mono; /* since when */
 	unsigned kick_aborts;   /* attempts abandoned for an alarm since the last connection */
 	bool resync;        /* after a connect: status and states first */
 	bool status_dirty;
@@ -481,6 +483,12 @@ static void handle_note(uplink *u, struct publish_note *n)
 {
 	switch (n->kind) {
 	case PNOTE_CONNECTED:
+		/* not connecting: the note of an attempt the uplink abandoned
+		 * just as it succeeded (its client is gone) */
+		if (u->link != LINK_CONNECTING) {
+			log_debug("stale connected note for '%s' ignored", node_uri(u));
+			break;
+		}
 		log_notice("uplink to '%s' up", node_uri(u));
 		u->link = LINK_UP;
 		u->backoff_ms = 0;
@@ -539,6 +547,8 @@ static void link_attempt(uplink *u, uint64_t now)
 	int r = publish_connect_node(u->pub, node);
 
 	if (r == -EBUSY) {
+		if (!u->pub_busy)
+			u->pub_busy_mono = now;
 		u->pub_busy = true; /* PNOTE_READY comes; same node then */
 		return;
 	}
@@ -570,6 +580,15 @@ static void link_tick(uplink *u, uint64_t now)
 	    alarm_waits(u))
 		u->next_connect_mono =
 			now + EVENT_RETRY_MS / 2 + random32() % (EVENT_RETRY_MS / 2 + 1);
+	/* a lost READY note must not stop the reconnects for good: a
+	 * teardown takes about a second, so after PUB_BUSY_MAX_MS the
+	 * publisher is asked again (it answers -EBUSY while still busy) */
+	if (u->pub_busy && now - u->pub_busy_mono >= PUB_BUSY_MAX_MS) {
+		log_warning("the MQTT client's teardown has not been confirmed for %" PRIu64
+			    " ms; asking again",
+			    now - u->pub_busy_mono);
+		u->pub_busy = false;
+	}
 	if (u->link == LINK_DOWN && !u->pub_busy && now >= u->next_connect_mono)
 		link_attempt(u, now);
 	if (u->link == LINK_CONNECTING &&
