@@ -276,7 +276,7 @@ $(B)/lint/%.ok: %.c $(wildcard gateway/*.h sensors/sim/*.h)
 	[ $$rc = 0 ] && touch $@
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 help:
 	@echo "make run       demo: private mosquitto + simulator + gateway, scenario shown live"
