@@ -63,7 +63,8 @@ class RateLimitTest(fgtest.FiregwTest):
                            capture_output=True, text=True, timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr)
 
-    def test_bad_requests_and_acks_rate_limited(self):
+    def start_site(self):
+        """Broker, simulator, a subscriber and the gateway, its point normal."""
         env = self.env
         env.write_config(CONFIG)
         env.start_broker()
@@ -75,6 +76,11 @@ class RateLimitTest(fgtest.FiregwTest):
         sub.wait_for(lambda t, p: t == env.topic("status") and isinstance(p, dict)
                      and p.get("state") == "online" and p["points"]["normal"] == 1, 40,
                      "the point normal")
+        return ctl, sub, gw
+
+    def test_bad_requests_and_acks_rate_limited(self):
+        env = self.env
+        ctl, sub, gw = self.start_site()
         before = sum(1 for l in gw.lines if not_debug(l))
         reqs, acks = [], []
         for i in range(N_BAD):
@@ -137,16 +143,7 @@ class RateLimitTest(fgtest.FiregwTest):
         to about 200 MB before), what did not fit is dropped and counted,
         and the gateway still answers and publishes an alarm."""
         env = self.env
-        env.write_config(CONFIG)
-        env.start_broker()
-        env.start_sim()
-        ctl = env.simctl()
-        sub = env.subscriber()
-        sub.wait_connected()
-        gw = env.start_gateway()
-        sub.wait_for(lambda t, p: t == env.topic("status") and isinstance(p, dict)
-                     and p.get("state") == "online" and p["points"]["normal"] == 1, 40,
-                     "the point normal")
+        ctl, sub, gw = self.start_site()
         pad = "A" * (250 * 1024)
         n = 400
         self.pub_lines(env.topic("request"),
