@@ -26,9 +26,9 @@ B       := build
 # The daemon, one module per file (STYLE.md): reading this list shows the
 # whole system.
 GATEWAY_MODULES := util log errlist queue marks \
-	ytree yval yrules config profile_load profile detect point compliance \
+	ytree yval yrules config config_mqtt profile_load profile detect point compliance \
 	store store_history store_maint store_chain store_compliance readings compliance_data sitetime \
-	report report_html publish poller \
+	report report_html secret publish poller \
 	outbox event site payload journal intake uplink health modes request recovery \
 	inspector instance gateway control cli cli_watch cli_daemon cli_bus cli_record cli_inspect
 GATEWAY_SRCS := $(filter $(patsubst %,gateway/%.c,$(GATEWAY_MODULES)),$(wildcard gateway/*.c))

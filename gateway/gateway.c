@@ -413,7 +413,7 @@ static int start_publisher(struct gw *g)
 	po.inflight = g->cfg->mqtt.inflight + 8;
 	po.subscriptions = subs;
 	po.n_subscriptions = ARRAY_SIZE(subs);
-	/* the secrets are read by the publisher (publish_read_secret) */
+	/* the secrets are read by the publisher (secret_read) */
 	po.password_file = g->cfg->mqtt.password_file[0] ? g->cfg->mqtt.password_file : NULL;
 	po.key_password_file =
 		g->cfg->mqtt.key_password_file[0] ? g->cfg->mqtt.key_password_file : NULL;

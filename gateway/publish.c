@@ -92,6 +92,7 @@
 
 #include "log.h"
 #include "queue.h"
+#include "secret.h"
 #include "util.h"
 
 #define LINK_NOTES_MAX 64 /* link notes waiting for the owner, at most */
@@ -102,7 +103,6 @@
 #define MQTT_MAX_PACKET 268435455
 #define SESSION_EXPIRY_S 86400
 #define ABORT_WAIT_MS 2000
-#define SECRET_MAX 1024 /* a password or pass phrase, bytes */
 
 /* TLS 1.2 is the floor. paho 1.3 built on OpenSSL >= 1.1 ignores
  * MQTTAsync_SSLOptions.sslVersion (it always takes TLS_client_method(),
@@ -813,110 +813,7 @@ static int check_opts(const struct publish_opts *o, bool *ret_tls)
 	return 0;
 }
 
-/* ---- credentials ----------------------------------------------------- */
-
-int publish_read_secret(const char *path, char *buf, size_t size, char *why, size_t why_size)
-{
-	bool more_was_line_end = false;
-	struct stat st;
-	ssize_t n;
-	size_t len;
-	int fd, r;
-
-	if (!path || !buf || size < 2 || !why || !why_size)
-		return -EINVAL;
-	buf[0] = '\0';
-	/* O_NONBLOCK: a FIFO in its place must not hang the check */
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(why, why_size, "cannot open it: %s", strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		snprintf(why, why_size, "cannot stat it: %s", strerror(-r));
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		snprintf(why, why_size, "is not a regular file; write the secret into a file");
-		goto out_close;
-	}
-	/* others may not read or write it, the group (the operators of
-	 * group firegw) may only read it */
-	if (st.st_mode & 027) {
-		char esc[1024];
-
-		r = -EPERM;
-		util_escape(path, strlen(path), esc, sizeof(esc));
-		snprintf(why, why_size,
-			 "is readable or writable by others, or writable by its group (mode %04o); "
-			 "run: chmod 0640 %s; "
-			 "chown root:firegw %s",
-			 (unsigned)(st.st_mode & 07777), esc, esc);
-		goto out_close;
-	}
-	if (st.st_size == 0) {
-		r = -ENODATA;
-		snprintf(why, why_size, "is empty; write the secret on its one line");
-		goto out_close;
-	}
-	if (st.st_size > (off_t)(size - 1) + 2) {
-		r = -EFBIG;
-		snprintf(why, why_size, "holds more than %zu bytes; it holds one line, the secret",
-			 size - 1);
-		goto out_close;
-	}
-	n = read(fd, buf, size - 1);
-	if (n < 0) {
-		r = -errno;
-		snprintf(why, why_size, "cannot read it: %s", strerror(-r));
-		goto out_wipe;
-	}
-	len = (size_t)n;
-	buf[len] = '\0';
-	if (len == size - 1) {
-		/* the buffer is full: only a line end may follow */
-		char more[3];
-		ssize_t m = read(fd, more, sizeof(more));
-
-		if (m > 0 && !((m == 1 && more[0] == '\n') ||
-			       (m == 2 && more[0] == '\r' && more[1] == '\n'))) {
-			r = -EFBIG;
-			snprintf(why, why_size, "holds more than %zu bytes; it holds one line, the "
-						"secret",
-				 size - 1);
-			goto out_wipe;
-		}
-		if (m > 0)
-			more_was_line_end = true;
-	}
-	/* one trailing line end (as `echo` writes it), no more */
-	if (!more_was_line_end && len && buf[len - 1] == '\n') {
-		buf[--len] = '\0';
-		if (len && buf[len - 1] == '\r')
-			buf[--len] = '\0';
-	}
-	if (len == 0) {
-		r = -ENODATA;
-		snprintf(why, why_size, "is empty; write the secret on its one line");
-		goto out_wipe;
-	}
-	if (strlen(buf) != len) {
-		r = -EINVAL;
-		snprintf(why, why_size, "holds a NUL byte; write the secret as text");
-		goto out_wipe;
-	}
-	close(fd);
-	return 0;
-
-out_wipe:
-	explicit_bzero(buf, size);
-out_close:
-	close(fd);
-	return r;
-}
+/* ---- credentials (secret.c reads the files) ------------------------ */
 
 /* Reads one secret file into a malloc'd string, logging what is wrong
  * (never the secret). */
@@ -928,7 +825,7 @@ static int load_secret(const char *uri, const char *what, const char *path, char
 	*ret = NULL;
 	if (!path)
 		return 0;
-	r = publish_read_secret(path, buf, sizeof(buf), why, sizeof(why));
+	r = secret_read(path, buf, sizeof(buf), why, sizeof(why));
 	if (r < 0) {
 		char esc[1024];
 
@@ -939,14 +836,6 @@ static int load_secret(const char *uri, const char *what, const char *path, char
 	*ret = strdup(buf);
 	explicit_bzero(buf, sizeof(buf));
 	return *ret ? 0 : -ENOMEM;
-}
-
-static void free_secret(char *s)
-{
-	if (s) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
 }
 
 static int dup_opt(const char *s, char **ret)
@@ -1134,8 +1023,8 @@ void publish_free(publisher *p)
 		free(p->uris[i]);
 	free(p->client_id);
 	free(p->username);
-	free_secret(p->password);
-	free_secret(p->key_password);
+	secret_free(p->password);
+	secret_free(p->key_password);
 	free(p->ca_file);
 	free(p->cert_file);
 	free(p->key_file);

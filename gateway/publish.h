@@ -23,7 +23,7 @@ struct publish_opts {
 	int connect_timeout_s;  /* 0: keepalive_s */
 	const char *username;   /* NULL: none */
 	const char *password;   /* NULL: none, or read from password_file */
-	const char *password_file;     /* read by publish_new (publish_read_secret) */
+	const char *password_file;     /* read by publish_new (secret_read) */
 	const char *ca_file, *cert_file, *key_file; /* NULL: none */
 	const char *key_password_file; /* the encrypted key_file's pass phrase */
 	unsigned max_packet;    /* MQTT 5: Maximum Packet Size announced in CONNECT,
@@ -71,13 +71,6 @@ struct publish_note {
 #define PUBLISH_MAX_QUEUED_BYTES (4 * 1024 * 1024)
 #define PUBLISH_MAX_NODES 8
 
-/* Reads a secret (a password, a key's pass phrase) from path into buf: one
- * trailing line end (\n or \r\n) is stripped. Refused: not a regular file,
- * readable or writable by others (mode & 007), empty, longer than size - 1
- * (-EFBIG), or holding a NUL byte. On failure why says what is wrong and
- * what to run (it never holds the secret). 0, -errno (-EPERM for the mode,
- * -ENODATA when empty). */
-int publish_read_secret(const char *path, char *buf, size_t size, char *why, size_t why_size);
 
 /* Creates the client (does not connect). Call after blocking signals and
  * ignoring SIGPIPE. 0, -EINVAL (bad uri/options, logged), -ENOMEM. */

@@ -512,16 +512,16 @@ def wrapped_pid(wrapper_pid, exe, timeout=10.0):
     real = os.path.realpath(exe)
 
     def find():
-        todo, seen = [wrapper_pid], 0
-        while todo and seen < 64:
-            pid = todo.pop()
+        pids, seen = [wrapper_pid], 0
+        while pids and seen < 64:
+            pid = pids.pop()
             seen += 1
             try:
                 if os.readlink("/proc/%d/exe" % pid) == real:
                     return pid
                 for task in os.listdir("/proc/%d/task" % pid):
                     with open("/proc/%d/task/%s/children" % (pid, task)) as f:
-                        todo += [int(x) for x in f.read().split()]
+                        pids += [int(x) for x in f.read().split()]
             except OSError:
                 continue
         return None

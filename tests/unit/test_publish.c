@@ -29,6 +29,7 @@
 
 #include "log.h"
 #include "publish.h"
+#include "secret.h"
 #include "util.h"
 
 #define WAIT_MS 5000
@@ -675,7 +676,7 @@ static void test_read_secret(void **state)
 	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
 
 	write_secret(path, "s3cret\n", 7, 0644);
-	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), -EPERM);
+	assert_int_equal(secret_read(path, buf, sizeof(buf), why, sizeof(why)), -EPERM);
 	assert_non_null(strstr(why, "is readable or writable by others, or writable by its group "
 				    "(mode 0644); run: chmod 0640 "));
 	assert_non_null(strstr(why, "; chown root:firegw "));
@@ -686,42 +687,42 @@ static void test_read_secret(void **state)
 	assert_int_equal(publish_new(&o, &p), -EPERM);
 	assert_null(p);
 	write_secret(path, "s3cret\n", 7, 0606);
-	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), -EPERM);
+	assert_int_equal(secret_read(path, buf, sizeof(buf), why, sizeof(why)), -EPERM);
 	write_secret(path, "", 0, 0640);
-	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), -ENODATA);
+	assert_int_equal(secret_read(path, buf, sizeof(buf), why, sizeof(why)), -ENODATA);
 	assert_non_null(strstr(why, "is empty"));
 	write_secret(path, "\n", 1, 0640);
-	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), -ENODATA);
+	assert_int_equal(secret_read(path, buf, sizeof(buf), why, sizeof(why)), -ENODATA);
 	write_secret(path, "a\0b\n", 4, 0640);
-	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), -EINVAL);
+	assert_int_equal(secret_read(path, buf, sizeof(buf), why, sizeof(why)), -EINVAL);
 	write_secret(path, "0123456789abcdefXYZ", 19, 0640); /* longer than buf */
-	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), -EFBIG);
+	assert_int_equal(secret_read(path, buf, sizeof(buf), why, sizeof(why)), -EFBIG);
 	write_secret(path, "0123456789abcdeX", 16, 0640); /* one more than fits */
-	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), -EFBIG);
+	assert_int_equal(secret_read(path, buf, sizeof(buf), why, sizeof(why)), -EFBIG);
 	assert_non_null(strstr(why, "holds more than 15 bytes"));
 	/* exactly what fits, with and without its line end */
 	write_secret(path, "0123456789abcde\n", 16, 0640);
-	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), 0);
+	assert_int_equal(secret_read(path, buf, sizeof(buf), why, sizeof(why)), 0);
 	assert_string_equal(buf, "0123456789abcde");
 	write_secret(path, "0123456789abcde\r\n", 17, 0640);
-	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), 0);
+	assert_int_equal(secret_read(path, buf, sizeof(buf), why, sizeof(why)), 0);
 	assert_string_equal(buf, "0123456789abcde");
 	write_secret(path, "0123456789abcd\n", 15, 0640);
-	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), 0);
+	assert_int_equal(secret_read(path, buf, sizeof(buf), why, sizeof(why)), 0);
 	assert_string_equal(buf, "0123456789abcd");
-	assert_int_equal(publish_read_secret(dir, buf, sizeof(buf), why, sizeof(why)), -EINVAL);
+	assert_int_equal(secret_read(dir, buf, sizeof(buf), why, sizeof(why)), -EINVAL);
 	assert_int_equal(mkfifo(fifo, 0640), 0);
-	assert_int_equal(publish_read_secret(fifo, buf, sizeof(buf), why, sizeof(why)), -EINVAL);
+	assert_int_equal(secret_read(fifo, buf, sizeof(buf), why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "not a regular file"));
 	unlink(fifo);
-	assert_int_equal(publish_read_secret(fifo, buf, sizeof(buf), why, sizeof(why)), -ENOENT);
+	assert_int_equal(secret_read(fifo, buf, sizeof(buf), why, sizeof(why)), -ENOENT);
 
 	/* good: group-readable, one newline stripped (only one) */
 	write_secret(path, "s3cret\n", 7, 0640);
-	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), 0);
+	assert_int_equal(secret_read(path, buf, sizeof(buf), why, sizeof(why)), 0);
 	assert_string_equal(buf, "s3cret");
 	write_secret(path, "two \n\n", 6, 0600);
-	assert_int_equal(publish_read_secret(path, buf, sizeof(buf), why, sizeof(why)), 0);
+	assert_int_equal(secret_read(path, buf, sizeof(buf), why, sizeof(why)), 0);
 	assert_string_equal(buf, "two \n");
 	write_secret(path, "s3cret", 6, 0600);
 	assert_int_equal(publish_new(&o, &p), 0);
