@@ -14,7 +14,9 @@ import fgtest  # noqa: E402
 
 VALGRIND = ["valgrind", "--quiet", "--leak-check=full", "--show-leak-kinds=definite",
             "--errors-for-leak-kinds=definite", "--error-exitcode=99",
-            "--track-fds=no", "--num-callers=30"]
+            "--track-fds=no", "--num-callers=30",
+            "--suppressions=" + os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                             "valgrind.supp")]
 
 CONFIG = """
 site:
